@@ -1,0 +1,44 @@
+/**
+ * Billing-cycle arithmetic (R-CYC-1, R-CYC-2). A cycle is `intervalMonths` calendar months
+ * long, counted from an anchor instant; a day past the end of a shorter month is clamped to
+ * its last day (an anchor on Jan 31 renews on Feb 28/29, then Mar 31), the way Stripe does.
+ * The Lua scripts carry the same arithmetic (src/redis/lua/includes/core.lua); the unit
+ * tests hold both to one table.
+ */
+const DAY_MS = 86_400_000;
+
+export function addMonths(anchorMs: number, months: number): number {
+  const days = Math.floor(anchorMs / DAY_MS);
+  const timeOfDay = anchorMs - days * DAY_MS;
+  const d = new Date(days * DAY_MS);
+  const total = d.getUTCFullYear() * 12 + d.getUTCMonth() + months;
+  const year = Math.floor(total / 12);
+  const month = total - year * 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const day = Math.min(d.getUTCDate(), lastDay);
+  return Date.UTC(year, month, day) + timeOfDay;
+}
+
+export interface CyclePosition {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** The cycle that contains `now`, searching forward from a known cycle index. */
+export function cycleAt(opts: { anchor: number; intervalMonths: number; fromIndex: number; now: number }): CyclePosition {
+  const { anchor, intervalMonths, now } = opts;
+  let index = opts.fromIndex;
+  let end = addMonths(anchor, (index + 1) * intervalMonths);
+  while (end <= now) {
+    index += 1;
+    end = addMonths(anchor, (index + 1) * intervalMonths);
+  }
+  return { index, start: addMonths(anchor, index * intervalMonths), end };
+}
+
+/** Calendar month (UTC) of an instant, as "YYYY-MM" (R-FLX-5). */
+export function monthOf(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}

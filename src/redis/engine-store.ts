@@ -1,0 +1,331 @@
+/**
+ * Typed wrappers around the workspace scripts: each builds KEYS/ARGV, runs one script and
+ * parses its reply through zod. This is the only code that knows the scripts' reply layout.
+ */
+import { z } from 'zod';
+import type { EngineState, Lot, RefusalReason } from '../domain/burndown.js';
+import { REFUSAL_REASONS } from '../domain/burndown.js';
+import { BurnrateError } from '../domain/errors.js';
+import { type WorkspaceKeys, workspaceKeys } from './keys.js';
+import type { ScriptClient } from './scripts.js';
+
+/** The order of core.lua's STATE_FIELDS. */
+const STATE_FIELDS = [
+  'plan',
+  'iv',
+  'anchor',
+  'cidx',
+  'cstart',
+  'cend',
+  'allot',
+  'incl',
+  'inclGr',
+  'pre',
+  'flexOk',
+  'flexOn',
+  'price',
+  'capC',
+  'capDef',
+  'capCustom',
+  'thrC',
+  'flexCyc',
+  'blocked',
+  'lotSeq',
+] as const;
+
+/** Descriptive fields stored beside the state, written by upsert and read by the API. */
+export const META_FIELDS = ['createdAt', 'priceBook', 'currency', 'stripeCustomerId', 'overrides'] as const;
+export type WorkspaceMeta = Record<(typeof META_FIELDS)[number], string>;
+
+export type StoredState = Omit<EngineState, 'lots'>;
+
+const reasonSchema = z.enum(REFUSAL_REASONS);
+const replySchema = z.array(z.string());
+const int = (s: string) => {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n)) throw new BurnrateError('internal', `script replied a non-integer: ${s}`);
+  return n;
+};
+
+function parseState(fields: string[]): StoredState {
+  const f = (name: (typeof STATE_FIELDS)[number]) => fields[STATE_FIELDS.indexOf(name)]!;
+  if (fields.length < STATE_FIELDS.length) throw new BurnrateError('internal', 'short state reply');
+  const capC = int(f('capC'));
+  const thrC = int(f('thrC'));
+  return {
+    planId: f('plan'),
+    intervalMonths: int(f('iv')),
+    anchor: int(f('anchor')),
+    cycleIndex: int(f('cidx')),
+    cycleStart: int(f('cstart')),
+    cycleEnd: int(f('cend')),
+    allotment: int(f('allot')),
+    included: int(f('incl')),
+    includedGranted: int(f('inclGr')),
+    prepaid: int(f('pre')),
+    flexAllowed: f('flexOk') === '1',
+    flexEnabled: f('flexOn') === '1',
+    flexPriceE4: int(f('price')),
+    capCents: capC < 0 ? null : capC,
+    defaultCapCents: int(f('capDef')),
+    capCustom: f('capCustom') === '1',
+    thresholdCents: thrC < 0 ? null : thrC,
+    flexCycle: int(f('flexCyc')),
+    blocked: f('blocked') === '' ? null : reasonSchema.parse(f('blocked')),
+  };
+}
+
+function failIfError(reply: string[], workspaceId: string): void {
+  if (reply[0] === 'not_found') throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+  if (reply[0] === 'conflict')
+    throw new BurnrateError('idempotency_conflict', 'this idempotency key was used with a different request body');
+}
+
+export interface DebitInput {
+  workspaceId: string;
+  units: number;
+  mode: 'consume' | 'record';
+  idempotencyKey: string;
+  bodyHash: string;
+  usageId: string;
+  feature: string;
+  now: number;
+  month: string;
+}
+
+export interface DebitOutcome {
+  ok: boolean;
+  replayed: boolean;
+  usageId: string;
+  debited: { included: number; prepaid: number; flex: number };
+  shortfall: number;
+  reason: RefusalReason | null;
+  /** Units spendable at the refusal; null = no limit. Only on refusals. */
+  available: number | null;
+  state: StoredState;
+}
+
+export interface PlanTermsInput {
+  planId: string;
+  intervalMonths: number;
+  allotment: number;
+  flexAllowed: boolean;
+  flexPriceE4: number;
+  defaultCapCents: number;
+}
+
+export interface LedgerRow {
+  id: string;
+  at: number;
+  type: string;
+  kind: string;
+  units: number;
+  balanceAfter: number;
+  ref: string;
+  fields: Record<string, string>;
+}
+
+export class EngineStore {
+  constructor(
+    private readonly redis: ScriptClient,
+    private readonly opts: { prefix: string; idempotencyTtlSeconds: number },
+  ) {}
+
+  keys(workspaceId: string): WorkspaceKeys {
+    return workspaceKeys(this.opts.prefix, workspaceId);
+  }
+
+  async upsert(o: {
+    workspaceId: string;
+    terms: PlanTermsInput;
+    meta: Partial<WorkspaceMeta>;
+    now: number;
+  }): Promise<{ outcome: 'created' | 'plan_changed' | 'updated'; state: StoredState }> {
+    const k = this.keys(o.workspaceId);
+    const t = o.terms;
+    const meta = Object.entries(o.meta).flatMap(([key, v]) => (v === undefined ? [] : [key, v]));
+    const reply = replySchema.parse(
+      await this.redis.upsertWorkspace(
+        k.state,
+        k.ledger,
+        o.now,
+        t.planId,
+        t.intervalMonths,
+        t.allotment,
+        t.flexAllowed ? 1 : 0,
+        t.flexPriceE4,
+        t.defaultCapCents,
+        ...meta,
+      ),
+    );
+    const outcome = z.enum(['created', 'plan_changed', 'updated']).parse(reply[0]);
+    return { outcome, state: parseState(reply.slice(1)) };
+  }
+
+  /** The state after rolling an ended cycle, and the descriptive fields; null if unknown. */
+  async snapshot(workspaceId: string, now: number): Promise<{ state: StoredState; meta: WorkspaceMeta } | null> {
+    const k = this.keys(workspaceId);
+    // Both go out on one connection in this order, so the metadata is read after the roll.
+    const [snap, metaVals] = await Promise.all([
+      this.redis.snapshot(k.state, k.ledger, now),
+      this.redis.hmget(k.state, ...META_FIELDS),
+    ]);
+    const reply = replySchema.parse(snap);
+    if (reply[0] === 'not_found') return null;
+    const values = z.array(z.string().nullable()).parse(metaVals);
+    const meta = Object.fromEntries(META_FIELDS.map((f, i) => [f, values[i] ?? ''])) as WorkspaceMeta;
+    return { state: parseState(reply.slice(1)), meta };
+  }
+
+  async debit(o: DebitInput): Promise<DebitOutcome> {
+    const k = this.keys(o.workspaceId);
+    const reply = replySchema.parse(
+      await this.redis.debit(
+        k.state,
+        k.lots,
+        k.lotbal,
+        k.ledger,
+        k.flexMonths,
+        k.usageIdem(o.idempotencyKey),
+        o.now,
+        o.units,
+        o.mode,
+        o.usageId,
+        o.bodyHash,
+        o.month,
+        this.opts.idempotencyTtlSeconds,
+        o.feature,
+      ),
+    );
+    failIfError(reply, o.workspaceId);
+    const [status, replayed, usageId, inc, pre, flex, short, reason, avail] = reply;
+    return {
+      ok: status === 'ok',
+      replayed: replayed === '1',
+      usageId: usageId!,
+      debited: { included: int(inc!), prepaid: int(pre!), flex: int(flex!) },
+      shortfall: int(short!),
+      reason: reason === '' ? null : reasonSchema.parse(reason),
+      available: avail === '' || avail === '-1' ? null : int(avail!),
+      state: parseState(reply.slice(9)),
+    };
+  }
+
+  async adjust(o: {
+    workspaceId: string;
+    kind: 'included' | 'prepaid';
+    units: number;
+    ref: string;
+    type: 'grant' | 'adjustment';
+    reason: string;
+    idempotencyKey: string;
+    bodyHash: string;
+    now: number;
+  }): Promise<{ status: 'ok' | 'insufficient_balance' | 'duplicate_lot'; replayed: boolean; state: StoredState }> {
+    const k = this.keys(o.workspaceId);
+    const reply = replySchema.parse(
+      await this.redis.adjust(
+        k.state,
+        k.lots,
+        k.lotbal,
+        k.ledger,
+        k.adjustmentIdem(o.idempotencyKey),
+        o.now,
+        o.kind,
+        o.units,
+        o.ref,
+        o.bodyHash,
+        this.opts.idempotencyTtlSeconds,
+        o.type,
+        o.reason,
+      ),
+    );
+    failIfError(reply, o.workspaceId);
+    const status = z.enum(['ok', 'insufficient_balance', 'duplicate_lot']).parse(reply[0]);
+    return { status, replayed: reply[1] === '1', state: parseState(reply.slice(2)) };
+  }
+
+  /** Flex switch, cap and threshold; undefined keeps a setting, null removes a cap or threshold. */
+  async flexSettings(o: {
+    workspaceId: string;
+    enabled?: boolean | undefined;
+    capCents?: number | null | undefined;
+    thresholdCents?: number | null | undefined;
+    now: number;
+  }): Promise<StoredState> {
+    const k = this.keys(o.workspaceId);
+    const arg = (v: number | null | undefined) => (v === undefined ? '' : v === null ? -1 : v);
+    const reply = replySchema.parse(
+      await this.redis.flexSettings(
+        k.state,
+        k.ledger,
+        o.now,
+        o.enabled === undefined ? '' : o.enabled ? 1 : 0,
+        arg(o.capCents),
+        arg(o.thresholdCents),
+      ),
+    );
+    failIfError(reply, o.workspaceId);
+    return parseState(reply.slice(1));
+  }
+
+  /** Prepaid lots with something left, oldest first. */
+  async lots(workspaceId: string): Promise<Lot[]> {
+    const k = this.keys(workspaceId);
+    const ids = await this.redis.zrange(k.lots, '0', '-1');
+    if (ids.length === 0) return [];
+    const bals = await this.redis.hmget(k.lotbal, ...ids);
+    return ids.map((id, i) => ({ id, remaining: Number(bals[i] ?? 0) }));
+  }
+
+  /** Every lot ever granted with what is left of it (spent lots at zero). */
+  async lotBalances(workspaceId: string): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys(workspaceId).lotbal);
+    return Object.fromEntries(Object.entries(raw).map(([id, v]) => [id, Number(v)]));
+  }
+
+  async flexMonths(workspaceId: string): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys(workspaceId).flexMonths);
+    return Object.fromEntries(Object.entries(raw).map(([m, v]) => [m, Number(v)]));
+  }
+
+  /** Ledger entries newest first, from an exclusive cursor (a stream id). */
+  async ledgerPage(o: {
+    workspaceId: string;
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<{ entries: LedgerRow[]; nextCursor: string | null }> {
+    const key = this.keys(o.workspaceId).ledger;
+    const end = o.cursor === undefined ? '+' : `(${o.cursor}`;
+    const raw = await this.redis.xrevrange(key, end, '-', 'COUNT', String(o.limit + 1));
+    const rows = raw.slice(0, o.limit).map(toLedgerRow);
+    return { entries: rows, nextCursor: raw.length > o.limit ? rows[rows.length - 1]!.id : null };
+  }
+
+  /** Every ledger entry, oldest first, in pages (for the ledger check). */
+  async *ledgerAll(workspaceId: string, pageSize = 1000): AsyncGenerator<LedgerRow> {
+    const key = this.keys(workspaceId).ledger;
+    let start = '-';
+    for (;;) {
+      const raw = await this.redis.xrange(key, start, '+', 'COUNT', String(pageSize));
+      for (const r of raw) yield toLedgerRow(r);
+      if (raw.length < pageSize) return;
+      start = `(${raw[raw.length - 1]![0]}`;
+    }
+  }
+}
+
+function toLedgerRow([id, flat]: [string, string[]]): LedgerRow {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return {
+    id,
+    at: Number(fields.at),
+    type: fields.type ?? '',
+    kind: fields.kind ?? '',
+    units: Number(fields.units),
+    balanceAfter: Number(fields.bal),
+    ref: fields.ref ?? '',
+    fields,
+  };
+}

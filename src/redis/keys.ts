@@ -1,0 +1,31 @@
+/**
+ * Every Redis key name burnrate uses. All keys of one workspace carry the hash tag
+ * {ws:<id>}, so every script's keys live in one Redis Cluster slot (R-OPS-4).
+ */
+export interface WorkspaceKeys {
+  state: string;
+  lots: string;
+  lotbal: string;
+  ledger: string;
+  flexMonths: string;
+  usageIdem(key: string): string;
+  adjustmentIdem(key: string): string;
+}
+
+export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKeys {
+  const base = `${prefix}{ws:${workspaceId}}`;
+  return {
+    state: `${base}:state`,
+    lots: `${base}:lots`,
+    lotbal: `${base}:lotbal`,
+    ledger: `${base}:ledger`,
+    flexMonths: `${base}:flexm`,
+    usageIdem: (key) => `${base}:idem:usage:${key}`,
+    adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
+  };
+}
+
+/** BullMQ's prefix: a hash tag of its own, as BullMQ asks for on Redis Cluster. */
+export function queuePrefix(prefix: string): string {
+  return `{${prefix}bull}`;
+}

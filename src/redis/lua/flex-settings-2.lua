@@ -1,0 +1,40 @@
+--[[
+  Flex settings (R-FLX-1..4). Enabling flex that was off sets the plan's default cap, unless
+  the same call sets a cap; a cap set here is the customer's own and survives plan changes.
+  Any change lifts a block; a spend that still does not fit is refused with its reason.
+
+  Input:
+    KEYS[1] state    KEYS[2] ledger
+    ARGV[1] now (ms)
+    ARGV[2] enabled: '' keep | '0' | '1'
+    ARGV[3] cap (cents): '' keep | '-1' remove | n >= 100
+    ARGV[4] billing threshold (cents): '' keep | '-1' remove | n >= 0
+  Reply:  {'ok', ...state}
+  Errors: {'not_found'}
+]]
+--- @include "core"
+
+local K = {state = KEYS[1], ledger = KEYS[2]}
+local s = loadState(K.state)
+if not s then return {'not_found'} end
+roll(K, s, tonumber(ARGV[1]))
+
+if ARGV[2] ~= '' then
+  local on = tonumber(ARGV[2])
+  if on == 1 and s.flexOn ~= 1 then
+    set(s, 'capC', s.capDef)
+    set(s, 'capCustom', 0)
+  end
+  set(s, 'flexOn', on)
+end
+if ARGV[3] ~= '' then
+  set(s, 'capC', tonumber(ARGV[3]))
+  set(s, 'capCustom', 1)
+end
+if ARGV[4] ~= '' then set(s, 'thrC', tonumber(ARGV[4])) end
+set(s, 'blocked', '')
+saveState(K.state, s)
+
+local reply = {'ok'}
+for _, v in ipairs(stateReply(s)) do reply[#reply + 1] = v end
+return reply

@@ -1,0 +1,223 @@
+--[[
+  Shared by every workspace script (inlined where a script says `--- @include "core"`).
+  The TypeScript mirror of all of this is src/domain/burndown.ts and src/domain/cycle.ts.
+
+  Amounts are integers: credit units (1 credit = 10 000) and cents. Lua numbers are doubles,
+  exact below 2^53; every product that could pass that goes through mulDivFloor.
+  A workspace's keys, all under one hash tag {ws:<id>}:
+    state   hash   plan terms, cycle, balances, flex settings (fields in STATE_FIELDS)
+    lots    zset   prepaid lots with something left, score = purchase order
+    lotbal  hash   lot id -> units left
+    ledger  stream every movement of credit (R-CON-7)
+]]
+local DAY_MS = 86400000
+
+local STATE_FIELDS = {'plan', 'iv', 'anchor', 'cidx', 'cstart', 'cend', 'allot', 'incl', 'inclGr', 'pre',
+  'flexOk', 'flexOn', 'price', 'capC', 'capDef', 'capCustom', 'thrC', 'flexCyc', 'blocked', 'lotSeq'}
+local TEXT_FIELDS = {plan = true, blocked = true}
+
+local function fmt(n)
+  return string.format('%d', n)
+end
+
+-- floor(a / c) for non-negative integers, corrected where the double quotient rounds up.
+local function idiv(a, c)
+  local q = math.floor(a / c)
+  if q * c > a then q = q - 1 elseif (q + 1) * c <= a then q = q + 1 end
+  return q
+end
+
+-- Flex units a dollar limit allows at a price (R-FLX-2): floor(cents * 10^8 / priceE4).
+-- cents * 10^8 can pass 2^53, so it is long division in two steps of 10^4.
+local function unitsForCents(cents, price)
+  local q1 = idiv(cents, price)
+  local r = cents - q1 * price
+  local q2 = idiv(r * 10000, price)
+  r = r * 10000 - q2 * price
+  local q3 = idiv(r * 10000, price)
+  return q1 * 100000000 + q2 * 10000 + q3
+end
+
+-- Civil-date arithmetic (days since 1970-01-01), after H. Hinnant's algorithms.
+local function daysFromCivil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civilFromDays(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+
+-- The anchor moved on by `months` calendar months, the day clamped to the month's end.
+local function addMonths(ms, months)
+  local days = math.floor(ms / DAY_MS)
+  local tod = ms - days * DAY_MS
+  local y, m, d = civilFromDays(days)
+  local total = y * 12 + (m - 1) + months
+  local ny = math.floor(total / 12)
+  local nm = total - ny * 12 + 1
+  local last = daysFromCivil(ny + math.floor(nm / 12), nm % 12 + 1, 1) - daysFromCivil(ny, nm, 1)
+  if d > last then d = last end
+  return daysFromCivil(ny, nm, d) * DAY_MS + tod
+end
+
+local function loadState(key)
+  local vals = redis.call('HMGET', key, unpack(STATE_FIELDS))
+  if not vals[1] then return nil end
+  local s = {dirty = {}}
+  for i, f in ipairs(STATE_FIELDS) do
+    local v = vals[i]
+    if TEXT_FIELDS[f] then s[f] = v or '' else s[f] = tonumber(v) or 0 end
+  end
+  return s
+end
+
+local function set(s, field, value)
+  s[field] = value
+  s.dirty[field] = true
+end
+
+local function saveState(key, s)
+  local args = {}
+  for f in pairs(s.dirty) do
+    local v = s[f]
+    args[#args + 1] = f
+    args[#args + 1] = type(v) == 'number' and fmt(v) or v
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+
+-- One ledger entry (R-CON-7). `extra` adds field/value pairs (lot, feature, month).
+local function ledger(key, at, typ, kind, units, bal, ref, extra)
+  local args = {key, '*', 'at', fmt(at), 'type', typ, 'kind', kind, 'units', fmt(units), 'bal', fmt(bal), 'ref', ref}
+  if extra then
+    for i = 1, #extra do args[#args + 1] = extra[i] end
+  end
+  redis.call('XADD', unpack(args))
+end
+
+-- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1/2).
+local function startCycle(K, s, at, expiryRef, grantRef)
+  if s.incl > 0 then ledger(K.ledger, at, 'expiry', 'included', -s.incl, 0, expiryRef) end
+  set(s, 'incl', s.allot)
+  set(s, 'inclGr', s.allot)
+  if s.allot > 0 then ledger(K.ledger, at, 'grant', 'included', s.allot, s.allot, grantRef) end
+  set(s, 'flexCyc', 0)
+  set(s, 'blocked', '')
+end
+
+-- Rolls the cycle when it has ended, even if no job ran (R-CYC-1): jumps to the cycle that
+-- holds `now`; cycles nobody touched grant nothing.
+local function roll(K, s, now)
+  if now < s.cend then return end
+  local idx = s.cidx
+  local nextEnd = s.cend
+  while nextEnd <= now do
+    idx = idx + 1
+    nextEnd = addMonths(s.anchor, (idx + 1) * s.iv)
+  end
+  local start = addMonths(s.anchor, idx * s.iv)
+  startCycle(K, s, start, 'cycle:' .. fmt(s.cstart), 'cycle:' .. fmt(start))
+  set(s, 'cidx', idx)
+  set(s, 'cstart', start)
+  set(s, 'cend', nextEnd)
+end
+
+-- Flex headroom: the lower of cap and threshold (R-FLX-2, R-FLX-4). room -1 = no limit.
+local function flexRoom(s)
+  if s.flexOk ~= 1 then return 0, 'plan_blocks_flex' end
+  if s.flexOn ~= 1 then return 0, 'flex_disabled' end
+  local capRoom = -1
+  if s.capC >= 0 then capRoom = math.max(0, unitsForCents(s.capC, s.price) - s.flexCyc) end
+  if s.thrC >= 0 then
+    local thrRoom = math.max(0, unitsForCents(s.thrC, s.price) - s.flexCyc)
+    if capRoom < 0 or thrRoom <= capRoom then return thrRoom, 'billing_threshold_reached' end
+  end
+  return capRoom, 'flex_cap_reached'
+end
+
+-- How `units` would be covered (R-CON-1): included, prepaid, flex, shortfall, reason.
+local function split(s, units)
+  if s.blocked ~= '' then return 0, 0, 0, units, 'insufficient_credits' end
+  local inc = math.min(s.incl, units)
+  local pre = math.min(s.pre, units - inc)
+  local rest = units - inc - pre
+  if rest == 0 then return inc, pre, 0, 0, '' end
+  local room, reason = flexRoom(s)
+  local flex = rest
+  if room >= 0 and room < rest then flex = room end
+  local short = rest - flex
+  if short == 0 then reason = '' end
+  return inc, pre, flex, short, reason
+end
+
+-- Takes `units` from prepaid lots, oldest first (R-CON-1), one ledger entry per lot.
+local function takePrepaid(K, s, units, at, typ, ref, extra)
+  local left = units
+  local ids = redis.call('ZRANGE', K.lots, 0, -1)
+  for _, id in ipairs(ids) do
+    if left == 0 then break end
+    local bal = tonumber(redis.call('HGET', K.lotbal, id)) or 0
+    local take = math.min(bal, left)
+    if take > 0 then
+      left = left - take
+      set(s, 'pre', s.pre - take)
+      redis.call('HSET', K.lotbal, id, fmt(bal - take))
+      local fields = {'lot', id}
+      if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
+      ledger(K.ledger, at, typ, 'prepaid', -take, s.pre, ref, fields)
+    end
+    if bal - take == 0 then redis.call('ZREM', K.lots, id) end
+  end
+end
+
+-- The reply every script gives for a workspace's state (parsed by src/redis/engine-store.ts).
+local function stateReply(s)
+  local out = {}
+  for i, f in ipairs(STATE_FIELDS) do
+    local v = s[f]
+    out[i] = type(v) == 'number' and fmt(v) or v
+  end
+  return out
+end
+
+-- Idempotency records (R-CON-5): "<body hash>\n<reply joined by tabs>", kept for a TTL.
+-- A reply's second element is its replay flag.
+local function replayIdempotent(key, bodyHash)
+  local seen = redis.call('GET', key)
+  if not seen then return nil end
+  local nl = string.find(seen, '\n', 1, true)
+  if string.sub(seen, 1, nl - 1) ~= bodyHash then return {'conflict'} end
+  local reply = {}
+  local pos = nl + 1
+  while true do
+    local tab = string.find(seen, '\t', pos, true)
+    if not tab then
+      reply[#reply + 1] = string.sub(seen, pos)
+      break
+    end
+    reply[#reply + 1] = string.sub(seen, pos, tab - 1)
+    pos = tab + 1
+  end
+  reply[2] = '1'
+  return reply
+end
+
+local function rememberIdempotent(key, bodyHash, reply, ttl)
+  redis.call('SET', key, bodyHash .. '\n' .. table.concat(reply, '\t'), 'EX', ttl)
+end

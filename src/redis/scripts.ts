@@ -1,0 +1,47 @@
+/**
+ * Loads the Lua scripts of ./lua (one file a script, named <name>-<numberOfKeys>.lua, as in
+ * BullMQ), inlines `--- @include "<name>"` from ./lua/includes, and defines each as an
+ * ioredis command (EVALSHA, falling back to EVAL when the script cache is empty).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
+
+export interface ScriptSource {
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+function inline(lua: string): string {
+  return lua.replace(/^--- @include "([\w-]+)"$/gm, (_, name: string) =>
+    readFileSync(join(LUA_DIR, 'includes', `${name}.lua`), 'utf8'),
+  );
+}
+
+export function loadScripts(): ScriptSource[] {
+  return readdirSync(LUA_DIR)
+    .filter((f) => f.endsWith('.lua'))
+    .map((file) => {
+      const m = /^([a-zA-Z-]+)-(\d+)\.lua$/.exec(file);
+      if (!m) throw new Error(`script file name must be <name>-<numberOfKeys>.lua: ${file}`);
+      const name = m[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      return { name, numberOfKeys: Number(m[2]), lua: inline(readFileSync(join(LUA_DIR, file), 'utf8')) };
+    });
+}
+
+const SOURCES = loadScripts();
+
+/** The commands the scripts add to a client. */
+export type ScriptName = 'debit' | 'snapshot' | 'upsertWorkspace' | 'adjust' | 'flexSettings';
+export type ScriptClient = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
+
+export function defineScripts(redis: Redis): ScriptClient {
+  for (const s of SOURCES) {
+    if (!(s.name in redis)) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+  }
+  return redis as ScriptClient;
+}

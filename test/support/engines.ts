@@ -1,0 +1,145 @@
+/**
+ * Two engines behind one interface: the pure TypeScript mirror (src/domain/burndown.ts) and
+ * the Lua scripts on a real Redis (src/redis/engine-store.ts). The shared table of cases and
+ * the property tests drive both and compare what they say.
+ */
+import { createHash } from 'node:crypto';
+import {
+  adjust,
+  changePlan,
+  createWorkspace,
+  debit,
+  type EngineState,
+  type PlanChange,
+  type RefusalReason,
+  roll,
+  setFlex,
+} from '../../src/domain/burndown.js';
+import { monthOf } from '../../src/domain/cycle.js';
+import type { EngineStore } from '../../src/redis/engine-store.js';
+
+export interface DebitView {
+  ok: boolean;
+  debited: { included: number; prepaid: number; flex: number };
+  shortfall: number;
+  reason: RefusalReason | null;
+}
+
+export interface Engine {
+  create(plan: PlanChange, now: number): Promise<void>;
+  changePlan(plan: PlanChange, now: number): Promise<void>;
+  debit(o: { units: number; mode: 'consume' | 'record'; now: number; key: string }): Promise<DebitView>;
+  adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }): Promise<string>;
+  setFlex(o: {
+    enabled?: boolean;
+    capCents?: number | null;
+    thresholdCents?: number | null;
+    now: number;
+  }): Promise<void>;
+  /** The state as of `now` (an ended cycle rolled). */
+  state(now: number): Promise<EngineState>;
+}
+
+export class MirrorEngine implements Engine {
+  private s: EngineState | null = null;
+  private readonly seen = new Map<string, DebitView>();
+
+  private get current(): EngineState {
+    if (!this.s) throw new Error('no workspace');
+    return this.s;
+  }
+
+  async create(plan: PlanChange, now: number) {
+    this.s = createWorkspace(plan, now).state;
+  }
+  async changePlan(plan: PlanChange, now: number) {
+    this.s = changePlan(this.current, plan, now).state;
+  }
+  async debit(o: { units: number; mode: 'consume' | 'record'; now: number; key: string }) {
+    const first = this.seen.get(o.key);
+    if (first) return first;
+    const r = debit(this.current, { ...o, ref: o.key });
+    this.s = r.state;
+    const view: DebitView = {
+      ok: r.result.applied,
+      debited: r.result.applied
+        ? { included: r.result.split.included, prepaid: r.result.split.prepaid, flex: r.result.split.flex }
+        : { included: 0, prepaid: 0, flex: 0 },
+      shortfall: r.result.split.shortfall,
+      reason: r.result.split.reason,
+    };
+    this.seen.set(o.key, view);
+    return view;
+  }
+  async adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }) {
+    const r = adjust(this.current, { ...o, ref: o.key, type: 'adjustment' });
+    this.s = r.state;
+    return r.error ?? 'ok';
+  }
+  async setFlex(o: { enabled?: boolean; capCents?: number | null; thresholdCents?: number | null; now: number }) {
+    this.s = setFlex(this.current, o).state;
+  }
+  async state(now: number) {
+    this.s = roll(this.current, now).state;
+    return this.s;
+  }
+}
+
+export class RedisEngine implements Engine {
+  constructor(
+    private readonly store: EngineStore,
+    private readonly workspaceId: string,
+  ) {}
+
+  async create(plan: PlanChange, now: number) {
+    await this.store.upsert({ workspaceId: this.workspaceId, terms: toTerms(plan), meta: {}, now });
+  }
+  async changePlan(plan: PlanChange, now: number) {
+    await this.create(plan, now);
+  }
+  async debit(o: { units: number; mode: 'consume' | 'record'; now: number; key: string }) {
+    const r = await this.store.debit({
+      workspaceId: this.workspaceId,
+      units: o.units,
+      mode: o.mode,
+      idempotencyKey: o.key,
+      bodyHash: createHash('sha256').update(`${o.units}:${o.mode}`).digest('hex'),
+      usageId: o.key,
+      feature: '',
+      now: o.now,
+      month: monthOf(o.now),
+    });
+    return { ok: r.ok, debited: r.debited, shortfall: r.shortfall, reason: r.reason };
+  }
+  async adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }) {
+    const r = await this.store.adjust({
+      workspaceId: this.workspaceId,
+      ...o,
+      ref: o.key,
+      type: 'adjustment',
+      reason: '',
+      idempotencyKey: o.key,
+      bodyHash: `${o.kind}:${o.units}`,
+    });
+    return r.status;
+  }
+  async setFlex(o: { enabled?: boolean; capCents?: number | null; thresholdCents?: number | null; now: number }) {
+    await this.store.flexSettings({ workspaceId: this.workspaceId, ...o });
+  }
+  async state(now: number): Promise<EngineState> {
+    const snap = await this.store.snapshot(this.workspaceId, now);
+    if (!snap) throw new Error('no workspace');
+    return { ...snap.state, lots: await this.store.lots(this.workspaceId) };
+  }
+}
+
+function toTerms(p: PlanChange) {
+  return {
+    planId: p.planId,
+    intervalMonths: p.intervalMonths,
+    allotment: p.allotment,
+    flexAllowed: p.flexAllowed,
+    flexPriceE4: p.flexPriceE4,
+    defaultCapCents: p.defaultCapCents,
+  };
+}
