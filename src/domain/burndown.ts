@@ -88,9 +88,12 @@ export interface FlexRoom {
 export function flexRoom(s: EngineState): FlexRoom {
   if (!s.flexAllowed) return { room: 0, reason: 'plan_blocks_flex' };
   if (!s.flexEnabled) return { room: 0, reason: 'flex_disabled' };
-  const capRoom = s.capCents === null ? null : Math.max(0, unitsForCents(s.capCents, s.flexPriceE4) - s.flexCycle);
+  const capRoom =
+    s.capCents === null ? null : Math.max(0, unitsForCents(s.capCents, s.flexPriceE4) - s.flexCycle);
   const thrRoom =
-    s.thresholdCents === null ? null : Math.max(0, unitsForCents(s.thresholdCents, s.flexPriceE4) - s.flexCycle);
+    s.thresholdCents === null
+      ? null
+      : Math.max(0, unitsForCents(s.thresholdCents, s.flexPriceE4) - s.flexCycle);
   // The threshold wins ties: raising the cap would not help then.
   if (thrRoom !== null && (capRoom === null || thrRoom <= capRoom))
     return { room: thrRoom, reason: 'billing_threshold_reached' };
@@ -142,7 +145,14 @@ export function roll(state: EngineState, now: number): { state: EngineState; ent
 function startCycle(s: EngineState, o: { at: number; expiryRef: string; grantRef: string }): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   if (s.included > 0) {
-    entries.push({ at: o.at, type: 'expiry', kind: 'included', units: -s.included, balanceAfter: 0, ref: o.expiryRef });
+    entries.push({
+      at: o.at,
+      type: 'expiry',
+      kind: 'included',
+      units: -s.included,
+      balanceAfter: 0,
+      ref: o.expiryRef,
+    });
   }
   s.included = s.allotment;
   s.includedGranted = s.allotment;
@@ -171,7 +181,10 @@ export interface PlanChange {
 }
 
 /** A new workspace: its first cycle starts now with the plan's allotment. */
-export function createWorkspace(plan: PlanChange, now: number): { state: EngineState; entries: LedgerEntry[] } {
+export function createWorkspace(
+  plan: PlanChange,
+  now: number,
+): { state: EngineState; entries: LedgerEntry[] } {
   const s: EngineState = {
     ...plan,
     allotment: plan.allotment,
@@ -240,7 +253,14 @@ export function debit(
   const at = o.now;
   if (sp.included > 0) {
     s.included -= sp.included;
-    entries.push({ at, type: 'consume', kind: 'included', units: -sp.included, balanceAfter: s.included, ref: o.ref });
+    entries.push({
+      at,
+      type: 'consume',
+      kind: 'included',
+      units: -sp.included,
+      balanceAfter: s.included,
+      ref: o.ref,
+    });
   }
   let left = sp.prepaid;
   while (left > 0) {
@@ -249,12 +269,27 @@ export function debit(
     lot.remaining -= take;
     left -= take;
     s.prepaid -= take;
-    entries.push({ at, type: 'consume', kind: 'prepaid', units: -take, balanceAfter: s.prepaid, ref: o.ref, lot: lot.id });
+    entries.push({
+      at,
+      type: 'consume',
+      kind: 'prepaid',
+      units: -take,
+      balanceAfter: s.prepaid,
+      ref: o.ref,
+      lot: lot.id,
+    });
     if (lot.remaining === 0) s.lots.shift();
   }
   if (sp.flex > 0) {
     s.flexCycle += sp.flex;
-    entries.push({ at, type: 'consume', kind: 'flex', units: -sp.flex, balanceAfter: s.flexCycle, ref: o.ref });
+    entries.push({
+      at,
+      type: 'consume',
+      kind: 'flex',
+      units: -sp.flex,
+      balanceAfter: s.flexCycle,
+      ref: o.ref,
+    });
   }
   if (sp.shortfall > 0) {
     s.blocked = sp.reason;
@@ -279,16 +314,33 @@ export function adjust(
   const entries = [...rolled.entries];
   const at = o.now;
   if (o.kind === 'included') {
-    if (s.included + o.units < 0) return { state: rolled.state, entries: rolled.entries, error: 'insufficient_balance' };
+    if (s.included + o.units < 0)
+      return { state: rolled.state, entries: rolled.entries, error: 'insufficient_balance' };
     s.included += o.units;
     s.includedGranted += o.units;
-    entries.push({ at, type: o.type, kind: 'included', units: o.units, balanceAfter: s.included, ref: o.ref });
+    entries.push({
+      at,
+      type: o.type,
+      kind: 'included',
+      units: o.units,
+      balanceAfter: s.included,
+      ref: o.ref,
+    });
   } else if (o.units > 0) {
     s.lots.push({ id: o.ref, remaining: o.units });
     s.prepaid += o.units;
-    entries.push({ at, type: o.type, kind: 'prepaid', units: o.units, balanceAfter: s.prepaid, ref: o.ref, lot: o.ref });
+    entries.push({
+      at,
+      type: o.type,
+      kind: 'prepaid',
+      units: o.units,
+      balanceAfter: s.prepaid,
+      ref: o.ref,
+      lot: o.ref,
+    });
   } else {
-    if (s.prepaid + o.units < 0) return { state: rolled.state, entries: rolled.entries, error: 'insufficient_balance' };
+    if (s.prepaid + o.units < 0)
+      return { state: rolled.state, entries: rolled.entries, error: 'insufficient_balance' };
     let left = -o.units;
     while (left > 0) {
       const lot = s.lots[0]!;
@@ -296,7 +348,15 @@ export function adjust(
       lot.remaining -= take;
       left -= take;
       s.prepaid -= take;
-      entries.push({ at, type: o.type, kind: 'prepaid', units: -take, balanceAfter: s.prepaid, ref: o.ref, lot: lot.id });
+      entries.push({
+        at,
+        type: o.type,
+        kind: 'prepaid',
+        units: -take,
+        balanceAfter: s.prepaid,
+        ref: o.ref,
+        lot: lot.id,
+      });
       if (lot.remaining === 0) s.lots.shift();
     }
   }

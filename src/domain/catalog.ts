@@ -40,7 +40,9 @@ export const priceBookSchema = z.object({
   prepaidBaseUnitAmountCents: positiveDecimal4,
   /** Volume tiers: a quantity of at least `fromCredits` gets `discountBps` off the base (R-CAT-2). */
   prepaidTiers: z
-    .array(z.object({ fromCredits: z.number().int().positive(), discountBps: z.number().int().min(0).max(9_999) }))
+    .array(
+      z.object({ fromCredits: z.number().int().positive(), discountBps: z.number().int().min(0).max(9_999) }),
+    )
     .min(1),
 });
 
@@ -85,7 +87,8 @@ export const catalogSchema = z
   .superRefine((c, ctx) => {
     const planIds = new Set(c.plans.map((p) => p.id));
     if (planIds.size !== c.plans.length) ctx.addIssue({ code: 'custom', message: 'duplicate plan id' });
-    if (!planIds.has(c.defaultPlanId)) ctx.addIssue({ code: 'custom', message: 'defaultPlanId is not a plan' });
+    if (!planIds.has(c.defaultPlanId))
+      ctx.addIssue({ code: 'custom', message: 'defaultPlanId is not a plan' });
     for (const p of c.plans) {
       if (p.flexAllowed && p.defaultFlexCapCents === undefined)
         ctx.addIssue({ code: 'custom', message: `plan ${p.id} allows flex but has no defaultFlexCapCents` });
@@ -104,7 +107,9 @@ export function priceE4(centsDecimal: string): number {
 
 /** The price book for a workspace created at `createdAt` (R-CAT-3). */
 export function priceBookFor(catalog: Catalog, createdAt: number): PriceBook {
-  const books = [...catalog.priceBooks].sort((a, b) => Date.parse(a.effectiveFrom) - Date.parse(b.effectiveFrom));
+  const books = [...catalog.priceBooks].sort(
+    (a, b) => Date.parse(a.effectiveFrom) - Date.parse(b.effectiveFrom),
+  );
   let chosen = books[0]!;
   for (const b of books) if (Date.parse(b.effectiveFrom) <= createdAt) chosen = b;
   return chosen;
@@ -144,7 +149,8 @@ export function planTerms(opts: {
     allotmentUnits: parseDecimal4(o.includedCredits ?? plan.includedCredits)!,
     flexAllowed,
     flexPriceE4: priceE4(o.flexUnitAmountCents ?? book.flexUnitAmountCents),
-    defaultCapCents: o.defaultFlexCapCents ?? plan.defaultFlexCapCents ?? (interval === 'year' ? 120_000 : 10_000),
+    defaultCapCents:
+      o.defaultFlexCapCents ?? plan.defaultFlexCapCents ?? (interval === 'year' ? 120_000 : 10_000),
     priceBookId: book.id,
     currency: book.currency,
     manualInvoicing: o.manualInvoicing ?? false,
@@ -152,7 +158,11 @@ export function planTerms(opts: {
 }
 
 /** The per-credit prepaid price for a quantity: the tier that quantity reaches (R-CAT-2). */
-export function prepaidQuote(opts: { book: PriceBook; credits: number; overrideDiscountBps?: number | undefined }) {
+export function prepaidQuote(opts: {
+  book: PriceBook;
+  credits: number;
+  overrideDiscountBps?: number | undefined;
+}) {
   const { book, credits } = opts;
   let discountBps = 0;
   for (const t of [...book.prepaidTiers].sort((a, b) => a.fromCredits - b.fromCredits)) {

@@ -26,7 +26,12 @@ export interface CyclePosition {
 }
 
 /** The cycle that contains `now`, searching forward from a known cycle index. */
-export function cycleAt(opts: { anchor: number; intervalMonths: number; fromIndex: number; now: number }): CyclePosition {
+export function cycleAt(opts: {
+  anchor: number;
+  intervalMonths: number;
+  fromIndex: number;
+  now: number;
+}): CyclePosition {
   const { anchor, intervalMonths, now } = opts;
   let index = opts.fromIndex;
   let end = addMonths(anchor, (index + 1) * intervalMonths);

@@ -76,9 +76,13 @@ function parseState(fields: string[]): StoredState {
 }
 
 function failIfError(reply: string[], workspaceId: string): void {
-  if (reply[0] === 'not_found') throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+  if (reply[0] === 'not_found')
+    throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
   if (reply[0] === 'conflict')
-    throw new BurnrateError('idempotency_conflict', 'this idempotency key was used with a different request body');
+    throw new BurnrateError(
+      'idempotency_conflict',
+      'this idempotency key was used with a different request body',
+    );
 }
 
 export interface DebitInput {
@@ -163,7 +167,10 @@ export class EngineStore {
   }
 
   /** The state after rolling an ended cycle, and the descriptive fields; null if unknown. */
-  async snapshot(workspaceId: string, now: number): Promise<{ state: StoredState; meta: WorkspaceMeta } | null> {
+  async snapshot(
+    workspaceId: string,
+    now: number,
+  ): Promise<{ state: StoredState; meta: WorkspaceMeta; rolled: boolean } | null> {
     const k = this.keys(workspaceId);
     // Both go out on one connection in this order, so the metadata is read after the roll.
     const [snap, metaVals] = await Promise.all([
@@ -174,7 +181,7 @@ export class EngineStore {
     if (reply[0] === 'not_found') return null;
     const values = z.array(z.string().nullable()).parse(metaVals);
     const meta = Object.fromEntries(META_FIELDS.map((f, i) => [f, values[i] ?? ''])) as WorkspaceMeta;
-    return { state: parseState(reply.slice(1)), meta };
+    return { state: parseState(reply.slice(1)), meta, rolled: reply[0] === 'rolled' };
   }
 
   async debit(o: DebitInput): Promise<DebitOutcome> {
@@ -221,7 +228,11 @@ export class EngineStore {
     idempotencyKey: string;
     bodyHash: string;
     now: number;
-  }): Promise<{ status: 'ok' | 'insufficient_balance' | 'duplicate_lot'; replayed: boolean; state: StoredState }> {
+  }): Promise<{
+    status: 'ok' | 'insufficient_balance' | 'duplicate_lot';
+    replayed: boolean;
+    state: StoredState;
+  }> {
     const k = this.keys(o.workspaceId);
     const reply = replySchema.parse(
       await this.redis.adjust(

@@ -43,10 +43,14 @@ describe.each(engines)('burn-down cases (%s)', (_name, make) => {
           break;
         }
         case 'prepaid':
-          expect(await engine.adjust({ kind: 'prepaid', units: u(step.credits), now, key: step.key })).toBe('ok');
+          expect(await engine.adjust({ kind: 'prepaid', units: u(step.credits), now, key: step.key })).toBe(
+            'ok',
+          );
           break;
         case 'adjust':
-          expect(await engine.adjust({ kind: step.kind, units: u(step.credits), now, key: step.key })).toBe(step.expect);
+          expect(await engine.adjust({ kind: step.kind, units: u(step.credits), now, key: step.key })).toBe(
+            step.expect,
+          );
           break;
         case 'flex':
           await engine.setFlex({ ...step, now });

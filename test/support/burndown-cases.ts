@@ -17,7 +17,13 @@ export const GROWTH: PlanChange = {
   flexPriceE4: 4_000_000,
   defaultCapCents: 10_000,
 };
-export const ANNUAL: PlanChange = { ...GROWTH, planId: 'growth-annual', intervalMonths: 12, allotment: u('1800'), defaultCapCents: 120_000 };
+export const ANNUAL: PlanChange = {
+  ...GROWTH,
+  planId: 'growth-annual',
+  intervalMonths: 12,
+  allotment: u('1800'),
+  defaultCapCents: 120_000,
+};
 export const FREE: PlanChange = { ...GROWTH, planId: 'free', allotment: u('30'), flexAllowed: false };
 
 type Expect = {
@@ -54,7 +60,17 @@ export const CASES: BurndownCase[] = [
       { op: 'prepaid', credits: '20', key: 'lotA' },
       { op: 'prepaid', credits: '30', key: 'lotB' },
       { op: 'consume', credits: '160', expect: { ok: true, included: '150', prepaid: '10', flex: '0' } },
-      { op: 'state', expect: { included: '0', prepaid: '40', lots: [['lotA', '10'], ['lotB', '30']] } },
+      {
+        op: 'state',
+        expect: {
+          included: '0',
+          prepaid: '40',
+          lots: [
+            ['lotA', '10'],
+            ['lotB', '30'],
+          ],
+        },
+      },
       { op: 'consume', credits: '45.5', expect: { ok: true, included: '0', prepaid: '40', flex: '5.5' } },
       { op: 'state', expect: { prepaid: '0', lots: [], flexCycle: '5.5' } },
     ],
@@ -141,7 +157,11 @@ export const CASES: BurndownCase[] = [
     name: 'R-CON-4 record past the flex cap books the rest as a shortfall',
     plan: GROWTH,
     steps: [
-      { op: 'record', credits: '200', expect: { ok: true, included: '150', flex: '25', shortfall: '25', reason: 'flex_cap_reached' } },
+      {
+        op: 'record',
+        credits: '200',
+        expect: { ok: true, included: '150', flex: '25', shortfall: '25', reason: 'flex_cap_reached' },
+      },
       { op: 'state', expect: { blocked: 'flex_cap_reached', flexCycle: '25' } },
       { op: 'flex', capCents: 20_000 },
       { op: 'consume', credits: '25', expect: { ok: true, flex: '25' } },
@@ -156,10 +176,19 @@ export const CASES: BurndownCase[] = [
       {
         op: 'state',
         t: Date.UTC(2026, 1, 28, 12),
-        expect: { included: '150', flexCycle: '0', cycleStart: Date.UTC(2026, 1, 28, 12), cycleEnd: Date.UTC(2026, 2, 31, 12) },
+        expect: {
+          included: '150',
+          flexCycle: '0',
+          cycleStart: Date.UTC(2026, 1, 28, 12),
+          cycleEnd: Date.UTC(2026, 2, 31, 12),
+        },
       },
       { op: 'consume', credits: '1', t: Date.UTC(2026, 6, 1), expect: { ok: true, included: '1' } },
-      { op: 'state', t: Date.UTC(2026, 6, 1), expect: { included: '149', cycleStart: Date.UTC(2026, 5, 30, 12) } },
+      {
+        op: 'state',
+        t: Date.UTC(2026, 6, 1),
+        expect: { included: '149', cycleStart: Date.UTC(2026, 5, 30, 12) },
+      },
     ],
   },
   {
@@ -180,7 +209,12 @@ export const CASES: BurndownCase[] = [
         },
       },
       { op: 'consume', credits: '2100', t: T0 + 6 * 24 * HOUR, expect: { ok: true, flex: '300' } },
-      { op: 'consume', credits: '0.0001', t: T0 + 6 * 24 * HOUR, expect: { ok: false, reason: 'flex_cap_reached' } },
+      {
+        op: 'consume',
+        credits: '0.0001',
+        t: T0 + 6 * 24 * HOUR,
+        expect: { ok: false, reason: 'flex_cap_reached' },
+      },
     ],
   },
   {

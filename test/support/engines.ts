@@ -76,7 +76,12 @@ export class MirrorEngine implements Engine {
     this.s = r.state;
     return r.error ?? 'ok';
   }
-  async setFlex(o: { enabled?: boolean; capCents?: number | null; thresholdCents?: number | null; now: number }) {
+  async setFlex(o: {
+    enabled?: boolean;
+    capCents?: number | null;
+    thresholdCents?: number | null;
+    now: number;
+  }) {
     this.s = setFlex(this.current, o).state;
   }
   async state(now: number) {
@@ -123,7 +128,12 @@ export class RedisEngine implements Engine {
     });
     return r.status;
   }
-  async setFlex(o: { enabled?: boolean; capCents?: number | null; thresholdCents?: number | null; now: number }) {
+  async setFlex(o: {
+    enabled?: boolean;
+    capCents?: number | null;
+    thresholdCents?: number | null;
+    now: number;
+  }) {
     await this.store.flexSettings({ workspaceId: this.workspaceId, ...o });
   }
   async state(now: number): Promise<EngineState> {

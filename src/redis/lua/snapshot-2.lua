@@ -3,7 +3,8 @@
   the old cycle's included credits.
 
   Input:  KEYS[1] state    KEYS[2] ledger    ARGV[1] now (ms)
-  Reply:  {'ok', ...state} (fields in core's STATE_FIELDS order)
+  Reply:  {outcome, ...state} (fields in core's STATE_FIELDS order); outcome 'rolled' when
+          this read rolled the cycle, else 'ok'
   Errors: {'not_found'}
 ]]
 --- @include "core"
@@ -11,8 +12,8 @@
 local K = {state = KEYS[1], ledger = KEYS[2]}
 local s = loadState(K.state)
 if not s then return {'not_found'} end
-roll(K, s, tonumber(ARGV[1]))
+local rolled = roll(K, s, tonumber(ARGV[1]))
 saveState(K.state, s)
-local reply = {'ok'}
+local reply = {rolled and 'rolled' or 'ok'}
 for _, v in ipairs(stateReply(s)) do reply[#reply + 1] = v end
 return reply

@@ -122,9 +122,9 @@ local function startCycle(K, s, at, expiryRef, grantRef)
 end
 
 -- Rolls the cycle when it has ended, even if no job ran (R-CYC-1): jumps to the cycle that
--- holds `now`; cycles nobody touched grant nothing.
+-- holds `now`; cycles nobody touched grant nothing. True when it rolled.
 local function roll(K, s, now)
-  if now < s.cend then return end
+  if now < s.cend then return false end
   local idx = s.cidx
   local nextEnd = s.cend
   while nextEnd <= now do
@@ -136,6 +136,7 @@ local function roll(K, s, now)
   set(s, 'cidx', idx)
   set(s, 'cstart', start)
   set(s, 'cend', nextEnd)
+  return true
 end
 
 -- Flex headroom: the lower of cap and threshold (R-FLX-2, R-FLX-4). room -1 = no limit.

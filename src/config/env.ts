@@ -1,0 +1,104 @@
+/**
+ * The environment, parsed once by zod at start (R-OPS-2). This module is the only reader of
+ * process.env; everything else receives a typed Config.
+ */
+import { z } from 'zod';
+
+const DEV_API_KEYS = 'operator:dev-operator-key,platform:dev-platform-key';
+
+const apiKeys = z.string().transform((s, ctx) => {
+  const pairs = s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const keys: { role: 'platform' | 'operator'; key: string }[] = [];
+  for (const p of pairs) {
+    const i = p.indexOf(':');
+    const role = p.slice(0, i);
+    const key = p.slice(i + 1);
+    if (i < 0 || (role !== 'platform' && role !== 'operator') || key.length < 8) {
+      // The pair itself may be a secret: name its position, never its text.
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${keys.length + 1} must be role:key with role platform or operator and a key of 8+ characters`,
+      });
+      return z.NEVER;
+    }
+    keys.push({ role, key });
+  }
+  if (keys.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'needs at least one role:key pair' });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: `npm start` runs a private redis-server (AOF on) under DATA_DIR. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]{0,32}$/)
+    .default('br:'),
+  DATA_DIR: z.string().default('.data'),
+  BURNRATE_API_KEYS: apiKeys.optional(),
+  CATALOG_PATH: z.string().default('catalog/catalog.example.json'),
+  /** How long a usage idempotency key answers with its first reply. */
+  IDEMPOTENCY_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(3600)
+    .default(30 * 24 * 3600),
+  /** Workers: how often the cycle sweep writes the roll of idle workspaces to their ledgers. */
+  CYCLE_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(3_600_000),
+});
+
+export type Role = 'platform' | 'operator';
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  logLevel: string;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  dataDir: string;
+  apiKeys: { role: Role; key: string }[];
+  /** True when no BURNRATE_API_KEYS was given and the development keys are in force. */
+  devApiKeys: boolean;
+  catalogPath: string;
+  idempotencyTtlSeconds: number;
+  cycleSweepEveryMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (!e.BURNRATE_API_KEYS && e.NODE_ENV === 'production') {
+    throw new ConfigError('invalid configuration:\n  BURNRATE_API_KEYS: required when NODE_ENV=production');
+  }
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    dataDir: e.DATA_DIR,
+    apiKeys: e.BURNRATE_API_KEYS ?? (apiKeys.parse(DEV_API_KEYS) as { role: Role; key: string }[]),
+    devApiKeys: !e.BURNRATE_API_KEYS,
+    catalogPath: e.CATALOG_PATH,
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    cycleSweepEveryMs: e.CYCLE_SWEEP_EVERY_MS,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The HTTP app: health, readiness and metrics without a key; every API route behind its role
+ * (R-OPS-5), with its own body limit, validated by its zod schemas.
+ */
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import type { Config } from '../config/env.js';
+import { BurnrateError } from '../domain/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { CreditService } from '../services/credit-service.js';
+import { authenticator } from './auth.js';
+import { errorHandler, parseOr400 } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { pathParams, ROUTES } from './routes.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'apiKeys'>;
+  service: CreditService;
+  metrics: Metrics;
+  log: Logger;
+  /** Resolves when Redis and the queues answer; rejects otherwise. */
+  ready(): Promise<void>;
+  /** Routes mounted before the API's (the Stripe webhook needs its raw body). */
+  mountBefore?: (app: Express) => void;
+}
+
+const DEFAULT_BODY_LIMIT = '64kb';
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const auth = authenticator(deps.config.apiKeys);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.ready();
+      res.json({ ok: true });
+    } catch (err) {
+      deps.log.warn({ err }, 'not ready');
+      res
+        .status(503)
+        .json({ error: { code: 'unavailable', message: 'Redis or the queues are unreachable' } });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  deps.mountBefore?.(app);
+
+  const openapi = openApiDocument();
+  app.get('/openapi.json', auth('platform'), (_req, res) => {
+    res.json(openapi);
+  });
+
+  for (const r of ROUTES) {
+    const handler: RequestHandler = async (req: Request, res) => {
+      const workspaceId =
+        req.params.workspaceId === undefined
+          ? ''
+          : parseOr400(pathParams.workspaceId, req.params.workspaceId, 'workspace id');
+      const body = r.body ? parseOr400(r.body, req.body, 'request body') : undefined;
+      const query = r.query ? parseOr400(r.query, req.query, 'query') : undefined;
+      const out = await r.handle(deps.service, { workspaceId, body, query });
+      if (out.headers) res.set(out.headers);
+      res.status(out.status).json(out.body);
+    };
+    const json = express.json({ limit: r.bodyLimit ?? DEFAULT_BODY_LIMIT });
+    app[r.method](r.path, auth(r.role), json, handler);
+  }
+
+  app.use((req, _res, next) => {
+    next(new BurnrateError('not_found', `no route ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(deps.log));
+  return app;
+}

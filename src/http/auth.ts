@@ -1,0 +1,28 @@
+/**
+ * Service-to-service API keys (R-OPS-5): `Authorization: Bearer <key>`. No key or an unknown
+ * key is 401; a platform key on an operator route is 403. Keys are compared by their hash.
+ */
+import { createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Role } from '../config/env.js';
+import { BurnrateError } from '../domain/errors.js';
+
+const digest = (key: string) => createHash('sha256').update(key).digest('base64');
+
+export function authenticator(keys: { role: Role; key: string }[]) {
+  const roles = new Map(keys.map((k) => [digest(k.key), k.role]));
+  return (need: Role): RequestHandler =>
+    (req, _res, next) => {
+      const header = req.headers.authorization ?? '';
+      const m = /^Bearer (\S+)$/.exec(header);
+      const role = m ? roles.get(digest(m[1]!)) : undefined;
+      if (!role)
+        return next(
+          new BurnrateError('unauthorized', 'a valid API key is required (Authorization: Bearer <key>)'),
+        );
+      if (need === 'operator' && role !== 'operator') {
+        return next(new BurnrateError('forbidden', 'this route needs an operator key'));
+      }
+      next();
+    };
+}

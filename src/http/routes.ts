@@ -1,0 +1,189 @@
+/**
+ * The platform API as one table of routes (../shared/API.md). Each route names its role, the
+ * schemas it validates with and its answers; the router and /openapi.json are both built from
+ * this table, so the served contract is the validated one.
+ */
+import { z } from 'zod';
+import type { Role } from '../config/env.js';
+import type { CreditService } from '../services/credit-service.js';
+import {
+  adjustmentBodySchema,
+  authorizeBodySchema,
+  authorizeResponseSchema,
+  batchBodySchema,
+  catalogQuerySchema,
+  flexBodySchema,
+  invoicePreviewSchema,
+  ledgerQuerySchema,
+  ledgerResponseSchema,
+  previewQuerySchema,
+  putWorkspaceBodySchema,
+  thresholdBodySchema,
+  usageBodySchema,
+  usageOkSchema,
+  usageRefusedSchema,
+  workspaceIdSchema,
+  workspaceSchema,
+} from './schemas.js';
+
+export interface RouteInput<B, Q> {
+  workspaceId: string;
+  body: B;
+  query: Q;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteDef<B = unknown, Q = unknown> {
+  method: 'get' | 'post' | 'put' | 'patch';
+  path: string;
+  role: Role;
+  summary: string;
+  /** Large bodies are accepted only where they belong (the batch). */
+  bodyLimit?: string;
+  body?: z.ZodType<B>;
+  query?: z.ZodType<Q>;
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handle(svc: CreditService, input: RouteInput<B, Q>): Promise<RouteResult>;
+}
+
+function route<B, Q>(def: RouteDef<B, Q>): RouteDef {
+  return def as unknown as RouteDef;
+}
+
+const ok = (body: unknown): RouteResult => ({ status: 200, body });
+const replayHeaders = (replayed: boolean): Record<string, string> =>
+  replayed ? { 'Idempotent-Replayed': 'true' } : {};
+const NOT_FOUND = { 404: { description: 'No such workspace' } };
+
+export const pathParams = { workspaceId: workspaceIdSchema };
+
+export const ROUTES: RouteDef[] = [
+  route({
+    method: 'put',
+    path: '/v1/workspaces/:workspaceId',
+    role: 'operator',
+    summary: 'Create or update a workspace; a different plan starts a new billing cycle (R-CYC-2)',
+    body: putWorkspaceBodySchema,
+    responses: {
+      200: { description: 'Updated', schema: workspaceSchema },
+      201: { description: 'Created', schema: workspaceSchema },
+    },
+    handle: async (svc, { workspaceId, body }) => {
+      const { outcome, workspace } = await svc.putWorkspace(workspaceId, body);
+      return { status: outcome === 'created' ? 201 : 200, body: workspace };
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/v1/workspaces/:workspaceId',
+    role: 'platform',
+    summary: 'Plan, cycle, balances, flex settings, block and alerts',
+    responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId }) => ok(await svc.getWorkspace(workspaceId)),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/workspaces/:workspaceId/usage',
+    role: 'platform',
+    summary: 'Spend credits: consume (all or nothing) or record (shortfall allowed)',
+    body: usageBodySchema,
+    responses: {
+      200: { description: 'Debited', schema: usageOkSchema },
+      402: { description: 'Refused; nothing debited', schema: usageRefusedSchema },
+      ...NOT_FOUND,
+      409: { description: 'Idempotency key reused with another body' },
+    },
+    handle: async (svc, { workspaceId, body }) => {
+      const res = await svc.spend(workspaceId, body);
+      return { status: res.status, body: res.body, headers: replayHeaders(res.replayed) };
+    },
+  }),
+  route({
+    method: 'post',
+    path: '/v1/workspaces/:workspaceId/authorize',
+    role: 'platform',
+    summary: 'Could this amount be spent now? Debits nothing (R-CON-3)',
+    body: authorizeBodySchema,
+    responses: { 200: { description: 'The answer', schema: authorizeResponseSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, body }) => ok(await svc.authorize(workspaceId, body)),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/usage/batch',
+    role: 'platform',
+    summary: 'Up to 1,000 usage events; one result per event, in order',
+    bodyLimit: '2mb',
+    body: batchBodySchema,
+    responses: {
+      200: {
+        description: 'Results in event order, each with its own status (200, 402, 404, 409)',
+        schema: z.object({ results: z.array(z.object({ status: z.number().int() }).loose()) }),
+      },
+    },
+    handle: async (svc, { body }) => ok({ results: await svc.spendBatch(body.events) }),
+  }),
+  route({
+    method: 'patch',
+    path: '/v1/workspaces/:workspaceId/flex',
+    role: 'platform',
+    summary: 'Enable or disable flex, set or remove its cap (R-FLX-1..3)',
+    body: flexBodySchema,
+    responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, body }) =>
+      ok(await svc.setFlex(workspaceId, { enabled: body.enabled, capCents: body.capCents })),
+  }),
+  route({
+    method: 'put',
+    path: '/v1/workspaces/:workspaceId/billing-threshold',
+    role: 'operator',
+    summary: "Set or remove the operator's billing threshold (R-FLX-4)",
+    body: thresholdBodySchema,
+    responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, body }) =>
+      ok(await svc.setThreshold(workspaceId, body.thresholdCents)),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/workspaces/:workspaceId/adjustments',
+    role: 'operator',
+    summary: 'A signed manual grant or debit of included or prepaid credits, on the ledger',
+    body: adjustmentBodySchema,
+    responses: { 200: { description: 'The workspace after it', schema: workspaceSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, body }) => {
+      const res = await svc.adjust(workspaceId, body);
+      return { status: 200, body: res.workspace, headers: replayHeaders(res.replayed) };
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/v1/workspaces/:workspaceId/ledger',
+    role: 'platform',
+    summary: 'The ledger, newest first, paginated (R-USE-2)',
+    query: ledgerQuerySchema,
+    responses: { 200: { description: 'A page', schema: ledgerResponseSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, query }) => ok(await svc.ledger(workspaceId, query)),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/workspaces/:workspaceId/invoice-preview',
+    role: 'platform',
+    summary: "A month's flex credits and what they bill: rounded down (R-FLX-5)",
+    query: previewQuerySchema,
+    responses: { 200: { description: 'The preview', schema: invoicePreviewSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, query }) => ok(await svc.invoicePreview(workspaceId, query.month)),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/catalog',
+    role: 'platform',
+    summary: "Plans, bundles priced from a workspace's price book, the rate card",
+    query: catalogQuerySchema,
+    responses: { 200: { description: 'The catalog' } },
+    handle: async (svc, { query }) => ok(await svc.catalogView(query.workspaceId)),
+  }),
+];

@@ -1,0 +1,261 @@
+/**
+ * Request and response bodies of the platform API (../shared/API.md), as zod schemas. The
+ * server validates with these and /openapi.json is generated from them.
+ */
+import { z } from 'zod';
+import { REFUSAL_REASONS } from '../domain/burndown.js';
+import { overridesSchema } from '../domain/catalog.js';
+import { MAX_REQUEST_UNITS, parseDecimal4 } from '../domain/units.js';
+
+export const workspaceIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a workspace id is 1-64 characters of A-Z a-z 0-9 _ -');
+
+/** A credit amount: a decimal string or number, at most 4 decimals, parsed to integer units. */
+function creditAmount(opts: { signed: boolean }) {
+  return z
+    .union([z.string(), z.number()])
+    .transform((v, ctx) => {
+      const units = parseDecimal4(v);
+      if (units === null) {
+        ctx.addIssue({ code: 'custom', message: 'a decimal number of credits with at most 4 decimals' });
+        return z.NEVER;
+      }
+      if (units === 0 || (!opts.signed && units < 0)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: opts.signed ? 'must not be zero' : 'must be greater than zero',
+        });
+        return z.NEVER;
+      }
+      if (Math.abs(units) > MAX_REQUEST_UNITS) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `at most ${MAX_REQUEST_UNITS / 10_000} credits in one request`,
+        });
+        return z.NEVER;
+      }
+      return units;
+    })
+    .meta({
+      description: 'Credits as a decimal string or number, at most 4 decimals',
+      examples: ['0.37', 12],
+    });
+}
+
+const positiveCredits = creditAmount({ signed: false });
+const signedCredits = creditAmount({ signed: true });
+
+const idempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,200}$/, '1-200 printable ASCII characters without spaces')
+  .meta({ description: 'Repeating a key returns the first answer and debits nothing (R-CON-5)' });
+
+const metadata = z
+  .record(z.string().max(40), z.union([z.string().max(500), z.number(), z.boolean()]))
+  .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys');
+
+const featureId = z.string().regex(/^[a-z0-9_.-]{1,64}$/);
+
+/** `credits`, or `feature` with `quantity` (priced from the rate card), never both. */
+const amountFields = {
+  credits: positiveCredits.optional(),
+  feature: featureId.optional(),
+  quantity: positiveCredits.optional().meta({ description: 'Quantity of the feature, at most 4 decimals' }),
+};
+function oneAmount<
+  T extends { credits?: number | undefined; feature?: string | undefined; quantity?: number | undefined },
+>(v: T, ctx: z.RefinementCtx) {
+  const byCredits = v.credits !== undefined;
+  const byFeature = v.feature !== undefined || v.quantity !== undefined;
+  if (byCredits === byFeature || (byFeature && (v.feature === undefined || v.quantity === undefined))) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'give either credits, or feature and quantity',
+      path: ['credits'],
+    });
+  }
+}
+
+export const usageBodySchema = z
+  .object({
+    idempotencyKey,
+    ...amountFields,
+    mode: z.enum(['consume', 'record']).default('consume'),
+    metadata: metadata.optional(),
+  })
+  .superRefine(oneAmount);
+export type UsageBody = z.output<typeof usageBodySchema>;
+
+export const batchBodySchema = z.object({
+  events: z
+    .array(
+      z
+        .object({
+          workspaceId: workspaceIdSchema,
+          idempotencyKey,
+          ...amountFields,
+          mode: z.enum(['consume', 'record']).default('consume'),
+          metadata: metadata.optional(),
+        })
+        .superRefine(oneAmount),
+    )
+    .min(1)
+    .max(1000),
+});
+
+export const authorizeBodySchema = z.object({ ...amountFields }).superRefine(oneAmount);
+
+export const putWorkspaceBodySchema = z
+  .object({
+    planId: z.string().min(1).max(64),
+    createdAt: z.iso.datetime({ offset: true }).optional(),
+    stripeCustomerId: z
+      .string()
+      .regex(/^cus_[A-Za-z0-9]{1,250}$/)
+      .optional(),
+    overrides: overridesSchema.optional(),
+  })
+  .strict();
+
+const capCents = z.number().int().min(100).max(1_000_000_000);
+export const flexBodySchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    capCents: capCents
+      .nullable()
+      .optional()
+      .meta({ description: 'Cents per billing cycle, ≥ 100; null removes the cap' }),
+    confirmUnlimited: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.capCents === null && v.confirmUnlimited !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['confirmUnlimited'],
+        message: 'removing the flex cap means no spending limit: send confirmUnlimited: true to confirm',
+      });
+    }
+    if (v.enabled === undefined && v.capCents === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'nothing to change: give enabled and/or capCents' });
+    }
+  });
+
+export const thresholdBodySchema = z
+  .object({ thresholdCents: z.number().int().min(0).max(1_000_000_000).nullable() })
+  .strict();
+
+export const adjustmentBodySchema = z
+  .object({
+    idempotencyKey,
+    kind: z.enum(['prepaid', 'included']),
+    credits: signedCredits,
+    reason: z.string().min(1).max(500),
+  })
+  .strict();
+
+export const ledgerQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z
+    .string()
+    .regex(/^\d{1,20}-\d{1,20}$/, 'a cursor from a previous page')
+    .optional(),
+});
+
+export const previewQuerySchema = z.object({
+  month: z
+    .string()
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'YYYY-MM')
+    .optional(),
+});
+
+export const catalogQuerySchema = z.object({ workspaceId: workspaceIdSchema.optional() });
+
+// Responses (documented in /openapi.json).
+const creditString = z.string().meta({ description: 'Credits as a decimal string, at most 4 decimals' });
+
+export const workspaceSummarySchema = z.object({
+  included: z.object({ remaining: creditString }),
+  prepaid: z.object({ remaining: creditString }),
+  flex: z.object({ usedCredits: creditString, usedCents: z.number().int() }),
+  blocked: z.enum(REFUSAL_REASONS).nullable(),
+});
+
+export const usageOkSchema = z.object({
+  ok: z.literal(true),
+  usageId: z.string(),
+  debited: z.object({ included: creditString, prepaid: creditString, flex: creditString }),
+  shortfall: creditString.optional(),
+  workspace: workspaceSummarySchema,
+});
+
+export const usageRefusedSchema = z.object({
+  ok: z.literal(false),
+  reason: z.enum(REFUSAL_REASONS),
+  available: creditString
+    .nullable()
+    .meta({ description: 'What could be spent now; null when flex has no cap' }),
+  usageId: z.string(),
+  workspace: workspaceSummarySchema,
+});
+
+export const workspaceSchema = z.object({
+  id: z.string(),
+  planId: z.string(),
+  priceBook: z.string(),
+  currency: z.string(),
+  createdAt: z.string(),
+  stripeCustomerId: z.string().nullable(),
+  overrides: overridesSchema.nullable(),
+  cycle: z.object({ start: z.string(), end: z.string(), interval: z.enum(['month', 'year']) }),
+  included: z.object({ granted: creditString, used: creditString, remaining: creditString }),
+  prepaid: z.object({ remaining: creditString }),
+  flex: z.object({
+    allowed: z.boolean(),
+    enabled: z.boolean(),
+    capCents: z.number().int().nullable(),
+    thresholdCents: z.number().int().nullable(),
+    usedCredits: creditString,
+    usedCents: z.number().int(),
+    unitAmountCents: z.string(),
+  }),
+  blocked: z.enum(REFUSAL_REASONS).nullable(),
+  alerts: z.array(z.unknown()),
+});
+
+export const authorizeResponseSchema = z.object({
+  ok: z.boolean(),
+  reason: z.enum(REFUSAL_REASONS).optional(),
+  credits: creditString,
+  available: creditString.nullable(),
+});
+
+export const ledgerResponseSchema = z.object({
+  entries: z.array(
+    z.object({
+      id: z.string(),
+      at: z.string(),
+      type: z.string(),
+      kind: z.enum(['included', 'prepaid', 'flex']).nullable(),
+      credits: creditString,
+      balanceAfter: creditString,
+      ref: z.string(),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
+export const invoicePreviewSchema = z.object({
+  month: z.string(),
+  flexCredits: creditString,
+  billedCredits: creditString,
+  unitAmountCents: z.string(),
+  amountCents: z.number().int(),
+  currency: z.string(),
+  status: z.enum(['open', 'closed']),
+});
+
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});

@@ -1,0 +1,83 @@
+/**
+ * Wiring shared by the HTTP and worker processes: config and catalog validated at start,
+ * Redis clients, the store and the service. Nothing here runs at import.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { loadCatalog } from './config/catalog.js';
+import { type Config, loadConfig } from './config/env.js';
+import type { Catalog } from './domain/catalog.js';
+import { EngineStore } from './redis/engine-store.js';
+import { defineScripts, type ScriptClient } from './redis/scripts.js';
+import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
+
+export interface Runtime {
+  config: Config;
+  catalog: Catalog;
+}
+
+/** Config and catalog, or a clear message and exit code 2 (R-OPS-2). */
+export function loadRuntimeOrExit(): Runtime {
+  try {
+    const config = loadConfig();
+    return { config, catalog: loadCatalog(config.catalogPath) };
+  } catch (err) {
+    process.stderr.write(`burnrate: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+export function requireRedisUrl(config: Config): string {
+  if (config.redisUrl) return config.redisUrl;
+  process.stderr.write(
+    'burnrate: REDIS_URL is not set. Run `npm start` (it starts a private Redis) or set REDIS_URL.\n',
+  );
+  process.exit(2);
+}
+
+/**
+ * The API's client: commands fail at once while Redis is down (no offline queue), so a
+ * request answers 503 instead of waiting or going through unchecked; commands issued in one
+ * tick go out as one pipeline.
+ */
+export async function connectApiRedis(url: string, extra: RedisOptions = {}): Promise<ScriptClient> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    ...extra,
+  });
+  await redis.connect();
+  return defineScripts(redis);
+}
+
+/** BullMQ's connections: blocking commands, so no retry limit per request. */
+export function bullConnection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null });
+}
+
+export function workspacesKey(config: Pick<Config, 'redisPrefix'>): string {
+  return `${config.redisPrefix}workspaces`;
+}
+
+export function buildService(o: {
+  runtime: Runtime;
+  redis: ScriptClient;
+  metrics?: DebitMetrics;
+  clock?: Clock;
+}): { store: EngineStore; service: CreditService } {
+  const { config, catalog } = o.runtime;
+  const store = new EngineStore(o.redis, {
+    prefix: config.redisPrefix,
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+  });
+  const service = new CreditService({
+    redis: o.redis,
+    store,
+    catalog,
+    clock: o.clock ?? systemClock,
+    metrics: o.metrics,
+    workspacesKey: workspacesKey(config),
+  });
+  return { store, service };
+}

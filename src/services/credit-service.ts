@@ -1,0 +1,411 @@
+/**
+ * The platform API's use cases. Each reads *setup → compute → execute*: load or validate,
+ * compute with the pure domain, then one atomic script does the write.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { available as availableUnits, split } from '../domain/burndown.js';
+import {
+  type Catalog,
+  featureUnits,
+  findPlan,
+  type Overrides,
+  overridesSchema,
+  planTerms,
+  prepaidQuote,
+  priceBookFor,
+} from '../domain/catalog.js';
+import { monthOf } from '../domain/cycle.js';
+import { BurnrateError } from '../domain/errors.js';
+import {
+  centsForUnits,
+  floorToWholeCredits,
+  formatUnits,
+  MAX_REQUEST_UNITS,
+  UNITS_PER_CREDIT,
+} from '../domain/units.js';
+import type { DebitOutcome, EngineStore, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
+
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface DebitMetrics {
+  debit(outcome: 'ok' | 'refused' | 'shortfall' | 'replayed', mode: string, seconds: number): void;
+}
+
+export interface UsageRequest {
+  idempotencyKey: string;
+  credits?: number | undefined;
+  feature?: string | undefined;
+  quantity?: number | undefined;
+  mode: 'consume' | 'record';
+  metadata?: Record<string, string | number | boolean> | undefined;
+}
+
+export interface UsageResponse {
+  status: 200 | 402;
+  replayed: boolean;
+  body: Record<string, unknown>;
+}
+
+function intervalName(months: number): 'month' | 'year' {
+  return months === 12 ? 'year' : 'month';
+}
+
+/** The compact balances every usage answer carries. */
+function summary(s: StoredState) {
+  return {
+    included: { remaining: formatUnits(s.included) },
+    prepaid: { remaining: formatUnits(s.prepaid) },
+    flex: { usedCredits: formatUnits(s.flexCycle), usedCents: centsForUnits(s.flexCycle, s.flexPriceE4) },
+    blocked: s.blocked,
+  };
+}
+
+/** A stable hash of what a usage request asks for, so a reused key with another body is caught. */
+function usageHash(units: number, r: UsageRequest): string {
+  const meta = r.metadata ? Object.entries(r.metadata).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
+  return createHash('sha256')
+    .update(JSON.stringify([units, r.mode, r.feature ?? '', r.quantity ?? 0, meta]))
+    .digest('base64');
+}
+
+export class CreditService {
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      store: EngineStore;
+      catalog: Catalog;
+      clock: Clock;
+      metrics?: DebitMetrics | undefined;
+      /** The set of every workspace id, walked by the cycle sweep. */
+      workspacesKey: string;
+    },
+  ) {}
+
+  get catalog(): Catalog {
+    return this.deps.catalog;
+  }
+
+  /** Credits of a request: given, or priced from the rate card (R-CAT-4). */
+  private unitsOf(r: {
+    credits?: number | undefined;
+    feature?: string | undefined;
+    quantity?: number | undefined;
+  }) {
+    if (r.credits !== undefined) return r.credits;
+    const units = featureUnits(this.deps.catalog, r.feature!, r.quantity!);
+    if (units === null)
+      throw new BurnrateError('invalid_request', `unknown feature ${r.feature}`, { feature: r.feature });
+    if (units > MAX_REQUEST_UNITS)
+      throw new BurnrateError('invalid_request', 'the quantity costs too many credits');
+    return units;
+  }
+
+  async putWorkspace(
+    id: string,
+    body: {
+      planId: string;
+      createdAt?: string | undefined;
+      stripeCustomerId?: string | undefined;
+      overrides?: Overrides | undefined;
+    },
+  ) {
+    const { store, catalog, clock } = this.deps;
+    const plan = findPlan(catalog, body.planId);
+    if (!plan) {
+      throw new BurnrateError('invalid_request', `unknown planId ${body.planId}`, {
+        planIds: catalog.plans.map((p) => p.id),
+      });
+    }
+    const now = clock.now();
+    const existing = await store.snapshot(id, now);
+    // Omitted fields keep what the workspace has; `overrides: {}` clears overrides.
+    const createdAt = body.createdAt ?? existing?.meta.createdAt ?? new Date(now).toISOString();
+    const apiOverrides =
+      body.overrides ??
+      (existing?.meta.overrides ? overridesSchema.parse(JSON.parse(existing.meta.overrides)) : undefined);
+    const overrides = { ...catalog.enterpriseOverrides[id], ...apiOverrides };
+    const terms = planTerms({ catalog, plan, createdAt: Date.parse(createdAt), overrides });
+    const meta: Partial<WorkspaceMeta> = {
+      createdAt: new Date(Date.parse(createdAt)).toISOString(),
+      priceBook: terms.priceBookId,
+      currency: terms.currency,
+      overrides: apiOverrides ? JSON.stringify(apiOverrides) : '',
+    };
+    if (body.stripeCustomerId !== undefined) meta.stripeCustomerId = body.stripeCustomerId;
+    const { outcome } = await store.upsert({
+      workspaceId: id,
+      terms: { ...terms, allotment: terms.allotmentUnits },
+      meta,
+      now,
+    });
+    await this.deps.redis.sadd(this.deps.workspacesKey, id);
+    return { outcome, workspace: await this.getWorkspace(id) };
+  }
+
+  async getWorkspace(id: string) {
+    const snap = await this.deps.store.snapshot(id, this.deps.clock.now());
+    if (!snap) throw new BurnrateError('not_found', `workspace ${id} does not exist`);
+    const { state: s, meta } = snap;
+    return {
+      id,
+      planId: s.planId,
+      priceBook: meta.priceBook,
+      currency: meta.currency,
+      createdAt: meta.createdAt,
+      stripeCustomerId: meta.stripeCustomerId || null,
+      overrides: meta.overrides ? (JSON.parse(meta.overrides) as Overrides) : null,
+      cycle: {
+        start: new Date(s.cycleStart).toISOString(),
+        end: new Date(s.cycleEnd).toISOString(),
+        interval: intervalName(s.intervalMonths),
+      },
+      included: {
+        granted: formatUnits(s.includedGranted),
+        used: formatUnits(s.includedGranted - s.included),
+        remaining: formatUnits(s.included),
+      },
+      prepaid: { remaining: formatUnits(s.prepaid) },
+      flex: {
+        allowed: s.flexAllowed,
+        enabled: s.flexEnabled,
+        capCents: s.capCents,
+        thresholdCents: s.thresholdCents,
+        usedCredits: formatUnits(s.flexCycle),
+        usedCents: centsForUnits(s.flexCycle, s.flexPriceE4),
+        unitAmountCents: formatUnits(s.flexPriceE4),
+      },
+      blocked: s.blocked,
+      alerts: [] as unknown[],
+    };
+  }
+
+  /** consume (R-CON-2) or record (R-CON-4), idempotent per key (R-CON-5). */
+  async spend(workspaceId: string, r: UsageRequest): Promise<UsageResponse> {
+    const units = this.unitsOf(r);
+    const started = process.hrtime.bigint();
+    const now = this.deps.clock.now();
+    const out = await this.deps.store.debit({
+      workspaceId,
+      units,
+      mode: r.mode,
+      idempotencyKey: r.idempotencyKey,
+      bodyHash: usageHash(units, r),
+      usageId: `use_${randomUUID().replaceAll('-', '')}`,
+      feature: r.feature ?? '',
+      now,
+      month: monthOf(now),
+    });
+    this.deps.metrics?.debit(outcomeOf(out), r.mode, Number(process.hrtime.bigint() - started) / 1e9);
+    return usageResponse(out);
+  }
+
+  /** Up to 1,000 usage events; all are validated before any is applied, answers in order. */
+  async spendBatch(events: (UsageRequest & { workspaceId: string })[]) {
+    const units = events.map((e, i) => {
+      try {
+        return this.unitsOf(e);
+      } catch (err) {
+        if (err instanceof BurnrateError)
+          throw new BurnrateError(err.code, `events[${i}]: ${err.message}`, err.details);
+        throw err;
+      }
+    });
+    return Promise.all(
+      events.map(async (e, i) => {
+        try {
+          const res = await this.spend(e.workspaceId, { ...e, credits: units[i] });
+          return { status: res.status, ...res.body };
+        } catch (err) {
+          if (
+            err instanceof BurnrateError &&
+            (err.code === 'not_found' || err.code === 'idempotency_conflict')
+          ) {
+            return {
+              status: err.code === 'not_found' ? 404 : 409,
+              error: { code: err.code, message: err.message },
+            };
+          }
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** Whether an amount could be spent now, debiting nothing (R-CON-3). */
+  async authorize(workspaceId: string, r: Omit<UsageRequest, 'idempotencyKey' | 'mode'>) {
+    const units = this.unitsOf(r);
+    const snap = await this.deps.store.snapshot(workspaceId, this.deps.clock.now());
+    if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+    const state = { ...snap.state, lots: [] };
+    const avail = availableUnits(state);
+    const { reason } = split(state, units);
+    return {
+      ok: reason === null,
+      ...(reason ? { reason } : {}),
+      credits: formatUnits(units),
+      available: avail === null ? null : formatUnits(avail),
+    };
+  }
+
+  async setFlex(
+    workspaceId: string,
+    body: { enabled?: boolean | undefined; capCents?: number | null | undefined },
+  ) {
+    await this.deps.store.flexSettings({ workspaceId, ...body, now: this.deps.clock.now() });
+    return this.getWorkspace(workspaceId);
+  }
+
+  async setThreshold(workspaceId: string, thresholdCents: number | null) {
+    await this.deps.store.flexSettings({ workspaceId, thresholdCents, now: this.deps.clock.now() });
+    return this.getWorkspace(workspaceId);
+  }
+
+  /** A signed manual grant or debit, booked on the ledger (R-CON-7). */
+  async adjust(
+    workspaceId: string,
+    body: { idempotencyKey: string; kind: 'included' | 'prepaid'; credits: number; reason: string },
+  ) {
+    const res = await this.deps.store.adjust({
+      workspaceId,
+      kind: body.kind,
+      units: body.credits,
+      ref: `adj:${body.idempotencyKey}`,
+      type: 'adjustment',
+      reason: body.reason,
+      idempotencyKey: body.idempotencyKey,
+      bodyHash: createHash('sha256')
+        .update(JSON.stringify([body.kind, body.credits, body.reason]))
+        .digest('base64'),
+      now: this.deps.clock.now(),
+    });
+    if (res.status === 'insufficient_balance') {
+      throw new BurnrateError('invalid_request', `the ${body.kind} balance is smaller than the debit`, {
+        balance: formatUnits(body.kind === 'included' ? res.state.included : res.state.prepaid),
+      });
+    }
+    if (res.status === 'duplicate_lot') {
+      throw new BurnrateError(
+        'idempotency_conflict',
+        'an adjustment with this idempotency key was booked before',
+      );
+    }
+    return { replayed: res.replayed, workspace: await this.getWorkspace(workspaceId) };
+  }
+
+  async ledger(workspaceId: string, q: { limit: number; cursor?: string | undefined }) {
+    await this.requireWorkspace(workspaceId);
+    const page = await this.deps.store.ledgerPage({ workspaceId, ...q });
+    return {
+      entries: page.entries.map((e) => ({
+        id: e.id,
+        at: new Date(e.at).toISOString(),
+        type: e.type,
+        kind: e.kind === 'none' ? null : e.kind,
+        credits: formatUnits(e.units),
+        balanceAfter: formatUnits(e.balanceAfter),
+        ref: e.ref,
+        ...(e.fields.lot ? { lot: e.fields.lot } : {}),
+        ...(e.fields.feature ? { feature: e.fields.feature } : {}),
+        ...(e.fields.reason ? { reason: e.fields.reason } : {}),
+      })),
+      nextCursor: page.nextCursor,
+    };
+  }
+
+  /** A month's flex and what it would bill: the credits rounded down (R-FLX-5). */
+  async invoicePreview(workspaceId: string, month?: string) {
+    const now = this.deps.clock.now();
+    const snap = await this.deps.store.snapshot(workspaceId, now);
+    if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+    const m = month ?? monthOf(now);
+    const flexUnits = (await this.deps.store.flexMonths(workspaceId))[m] ?? 0;
+    const billed = floorToWholeCredits(flexUnits);
+    const price = snap.state.flexPriceE4;
+    return {
+      month: m,
+      flexCredits: formatUnits(flexUnits),
+      billedCredits: String(billed),
+      unitAmountCents: formatUnits(price),
+      amountCents: centsForUnits(billed * UNITS_PER_CREDIT, price),
+      currency: snap.meta.currency,
+      status: m < monthOf(now) ? ('closed' as const) : ('open' as const),
+    };
+  }
+
+  /** Plans, bundles priced from a workspace's price book (or today's), and the rate card. */
+  async catalogView(workspaceId?: string) {
+    const { catalog, clock } = this.deps;
+    let createdAt = clock.now();
+    let discount: number | undefined;
+    if (workspaceId !== undefined) {
+      const snap = await this.deps.store.snapshot(workspaceId, clock.now());
+      if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+      createdAt = Date.parse(snap.meta.createdAt);
+      const o = snap.meta.overrides ? (JSON.parse(snap.meta.overrides) as Overrides) : {};
+      discount = { ...catalog.enterpriseOverrides[workspaceId], ...o }.prepaidDiscountBps;
+    }
+    const book = priceBookFor(catalog, createdAt);
+    return {
+      priceBook: { id: book.id, currency: book.currency, flexUnitAmountCents: book.flexUnitAmountCents },
+      plans: catalog.plans,
+      bundles: catalog.bundles.map((b) => {
+        const q = prepaidQuote({ book, credits: b.credits, overrideDiscountBps: discount });
+        return {
+          ...b,
+          amountCents: q.amountCents,
+          currency: q.currency,
+          unitAmountCents: formatUnits(q.unitAmountE4),
+          discountBps: q.discountBps,
+        };
+      }),
+      prepaidTiers: book.prepaidTiers,
+      rateCard: catalog.rateCard,
+    };
+  }
+
+  private async requireWorkspace(id: string) {
+    if (!(await this.deps.store.snapshot(id, this.deps.clock.now())))
+      throw new BurnrateError('not_found', `workspace ${id} does not exist`);
+  }
+}
+
+function outcomeOf(o: DebitOutcome) {
+  if (o.replayed) return 'replayed' as const;
+  if (!o.ok) return 'refused' as const;
+  return o.shortfall > 0 ? ('shortfall' as const) : ('ok' as const);
+}
+
+function usageResponse(o: DebitOutcome): UsageResponse {
+  if (!o.ok) {
+    return {
+      status: 402,
+      replayed: o.replayed,
+      body: {
+        ok: false,
+        reason: o.reason,
+        available: o.available === null ? null : formatUnits(o.available),
+        usageId: o.usageId,
+        workspace: summary(o.state),
+      },
+    };
+  }
+  return {
+    status: 200,
+    replayed: o.replayed,
+    body: {
+      ok: true,
+      usageId: o.usageId,
+      debited: {
+        included: formatUnits(o.debited.included),
+        prepaid: formatUnits(o.debited.prepaid),
+        flex: formatUnits(o.debited.flex),
+      },
+      ...(o.shortfall > 0 ? { shortfall: formatUnits(o.shortfall) } : {}),
+      workspace: summary(o.state),
+    },
+  };
+}

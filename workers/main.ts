@@ -1,0 +1,71 @@
+/**
+ * The worker process: BullMQ workers, one processor per queue, and their schedules. Now the
+ * maintenance queue (the cycle sweep); the Stripe and invoicing queues join it in later issues.
+ * Graceful shutdown: `worker.close()` lets the running job finish (R-OPS-3).
+ */
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { createLogger } from '../src/observability/logger.js';
+import { CYCLE_SWEEP_SCHEDULER, cycleSweepJobSchema, MAINTENANCE_QUEUE } from '../src/queues/maintenance.js';
+import { queuePrefix } from '../src/redis/keys.js';
+import {
+  buildService,
+  bullConnection,
+  connectApiRedis,
+  loadRuntimeOrExit,
+  requireRedisUrl,
+  workspacesKey,
+} from '../src/runtime.js';
+import { systemClock } from '../src/services/credit-service.js';
+import { sweepCycles } from '../src/services/cycle-sweep.js';
+
+const runtime = loadRuntimeOrExit();
+const { config } = runtime;
+const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
+const url = requireRedisUrl(config);
+const redis = await connectApiRedis(url, { enableOfflineQueue: true, maxRetriesPerRequest: 3 });
+const { store } = buildService({ runtime, redis });
+const prefix = queuePrefix(config.redisPrefix);
+
+const queue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection(url), prefix });
+// Safe from every worker process: one scheduler per id.
+await queue.upsertJobScheduler(
+  CYCLE_SWEEP_SCHEDULER,
+  { every: config.cycleSweepEveryMs },
+  { name: 'cycle-sweep', data: { kind: 'cycle-sweep' }, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+);
+
+const worker = new Worker(
+  MAINTENANCE_QUEUE,
+  async (job) => {
+    const parsed = cycleSweepJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed ${job.name} job: ${parsed.error.message}`);
+    const result = await sweepCycles({
+      redis,
+      store,
+      workspacesKey: workspacesKey(config),
+      now: systemClock.now(),
+    });
+    log.info(result, 'cycle sweep done');
+    return result;
+  },
+  { connection: bullConnection(url), prefix, concurrency: 1 },
+);
+worker.on('failed', (job, err) =>
+  log.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'),
+);
+await worker.waitUntilReady();
+log.info({ queues: [MAINTENANCE_QUEUE] }, 'burnrate worker running');
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down: letting the running job finish');
+  await worker.close();
+  await queue.close();
+  await redis.quit();
+  log.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
