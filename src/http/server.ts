@@ -1,0 +1,60 @@
+/** Starts the HTTP app on a port; shared by the HTTP process, the benchmark and the tests. */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import type { ScriptClient } from '../redis/scripts.js';
+import { buildService, type Runtime } from '../runtime.js';
+import type { Clock } from '../services/credit-service.js';
+import { createApp } from './app.js';
+
+export interface HttpServer {
+  server: Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (forced after 10 s). */
+  close(): Promise<void>;
+}
+
+export async function startHttp(o: {
+  runtime: Runtime;
+  redis: ScriptClient;
+  log: Logger;
+  port: number;
+  host?: string;
+  clock?: Clock;
+  mountBefore?: (app: Express) => void;
+}): Promise<HttpServer> {
+  const metrics = new Metrics({ defaults: true });
+  const { service } = buildService({
+    runtime: o.runtime,
+    redis: o.redis,
+    metrics,
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
+  const app = createApp({
+    config: o.runtime.config,
+    service,
+    metrics,
+    log: o.log,
+    ready: async () => {
+      await o.redis.ping();
+    },
+    ...(o.mountBefore ? { mountBefore: o.mountBefore } : {}),
+  });
+  const server = app.listen(o.port, o.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address();
+  return {
+    server,
+    port: typeof addr === 'object' && addr ? addr.port : o.port,
+    close: async () => {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeIdleConnections();
+      const forced = setTimeout(() => server.closeAllConnections(), 10_000);
+      await closed;
+      clearTimeout(forced);
+    },
+  };
+}
