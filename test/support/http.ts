@@ -1,0 +1,91 @@
+/** The real HTTP app on a free port, against the run's Redis, with a clock the test moves. */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { loadCatalog } from '../../src/config/catalog.js';
+import { loadConfig } from '../../src/config/env.js';
+import { type HttpServer, startHttp } from '../../src/http/server.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { EngineStore } from '../../src/redis/engine-store.js';
+import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
+import { connectApiRedis, type Runtime } from '../../src/runtime.js';
+
+export const PLATFORM = 'test-platform-key';
+export const OPERATOR = 'test-operator-key';
+
+export interface TestApi {
+  base: string;
+  clock: { now(): number; set(ms: number): void; advance(ms: number): void };
+  store: EngineStore;
+  redis: ScriptClient;
+  call(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; raw?: string; key?: string | null; headers?: Record<string, string> },
+    // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON came back and assert on it
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(opts: { redisUrl?: string; now?: number } = {}): Promise<TestApi> {
+  const url = opts.redisUrl ?? inject('redisUrl');
+  const prefix = `t${randomUUID().slice(0, 8)}:`;
+  const runtime: Runtime = {
+    config: loadConfig({
+      NODE_ENV: 'test',
+      REDIS_PREFIX: prefix,
+      BURNRATE_API_KEYS: `platform:${PLATFORM},operator:${OPERATOR}`,
+    }),
+    catalog: loadCatalog('catalog/catalog.example.json'),
+  };
+  let now = opts.now ?? Date.UTC(2026, 10, 21, 12);
+  const clock = {
+    now: () => now,
+    set: (ms: number) => {
+      now = ms;
+    },
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
+  const redis = await connectApiRedis(url);
+  const http: HttpServer = await startHttp({
+    runtime,
+    redis,
+    log: createLogger({ level: 'silent', name: 'test' }),
+    port: 0,
+    clock,
+  });
+  const reader = defineScripts(new Redis(url));
+  const store = new EngineStore(reader, { prefix, idempotencyTtlSeconds: 3600 });
+  const base = `http://127.0.0.1:${http.port}`;
+  return {
+    base,
+    clock,
+    store,
+    redis: reader,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const key = o.key === undefined ? OPERATOR : o.key;
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined;
+      if (o.raw !== undefined) body = o.raw;
+      else if (o.body !== undefined) body = JSON.stringify(o.body);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(base + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON (metrics)
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async close() {
+      await http.close();
+      await redis.quit();
+      await reader.quit();
+    },
+  };
+}
