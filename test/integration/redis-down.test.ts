@@ -1,0 +1,29 @@
+/** When Redis cannot be reached, requests fail with 503 instead of passing unchecked. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { PLATFORM, startTestApi } from '../support/http.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'burnrate-down-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('answers 503 unavailable on usage and readiness while Redis is down, and changes nothing', async () => {
+  const redis = await startEmbeddedRedis({ dir, appendOnly: false });
+  const api = await startTestApi({ redisUrl: redis.url });
+  try {
+    expect((await api.call('PUT', '/v1/workspaces/w1', { body: { planId: 'growth' } })).status).toBe(201);
+    await redis.stop();
+    const res = await api.call('POST', '/v1/workspaces/w1/usage', {
+      key: PLATFORM,
+      body: { idempotencyKey: 'k1', credits: 1 },
+    });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('unavailable');
+    expect((await api.call('GET', '/readyz', { key: null })).status).toBe(503);
+    expect((await api.call('GET', '/healthz', { key: null })).status).toBe(200);
+  } finally {
+    await api.close().catch(() => {});
+  }
+});
