@@ -457,3 +457,25 @@ describe('reading', () => {
     expect(res.body.error.code).toBe('not_found');
   });
 });
+
+describe('metering long-running work', () => {
+  it('R-CON-6 a job metered in small steps stops at the first refusal, never past the cap', async () => {
+    const id = await workspace('growth');
+    await api.call('PATCH', `/v1/workspaces/${id}/flex`, { body: { capCents: 1_000 } }); // $10 = 2.5 credits
+    let ticks = 0;
+    for (;;) {
+      const res = await use(id, { idempotencyKey: `train-42:tick:${ticks}`, credits: '7.5' });
+      if (res.status === 402) {
+        expect(res.body.reason).toBe('flex_cap_reached');
+        break;
+      }
+      ticks++;
+      expect(ticks).toBeLessThan(100);
+    }
+    // 150 included + 2.5 flex = 152.5 credits: 20 whole ticks of 7.5 fit, the 21st does not.
+    expect(ticks).toBe(20);
+    const w = (await api.call('GET', `/v1/workspaces/${id}`)).body;
+    expect(w.flex.usedCredits).toBe('0');
+    expect(w.included.remaining).toBe('0');
+  });
+});
