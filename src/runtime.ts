@@ -6,6 +6,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
 import type { Catalog } from './domain/catalog.js';
+import type { Logger } from './observability/logger.js';
 import { EngineStore } from './redis/engine-store.js';
 import { defineScripts, type ScriptClient } from './redis/scripts.js';
 import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
@@ -80,4 +81,24 @@ export function buildService(o: {
     workspacesKey: workspacesKey(config),
   });
   return { store, service };
+}
+
+/** Graceful shutdown on SIGTERM/SIGINT (R-OPS-3): `close` finishes in-flight work, then exit. */
+export function onShutdown(log: Logger, what: string, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, `shutting down: ${what}`);
+    try {
+      await close();
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -4,7 +4,7 @@
  */
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
-import { connectApiRedis, loadRuntimeOrExit, requireRedisUrl } from '../src/runtime.js';
+import { connectApiRedis, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
 
 const runtime = loadRuntimeOrExit();
 const { config } = runtime;
@@ -17,15 +17,7 @@ const redis = await connectApiRedis(requireRedisUrl(config));
 const http = await startHttp({ runtime, redis, log, port: config.port, host: config.host });
 log.info({ port: http.port }, 'burnrate API listening');
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down: finishing in-flight requests');
+onShutdown(log, 'finishing in-flight requests', async () => {
   await http.close();
   await redis.quit();
-  log.info('stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+});

@@ -12,6 +12,7 @@ import {
   bullConnection,
   connectApiRedis,
   loadRuntimeOrExit,
+  onShutdown,
   requireRedisUrl,
   workspacesKey,
 } from '../src/runtime.js';
@@ -56,16 +57,8 @@ worker.on('failed', (job, err) =>
 await worker.waitUntilReady();
 log.info({ queues: [MAINTENANCE_QUEUE] }, 'burnrate worker running');
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'shutting down: letting the running job finish');
+onShutdown(log, 'letting the running job finish', async () => {
   await worker.close();
   await queue.close();
   await redis.quit();
-  log.info('stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+});

@@ -232,6 +232,26 @@ export function changePlan(
   return { state: s, entries: [...rolled.entries, ...entries], newCycle };
 }
 
+/** Takes units from prepaid lots, oldest first (R-CON-1), one entry per lot; mutates `s`. */
+function takePrepaid(
+  s: EngineState,
+  units: number,
+  e: { at: number; type: EntryType; ref: string },
+): LedgerEntry[] {
+  const entries: LedgerEntry[] = [];
+  let left = units;
+  while (left > 0) {
+    const lot = s.lots[0]!;
+    const take = Math.min(lot.remaining, left);
+    lot.remaining -= take;
+    left -= take;
+    s.prepaid -= take;
+    entries.push({ ...e, kind: 'prepaid', units: -take, balanceAfter: s.prepaid, lot: lot.id });
+    if (lot.remaining === 0) s.lots.shift();
+  }
+  return entries;
+}
+
 export interface DebitResult {
   split: Split;
   /** True when the debit happened (consume fully covered, or any record). */
@@ -262,24 +282,7 @@ export function debit(
       ref: o.ref,
     });
   }
-  let left = sp.prepaid;
-  while (left > 0) {
-    const lot = s.lots[0]!;
-    const take = Math.min(lot.remaining, left);
-    lot.remaining -= take;
-    left -= take;
-    s.prepaid -= take;
-    entries.push({
-      at,
-      type: 'consume',
-      kind: 'prepaid',
-      units: -take,
-      balanceAfter: s.prepaid,
-      ref: o.ref,
-      lot: lot.id,
-    });
-    if (lot.remaining === 0) s.lots.shift();
-  }
+  entries.push(...takePrepaid(s, sp.prepaid, { at, type: 'consume', ref: o.ref }));
   if (sp.flex > 0) {
     s.flexCycle += sp.flex;
     entries.push({
@@ -341,24 +344,7 @@ export function adjust(
   } else {
     if (s.prepaid + o.units < 0)
       return { state: rolled.state, entries: rolled.entries, error: 'insufficient_balance' };
-    let left = -o.units;
-    while (left > 0) {
-      const lot = s.lots[0]!;
-      const take = Math.min(lot.remaining, left);
-      lot.remaining -= take;
-      left -= take;
-      s.prepaid -= take;
-      entries.push({
-        at,
-        type: o.type,
-        kind: 'prepaid',
-        units: -take,
-        balanceAfter: s.prepaid,
-        ref: o.ref,
-        lot: lot.id,
-      });
-      if (lot.remaining === 0) s.lots.shift();
-    }
+    entries.push(...takePrepaid(s, -o.units, { at, type: o.type, ref: o.ref }));
   }
   if (o.units > 0) s.blocked = null;
   return { state: s, entries, error: null };

@@ -3,7 +3,7 @@
  * parses its reply through zod. This is the only code that knows the scripts' reply layout.
  */
 import { z } from 'zod';
-import type { EngineState, Lot, RefusalReason } from '../domain/burndown.js';
+import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { BurnrateError } from '../domain/errors.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
@@ -109,15 +109,6 @@ export interface DebitOutcome {
   state: StoredState;
 }
 
-export interface PlanTermsInput {
-  planId: string;
-  intervalMonths: number;
-  allotment: number;
-  flexAllowed: boolean;
-  flexPriceE4: number;
-  defaultCapCents: number;
-}
-
 export interface LedgerRow {
   id: string;
   at: number;
@@ -141,7 +132,7 @@ export class EngineStore {
 
   async upsert(o: {
     workspaceId: string;
-    terms: PlanTermsInput;
+    terms: PlanChange;
     meta: Partial<WorkspaceMeta>;
     now: number;
   }): Promise<{ outcome: 'created' | 'plan_changed' | 'updated'; state: StoredState }> {

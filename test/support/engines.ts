@@ -97,7 +97,7 @@ export class RedisEngine implements Engine {
   ) {}
 
   async create(plan: PlanChange, now: number) {
-    await this.store.upsert({ workspaceId: this.workspaceId, terms: toTerms(plan), meta: {}, now });
+    await this.store.upsert({ workspaceId: this.workspaceId, terms: plan, meta: {}, now });
   }
   async changePlan(plan: PlanChange, now: number) {
     await this.create(plan, now);
@@ -141,15 +141,4 @@ export class RedisEngine implements Engine {
     if (!snap) throw new Error('no workspace');
     return { ...snap.state, lots: await this.store.lots(this.workspaceId) };
   }
-}
-
-function toTerms(p: PlanChange) {
-  return {
-    planId: p.planId,
-    intervalMonths: p.intervalMonths,
-    allotment: p.allotment,
-    flexAllowed: p.flexAllowed,
-    flexPriceE4: p.flexPriceE4,
-    defaultCapCents: p.defaultCapCents,
-  };
 }
