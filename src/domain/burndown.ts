@@ -31,6 +31,8 @@ export interface EngineState {
   cycleIndex: number;
   cycleStart: number;
   cycleEnd: number;
+  /** Cycles ever started, plan changes included: the ledger's flex entries carry it. */
+  cycleSeq: number;
   /** Included units granted at each cycle start. */
   allotment: number;
   included: number;
@@ -168,6 +170,7 @@ function startCycle(s: EngineState, o: { at: number; expiryRef: string; grantRef
   }
   s.flexCycle = 0;
   s.blocked = null;
+  s.cycleSeq += 1;
   return entries;
 }
 
@@ -192,6 +195,7 @@ export function createWorkspace(
     cycleIndex: 0,
     cycleStart: now,
     cycleEnd: addMonths(now, plan.intervalMonths),
+    cycleSeq: 0,
     included: 0,
     includedGranted: 0,
     prepaid: 0,

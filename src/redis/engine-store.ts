@@ -31,6 +31,7 @@ const STATE_FIELDS = [
   'flexCyc',
   'blocked',
   'lotSeq',
+  'cseq',
 ] as const;
 
 /** Descriptive fields stored beside the state, written by upsert and read by the API. */
@@ -72,6 +73,7 @@ function parseState(fields: string[]): StoredState {
     thresholdCents: thrC < 0 ? null : thrC,
     flexCycle: int(f('flexCyc')),
     blocked: f('blocked') === '' ? null : reasonSchema.parse(f('blocked')),
+    cycleSeq: int(f('cseq')),
   };
 }
 

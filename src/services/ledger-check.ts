@@ -45,7 +45,7 @@ export async function checkLedger(
     store.flexMonths(workspaceId),
   ]);
 
-  const replay = replayLedger(rows, snap.state.cycleStart);
+  const replay = replayLedger(rows, snap.state.cycleSeq);
   const problems = [
     ...replay.problems,
     ...compareTotals(replay.totals, { state: snap.state, lots: lotBalances, flexMonths }),
@@ -70,7 +70,7 @@ function entryName(row: LedgerRow): string {
  */
 function replayLedger(
   rows: LedgerRow[],
-  cycleStart: number,
+  cycleSeq: number,
 ): { totals: LedgerTotals; openLots: string[]; problems: string[] } {
   let included = 0;
   let prepaid = 0;
@@ -140,7 +140,7 @@ function replayLedger(
     included,
     prepaid,
     lots: Object.fromEntries(lots),
-    flexCycle: flexByCycle.get(String(cycleStart)) ?? 0,
+    flexCycle: flexByCycle.get(String(cycleSeq)) ?? 0,
     flexMonths: Object.fromEntries(flexMonths),
   };
   const openLots = [...lots].filter(([, left]) => left > 0).map(([id]) => id);

@@ -140,14 +140,12 @@ describe('checkLedger (R-CON-7)', () => {
   });
 
   /*
-   * Flex entries name their cycle by its start (`cyc`), and a plan change starts a cycle at
-   * `now`. When flex is booked in the very millisecond a cycle started and the plan changes in
-   * that same millisecond, two cycles share a start: the check counts the old cycle's flex in
-   * the new one. The engines agree and the state is right; only the proof is ambiguous. This
-   * test flips to failing (and should become an ordinary `it`) once cycles get an identity of
-   * their own in the ledger.
+   * Flex entries once named their cycle by its start, and a plan change starts a cycle at
+   * `now`: flex booked in the millisecond a cycle started, then a plan change in that same
+   * millisecond, gave two cycles one name and the check counted the old cycle's flex in the
+   * new one. Cycles now carry a sequence number (cseq) of their own.
    */
-  it.fails('known gap (R-CON-7): flex booked in the ms a cycle started, then a plan change in that ms, is counted in the new cycle', async () => {
+  it('R-CON-7 regression: flex booked in the ms a cycle started, then a plan change in that ms, stays in the old cycle', async () => {
     const ws = 'same-ms';
     await setPlan(ws, GROWTH, T0);
     expect((await spend(ws, '160', 'consume', T0)).debited.flex).toBe(u('10'));

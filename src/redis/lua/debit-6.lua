@@ -57,7 +57,7 @@ else
   if flex > 0 then
     set(s, 'flexCyc', s.flexCyc + flex)
     redis.call('HINCRBY', KEYS[5], ARGV[6], flex)
-    local fields = {'month', ARGV[6], 'cyc', fmt(s.cstart)}
+    local fields = {'month', ARGV[6], 'cyc', fmt(s.cseq)}
     if extra then fields[5], fields[6] = 'feature', ARGV[8] end
     ledger(K.ledger, now, 'consume', 'flex', -flex, s.flexCyc, usageId, fields)
   end

@@ -25,7 +25,7 @@ local s = loadState(K.state)
 local outcome = 'updated'
 if not s then
   outcome = 'created'
-  s = {dirty = {}, incl = 0, pre = 0, lotSeq = 0, flexCyc = 0}
+  s = {dirty = {}, incl = 0, pre = 0, lotSeq = 0, flexCyc = 0, cseq = 0}
   set(s, 'pre', 0)
   set(s, 'lotSeq', 0)
   set(s, 'flexOn', 1)

@@ -13,7 +13,7 @@
 local DAY_MS = 86400000
 
 local STATE_FIELDS = {'plan', 'iv', 'anchor', 'cidx', 'cstart', 'cend', 'allot', 'incl', 'inclGr', 'pre',
-  'flexOk', 'flexOn', 'price', 'capC', 'capDef', 'capCustom', 'thrC', 'flexCyc', 'blocked', 'lotSeq'}
+  'flexOk', 'flexOn', 'price', 'capC', 'capDef', 'capCustom', 'thrC', 'flexCyc', 'blocked', 'lotSeq', 'cseq'}
 local TEXT_FIELDS = {plan = true, blocked = true}
 
 local function fmt(n)
@@ -112,6 +112,8 @@ local function ledger(key, at, typ, kind, units, bal, ref, extra)
 end
 
 -- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1/2).
+-- cseq numbers every cycle ever started, plan changes included: flex entries carry it, so the
+-- ledger tells cycles apart even when two start in the same millisecond.
 local function startCycle(K, s, at, expiryRef, grantRef)
   if s.incl > 0 then ledger(K.ledger, at, 'expiry', 'included', -s.incl, 0, expiryRef) end
   set(s, 'incl', s.allot)
@@ -119,6 +121,7 @@ local function startCycle(K, s, at, expiryRef, grantRef)
   if s.allot > 0 then ledger(K.ledger, at, 'grant', 'included', s.allot, s.allot, grantRef) end
   set(s, 'flexCyc', 0)
   set(s, 'blocked', '')
+  set(s, 'cseq', s.cseq + 1)
 end
 
 -- Rolls the cycle when it has ended, even if no job ran (R-CYC-1): jumps to the cycle that
