@@ -87,17 +87,27 @@ function failIfError(reply: string[], workspaceId: string): void {
     );
 }
 
-export interface DebitInput {
-  workspaceId: string;
+/** One usage event of a debit call. */
+export interface DebitEvent {
   units: number;
   mode: 'consume' | 'record';
   idempotencyKey: string;
   bodyHash: string;
   usageId: string;
   feature: string;
+}
+
+export interface DebitInput extends DebitEvent {
+  workspaceId: string;
   now: number;
   month: string;
 }
+
+/** The balances after a debit, as every usage answer shows them. */
+export type DebitBalances = Pick<
+  StoredState,
+  'included' | 'prepaid' | 'flexCycle' | 'flexPriceE4' | 'blocked'
+>;
 
 export interface DebitOutcome {
   ok: boolean;
@@ -108,7 +118,34 @@ export interface DebitOutcome {
   reason: RefusalReason | null;
   /** Units spendable at the refusal; null = no limit. Only on refusals. */
   available: number | null;
-  state: StoredState;
+  state: DebitBalances;
+}
+
+/** An event whose idempotency key was used before with a different body. */
+export const CONFLICT = 'conflict' as const;
+
+const debitReplySchema = z.union([z.tuple([z.literal('not_found')]), z.array(z.array(z.string()))]);
+
+function parseDebitReply(r: string[]): DebitOutcome | typeof CONFLICT {
+  if (r[0] === CONFLICT) return CONFLICT;
+  if (r.length !== 14) throw new BurnrateError('internal', `debit replied ${r.length} fields`);
+  const avail = r[8]!;
+  return {
+    ok: r[0] === 'ok',
+    replayed: r[1] === '1',
+    usageId: r[2]!,
+    debited: { included: int(r[3]!), prepaid: int(r[4]!), flex: int(r[5]!) },
+    shortfall: int(r[6]!),
+    reason: r[7] === '' ? null : reasonSchema.parse(r[7]),
+    available: avail === '' || avail === '-1' ? null : int(avail),
+    state: {
+      included: int(r[9]!),
+      prepaid: int(r[10]!),
+      flexCycle: int(r[11]!),
+      flexPriceE4: int(r[12]!),
+      blocked: r[13] === '' ? null : reasonSchema.parse(r[13]),
+    },
+  };
 }
 
 export interface LedgerRow {
@@ -143,8 +180,9 @@ export class EngineStore {
     const meta = Object.entries(o.meta).flatMap(([key, v]) => (v === undefined ? [] : [key, v]));
     const reply = replySchema.parse(
       await this.redis.upsertWorkspace(
-        k.state,
+        k.engine,
         k.ledger,
+        k.meta,
         o.now,
         t.planId,
         t.intervalMonths,
@@ -167,8 +205,8 @@ export class EngineStore {
     const k = this.keys(workspaceId);
     // Both go out on one connection in this order, so the metadata is read after the roll.
     const [snap, metaVals] = await Promise.all([
-      this.redis.snapshot(k.state, k.ledger, now),
-      this.redis.hmget(k.state, ...META_FIELDS),
+      this.redis.snapshot(k.engine, k.ledger, now),
+      this.redis.hmget(k.meta, ...META_FIELDS),
     ]);
     const reply = replySchema.parse(snap);
     if (reply[0] === 'not_found') return null;
@@ -177,38 +215,48 @@ export class EngineStore {
     return { state: parseState(reply.slice(1)), meta, rolled: reply[0] === 'rolled' };
   }
 
-  async debit(o: DebitInput): Promise<DebitOutcome> {
+  /**
+   * Several usage events of one workspace in one script call, applied in order; one answer
+   * per event (or CONFLICT). A workspace that does not exist fails the whole call.
+   */
+  async debitMany(o: {
+    workspaceId: string;
+    events: DebitEvent[];
+    now: number;
+    month: string;
+  }): Promise<(DebitOutcome | typeof CONFLICT)[]> {
     const k = this.keys(o.workspaceId);
-    const reply = replySchema.parse(
-      await this.redis.debit(
-        k.state,
-        k.lots,
-        k.lotbal,
-        k.ledger,
-        k.flexMonths,
-        k.usageIdem(o.idempotencyKey),
-        o.now,
-        o.units,
-        o.mode,
-        o.usageId,
-        o.bodyHash,
-        o.month,
-        this.opts.idempotencyTtlSeconds,
-        o.feature,
-      ),
-    );
-    failIfError(reply, o.workspaceId);
-    const [status, replayed, usageId, inc, pre, flex, short, reason, avail] = reply;
-    return {
-      ok: status === 'ok',
-      replayed: replayed === '1',
-      usageId: usageId!,
-      debited: { included: int(inc!), prepaid: int(pre!), flex: int(flex!) },
-      shortfall: int(short!),
-      reason: reason === '' ? null : reasonSchema.parse(reason),
-      available: avail === '' || avail === '-1' ? null : int(avail!),
-      state: parseState(reply.slice(9)),
-    };
+    const args: (string | number)[] = [
+      5 + o.events.length,
+      k.engine,
+      k.lots,
+      k.lotbal,
+      k.ledger,
+      k.flexMonths,
+    ];
+    for (const e of o.events) args.push(k.usageIdem(e.idempotencyKey));
+    args.push(o.now, o.month, this.opts.idempotencyTtlSeconds);
+    for (const e of o.events) args.push(e.units, e.mode, e.usageId, e.bodyHash, e.feature);
+    const reply = debitReplySchema.parse(await this.redis.debit(...args));
+    if (reply[0] === 'not_found')
+      throw new BurnrateError('not_found', `workspace ${o.workspaceId} does not exist`);
+    return (reply as string[][]).map(parseDebitReply);
+  }
+
+  async debit(o: DebitInput): Promise<DebitOutcome> {
+    const [out] = await this.debitMany({
+      workspaceId: o.workspaceId,
+      events: [o],
+      now: o.now,
+      month: o.month,
+    });
+    if (out === CONFLICT || out === undefined) {
+      throw new BurnrateError(
+        'idempotency_conflict',
+        'this idempotency key was used with a different request body',
+      );
+    }
+    return out;
   }
 
   async adjust(o: {
@@ -229,7 +277,7 @@ export class EngineStore {
     const k = this.keys(o.workspaceId);
     const reply = replySchema.parse(
       await this.redis.adjust(
-        k.state,
+        k.engine,
         k.lots,
         k.lotbal,
         k.ledger,
@@ -261,7 +309,7 @@ export class EngineStore {
     const arg = (v: number | null | undefined) => (v === undefined ? '' : v === null ? -1 : v);
     const reply = replySchema.parse(
       await this.redis.flexSettings(
-        k.state,
+        k.engine,
         k.ledger,
         o.now,
         o.enabled === undefined ? '' : o.enabled ? 1 : 0,

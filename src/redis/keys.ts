@@ -3,7 +3,10 @@
  * {ws:<id>}, so every script's keys live in one Redis Cluster slot (R-OPS-4).
  */
 export interface WorkspaceKeys {
-  state: string;
+  /** The engine's state: a MessagePack map written only by the scripts. */
+  engine: string;
+  /** Descriptive fields (createdAt, price book, currency, Stripe customer, overrides). */
+  meta: string;
   lots: string;
   lotbal: string;
   ledger: string;
@@ -15,7 +18,8 @@ export interface WorkspaceKeys {
 export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKeys {
   const base = `${prefix}{ws:${workspaceId}}`;
   return {
-    state: `${base}:state`,
+    engine: `${base}:engine`,
+    meta: `${base}:meta`,
     lots: `${base}:lots`,
     lotbal: `${base}:lotbal`,
     ledger: `${base}:ledger`,

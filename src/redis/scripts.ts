@@ -1,7 +1,8 @@
 /**
  * Loads the Lua scripts of ./lua (one file a script, named <name>-<numberOfKeys>.lua, as in
- * BullMQ), inlines `--- @include "<name>"` from ./lua/includes, and defines each as an
- * ioredis command (EVALSHA, falling back to EVAL when the script cache is empty).
+ * BullMQ; <name>.lua when the caller gives the number of keys first, as `debit` does), inlines
+ * `--- @include "<name>"` from ./lua/includes, and defines each as an ioredis command
+ * (EVALSHA, falling back to EVAL when the script cache is empty).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,8 @@ const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
 export interface ScriptSource {
   name: string;
-  numberOfKeys: number;
+  /** Undefined: the first argument of each call is the number of keys. */
+  numberOfKeys: number | undefined;
   lua: string;
 }
 
@@ -26,10 +28,11 @@ export function loadScripts(): ScriptSource[] {
   return readdirSync(LUA_DIR)
     .filter((f) => f.endsWith('.lua'))
     .map((file) => {
-      const m = /^([a-zA-Z-]+)-(\d+)\.lua$/.exec(file);
-      if (!m) throw new Error(`script file name must be <name>-<numberOfKeys>.lua: ${file}`);
+      const m = /^([a-z]+(?:-[a-z]+)*)(?:-(\d+))?\.lua$/.exec(file);
+      if (!m) throw new Error(`script file name must be <name>[-<numberOfKeys>].lua: ${file}`);
       const name = m[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      return { name, numberOfKeys: Number(m[2]), lua: inline(readFileSync(join(LUA_DIR, file), 'utf8')) };
+      const numberOfKeys = m[2] === undefined ? undefined : Number(m[2]);
+      return { name, numberOfKeys, lua: inline(readFileSync(join(LUA_DIR, file), 'utf8')) };
     });
 }
 
@@ -41,7 +44,11 @@ export type ScriptClient = Redis & Record<ScriptName, (...args: (string | number
 
 export function defineScripts(redis: Redis): ScriptClient {
   for (const s of SOURCES) {
-    if (!(s.name in redis)) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    if (s.name in redis) continue;
+    redis.defineCommand(
+      s.name,
+      s.numberOfKeys === undefined ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua },
+    );
   }
   return redis as ScriptClient;
 }

@@ -24,7 +24,14 @@ import {
   MAX_REQUEST_UNITS,
   UNITS_PER_CREDIT,
 } from '../domain/units.js';
-import type { DebitOutcome, EngineStore, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
+import {
+  CONFLICT,
+  type DebitBalances,
+  type DebitEvent,
+  type DebitOutcome,
+  type EngineStore,
+  type WorkspaceMeta,
+} from '../redis/engine-store.js';
 
 export interface Clock {
   now(): number;
@@ -55,7 +62,7 @@ function intervalName(months: number): 'month' | 'year' {
 }
 
 /** The compact balances every usage answer carries. */
-function summary(s: StoredState) {
+function summary(s: DebitBalances) {
   return {
     included: { remaining: formatUnits(s.included) },
     prepaid: { remaining: formatUnits(s.prepaid) },
@@ -183,56 +190,83 @@ export class CreditService {
     };
   }
 
-  /** consume (R-CON-2) or record (R-CON-4), idempotent per key (R-CON-5). */
-  async spend(workspaceId: string, r: UsageRequest): Promise<UsageResponse> {
-    const units = this.unitsOf(r);
-    const started = process.hrtime.bigint();
-    const now = this.deps.clock.now();
-    const out = await this.deps.store.debit({
-      workspaceId,
+  /** A usage request as the debit script takes it: priced, hashed, with a new usage id. */
+  private debitEvent(r: UsageRequest, units = this.unitsOf(r)): DebitEvent {
+    return {
       units,
       mode: r.mode,
       idempotencyKey: r.idempotencyKey,
       bodyHash: usageHash(units, r),
       usageId: `use_${randomUUID().replaceAll('-', '')}`,
       feature: r.feature ?? '',
-      now,
-      month: monthOf(now),
-    });
+    };
+  }
+
+  /** consume (R-CON-2) or record (R-CON-4), idempotent per key (R-CON-5). */
+  async spend(workspaceId: string, r: UsageRequest): Promise<UsageResponse> {
+    const event = this.debitEvent(r);
+    const started = process.hrtime.bigint();
+    const now = this.deps.clock.now();
+    const out = await this.deps.store.debit({ workspaceId, ...event, now, month: monthOf(now) });
     this.deps.metrics?.debit(outcomeOf(out), r.mode, Number(process.hrtime.bigint() - started) / 1e9);
     return usageResponse(out);
   }
 
-  /** Up to 1,000 usage events; all are validated before any is applied, answers in order. */
+  /**
+   * Up to 1,000 usage events. All are validated before any is applied; then each workspace's
+   * events go to the debit script in one call, in their order. Answers come in event order,
+   * each with its own status (200, 402, 404 unknown workspace, 409 key conflict).
+   */
   async spendBatch(events: (UsageRequest & { workspaceId: string })[]) {
-    const units = events.map((e, i) => {
+    const prepared = events.map((e, i) => {
       try {
-        return this.unitsOf(e);
+        return this.debitEvent(e);
       } catch (err) {
         if (err instanceof BurnrateError)
           throw new BurnrateError(err.code, `events[${i}]: ${err.message}`, err.details);
         throw err;
       }
     });
-    return Promise.all(
-      events.map(async (e, i) => {
+    const groups = new Map<string, number[]>();
+    events.forEach((e, i) => {
+      const g = groups.get(e.workspaceId);
+      if (g) g.push(i);
+      else groups.set(e.workspaceId, [i]);
+    });
+    const now = this.deps.clock.now();
+    const month = monthOf(now);
+    const results: Record<string, unknown>[] = new Array(events.length);
+    await Promise.all(
+      [...groups].map(async ([workspaceId, idx]) => {
+        const started = process.hrtime.bigint();
+        let outs: Awaited<ReturnType<EngineStore['debitMany']>>;
         try {
-          const res = await this.spend(e.workspaceId, { ...e, credits: units[i] });
-          return { status: res.status, ...res.body };
+          outs = await this.deps.store.debitMany({
+            workspaceId,
+            events: idx.map((i) => prepared[i]!),
+            now,
+            month,
+          });
         } catch (err) {
-          if (
-            err instanceof BurnrateError &&
-            (err.code === 'not_found' || err.code === 'idempotency_conflict')
-          ) {
-            return {
-              status: err.code === 'not_found' ? 404 : 409,
-              error: { code: err.code, message: err.message },
-            };
-          }
-          throw err;
+          if (!(err instanceof BurnrateError && err.code === 'not_found')) throw err;
+          for (const i of idx) results[i] = { status: 404, error: { code: err.code, message: err.message } };
+          return;
         }
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        outs.forEach((out, j) => {
+          const i = idx[j]!;
+          if (out === CONFLICT) {
+            const message = 'this idempotency key was used with a different request body';
+            results[i] = { status: 409, error: { code: 'idempotency_conflict', message } };
+            return;
+          }
+          this.deps.metrics?.debit(outcomeOf(out), events[i]!.mode, seconds);
+          const res = usageResponse(out);
+          results[i] = { status: res.status, ...res.body };
+        });
       }),
     );
+    return results;
   }
 
   /** Whether an amount could be spent now, debiting nothing (R-CON-3). */

@@ -280,6 +280,34 @@ describe('batch', () => {
     expect((await api.call('GET', `/v1/workspaces/${a}`)).body.included.remaining).toBe('144');
   });
 
+  it('applies one workspace’s events in their order, with replays and conflicts per event (R-CON-1, R-CON-5)', async () => {
+    const a = await workspace('growth');
+    const b = await workspace('free');
+    const res = await api.call('POST', '/v1/usage/batch', {
+      key: PLATFORM,
+      body: {
+        events: [
+          { workspaceId: a, idempotencyKey: 'x1', credits: 100 },
+          { workspaceId: b, idempotencyKey: 'x1', credits: 30 },
+          { workspaceId: a, idempotencyKey: 'x2', credits: 60 },
+          { workspaceId: a, idempotencyKey: 'x1', credits: 100 },
+          { workspaceId: a, idempotencyKey: 'x2', credits: 61 },
+          { workspaceId: b, idempotencyKey: 'x2', credits: '0.0001' },
+        ],
+      },
+    });
+    const r = res.body.results;
+    expect(r.map((x: { status: number }) => x.status)).toEqual([200, 200, 200, 200, 409, 402]);
+    expect(r[0].debited).toEqual({ included: '100', prepaid: '0', flex: '0' });
+    expect(r[2].debited).toEqual({ included: '50', prepaid: '0', flex: '10' });
+    expect(r[3]).toEqual(r[0]);
+    expect(r[5].reason).toBe('plan_blocks_flex');
+    const w = (await api.call('GET', `/v1/workspaces/${a}`)).body;
+    expect(w.flex.usedCredits).toBe('10');
+    const single = await use(a, { idempotencyKey: 'x2', credits: 60 });
+    expect(single.body).toEqual({ ...r[2], status: undefined });
+  });
+
   it('refuses the whole batch when one event is invalid, applying none', async () => {
     const a = await workspace('growth');
     const res = await api.call('POST', '/v1/usage/batch', {

@@ -5,7 +5,7 @@
   amount lifts a block (R-CON-4). Idempotent per key, like debit.
 
   Input:
-    KEYS[1] state    KEYS[2] lots    KEYS[3] lotbal    KEYS[4] ledger    KEYS[5] idem
+    KEYS[1] engine    KEYS[2] lots    KEYS[3] lotbal    KEYS[4] ledger    KEYS[5] idem
     ARGV[1] now (ms)    ARGV[2] kind: included | prepaid    ARGV[3] signed units (non-zero)
     ARGV[4] ref (also the lot id of a prepaid grant)        ARGV[5] body hash
     ARGV[6] idempotency TTL (s)    ARGV[7] entry type: grant | adjustment    ARGV[8] reason
@@ -15,7 +15,7 @@
 ]]
 --- @include "core"
 
-local K = {state = KEYS[1], lots = KEYS[2], lotbal = KEYS[3], ledger = KEYS[4]}
+local K = {engine = KEYS[1], lots = KEYS[2], lotbal = KEYS[3], ledger = KEYS[4]}
 local now = tonumber(ARGV[1])
 local kind = ARGV[2]
 local units = tonumber(ARGV[3])
@@ -25,7 +25,7 @@ local typ = ARGV[7]
 local replay = replayIdempotent(KEYS[5], ARGV[5])
 if replay then return replay end
 
-local s = loadState(K.state)
+local s = loadState(K.engine)
 if not s then return {'not_found'} end
 roll(K, s, now)
 
@@ -56,7 +56,7 @@ else
   takePrepaid(K, s, -units, now, typ, ref, extra)
 end
 if status == 'ok' and units > 0 then set(s, 'blocked', '') end
-saveState(K.state, s)
+saveState(K.engine, s)
 
 local reply = {status, '0'}
 for _, v in ipairs(stateReply(s)) do reply[#reply + 1] = v end

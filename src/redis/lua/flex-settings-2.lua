@@ -4,7 +4,7 @@
   Any change lifts a block; a spend that still does not fit is refused with its reason.
 
   Input:
-    KEYS[1] state    KEYS[2] ledger
+    KEYS[1] engine    KEYS[2] ledger
     ARGV[1] now (ms)
     ARGV[2] enabled: '' keep | '0' | '1'
     ARGV[3] cap (cents): '' keep | '-1' remove | n >= 100
@@ -14,8 +14,8 @@
 ]]
 --- @include "core"
 
-local K = {state = KEYS[1], ledger = KEYS[2]}
-local s = loadState(K.state)
+local K = {engine = KEYS[1], ledger = KEYS[2]}
+local s = loadState(K.engine)
 if not s then return {'not_found'} end
 roll(K, s, tonumber(ARGV[1]))
 
@@ -33,7 +33,7 @@ if ARGV[3] ~= '' then
 end
 if ARGV[4] ~= '' then set(s, 'thrC', tonumber(ARGV[4])) end
 set(s, 'blocked', '')
-saveState(K.state, s)
+saveState(K.engine, s)
 
 local reply = {'ok'}
 for _, v in ipairs(stateReply(s)) do reply[#reply + 1] = v end

@@ -6,7 +6,7 @@
   A cap the customer never set follows the plan's default.
 
   Input:
-    KEYS[1] state    KEYS[2] ledger
+    KEYS[1] engine    KEYS[2] ledger    KEYS[3] meta
     ARGV[1] now (ms)          ARGV[2] plan id        ARGV[3] interval in months
     ARGV[4] allotment units   ARGV[5] flex allowed 0|1
     ARGV[6] flex price (1/10 000 cent per credit)    ARGV[7] default cap (cents)
@@ -15,23 +15,18 @@
 ]]
 --- @include "core"
 
-local K = {state = KEYS[1], ledger = KEYS[2]}
+local K = {engine = KEYS[1], ledger = KEYS[2], meta = KEYS[3]}
 local now = tonumber(ARGV[1])
 local plan = ARGV[2]
 local iv = tonumber(ARGV[3])
 local allot = tonumber(ARGV[4])
 
-local s = loadState(K.state)
+local s = loadState(K.engine)
 local outcome = 'updated'
 if not s then
   outcome = 'created'
-  s = {dirty = {}, incl = 0, pre = 0, lotSeq = 0, flexCyc = 0, cseq = 0}
-  set(s, 'pre', 0)
-  set(s, 'lotSeq', 0)
-  set(s, 'flexOn', 1)
-  set(s, 'capCustom', 0)
-  set(s, 'thrC', -1)
-  set(s, 'plan', plan)
+  s = {incl = 0, inclGr = 0, pre = 0, lotSeq = 0, flexCyc = 0, cseq = 0, flexOn = 1, capCustom = 0, thrC = -1,
+    blocked = ''}
 else
   roll(K, s, now)
   if s.plan ~= plan then outcome = 'plan_changed' end
@@ -55,8 +50,8 @@ if outcome ~= 'updated' then
   set(s, 'cstart', now)
   set(s, 'cend', addMonths(now, iv))
 end
-saveState(K.state, s)
-if #ARGV > 7 then redis.call('HSET', K.state, unpack(ARGV, 8)) end
+saveState(K.engine, s)
+if #ARGV > 7 then redis.call('HSET', K.meta, unpack(ARGV, 8)) end
 
 local reply = {outcome}
 for _, v in ipairs(stateReply(s)) do reply[#reply + 1] = v end
