@@ -9,13 +9,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const pk = lock.packages;
-const PLAT = { darwin: 'darwin', win32: 'win32', linux: 'linux', android: 'android', freebsd: 'freebsd' };
+const OSES = ['darwin', 'win32', 'linux', 'android', 'freebsd'];
 let added = 0;
-for (const [path, entry] of Object.entries(pk)) {
+for (const entry of Object.values(pk)) {
   for (const [name, version] of Object.entries(entry.optionalDependencies ?? {})) {
     const key = `node_modules/${name}`;
     if (pk[key]) continue;
-    const os = Object.keys(PLAT).find((o) => name.includes(o));
+    const os = OSES.find((o) => name.includes(o));
     const cpu = ['arm64', 'x64', 'arm', 'ia32'].find((c) => name.includes(`-${c}`));
     pk[key] = {
       version,
