@@ -11,11 +11,20 @@ const digest = (key: string) => createHash('sha256').update(key).digest('base64'
 
 export function authenticator(keys: { role: Role; key: string }[]) {
   const roles = new Map(keys.map((k) => [digest(k.key), k.role]));
+  // Headers already found valid, so the hot path hashes nothing. Only valid headers enter,
+  // so it holds at most one entry per configured key.
+  const known = new Map<string, Role>();
+  const roleOf = (header: string): Role | undefined => {
+    const cached = known.get(header);
+    if (cached) return cached;
+    const m = /^Bearer (\S+)$/.exec(header);
+    const role = m ? roles.get(digest(m[1]!)) : undefined;
+    if (role) known.set(header, role);
+    return role;
+  };
   return (need: Role): RequestHandler =>
     (req, _res, next) => {
-      const header = req.headers.authorization ?? '';
-      const m = /^Bearer (\S+)$/.exec(header);
-      const role = m ? roles.get(digest(m[1]!)) : undefined;
+      const role = roleOf(req.headers.authorization ?? '');
       if (!role)
         return next(
           new BurnrateError('unauthorized', 'a valid API key is required (Authorization: Bearer <key>)'),

@@ -124,10 +124,12 @@ export interface DebitOutcome {
 /** An event whose idempotency key was used before with a different body. */
 export const CONFLICT = 'conflict' as const;
 
-const debitReplySchema = z.union([z.tuple([z.literal('not_found')]), z.array(z.array(z.string()))]);
+/** One tab-joined string per event (see debit.lua), or ['not_found']. */
+const debitReplySchema = z.array(z.string());
 
-function parseDebitReply(r: string[]): DebitOutcome | typeof CONFLICT {
-  if (r[0] === CONFLICT) return CONFLICT;
+function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
+  if (packed === CONFLICT) return CONFLICT;
+  const r = packed.split('\t');
   if (r.length !== 14) throw new BurnrateError('internal', `debit replied ${r.length} fields`);
   const avail = r[8]!;
   return {
@@ -240,7 +242,9 @@ export class EngineStore {
     const reply = debitReplySchema.parse(await this.redis.debit(...args));
     if (reply[0] === 'not_found')
       throw new BurnrateError('not_found', `workspace ${o.workspaceId} does not exist`);
-    return (reply as string[][]).map(parseDebitReply);
+    if (reply.length !== o.events.length)
+      throw new BurnrateError('internal', 'debit replied for other events');
+    return reply.map(parseDebitReply);
   }
 
   async debit(o: DebitInput): Promise<DebitOutcome> {

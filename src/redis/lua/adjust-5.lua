@@ -23,7 +23,8 @@ local ref = ARGV[4]
 local typ = ARGV[7]
 
 local replay = replayIdempotent(KEYS[5], ARGV[5])
-if replay then return replay end
+if replay == 'conflict' then return {'conflict'} end
+if replay then return splitTabs(replay) end
 
 local s = loadState(K.engine)
 if not s then return {'not_found'} end
@@ -60,5 +61,5 @@ saveState(K.engine, s)
 
 local reply = {status, '0'}
 for _, v in ipairs(stateReply(s)) do reply[#reply + 1] = v end
-if status == 'ok' then rememberIdempotent(KEYS[5], ARGV[5], reply, ARGV[6]) end
+if status == 'ok' then rememberIdempotent(KEYS[5], ARGV[5], table.concat(reply, '\t'), ARGV[6]) end
 return reply

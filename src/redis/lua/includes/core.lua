@@ -194,28 +194,33 @@ local function stateReply(s)
   return out
 end
 
--- Idempotency records (R-CON-5): "<body hash>\n<reply joined by tabs>", kept for a TTL.
--- A reply's second element is its replay flag.
+-- Idempotency records (R-CON-5): "<body hash>\n<reply>", kept for a TTL. A reply is its fields
+-- joined by tabs, the second being the replay flag. Answers the stored reply with the flag set,
+-- 'conflict' for another body, nil when the key is new.
 local function replayIdempotent(key, bodyHash)
   local seen = redis.call('GET', key)
   if not seen then return nil end
   local nl = string.find(seen, '\n', 1, true)
-  if string.sub(seen, 1, nl - 1) ~= bodyHash then return {'conflict'} end
-  local reply = {}
-  local pos = nl + 1
-  while true do
-    local tab = string.find(seen, '\t', pos, true)
-    if not tab then
-      reply[#reply + 1] = string.sub(seen, pos)
-      break
-    end
-    reply[#reply + 1] = string.sub(seen, pos, tab - 1)
-    pos = tab + 1
-  end
-  reply[2] = '1'
-  return reply
+  if string.sub(seen, 1, nl - 1) ~= bodyHash then return 'conflict' end
+  local tab = string.find(seen, '\t', nl + 1, true)
+  return string.sub(seen, nl + 1, tab) .. '1' .. string.sub(seen, tab + 2)
 end
 
 local function rememberIdempotent(key, bodyHash, reply, ttl)
-  redis.call('SET', key, bodyHash .. '\n' .. table.concat(reply, '\t'), 'EX', ttl)
+  redis.call('SET', key, bodyHash .. '\n' .. reply, 'EX', ttl)
+end
+
+-- A stored reply back into its list of fields.
+local function splitTabs(text)
+  local out = {}
+  local pos = 1
+  while true do
+    local tab = string.find(text, '\t', pos, true)
+    if not tab then
+      out[#out + 1] = string.sub(text, pos)
+      return out
+    end
+    out[#out + 1] = string.sub(text, pos, tab - 1)
+    pos = tab + 1
+  end
 end
