@@ -48,7 +48,18 @@ export async function connectApiRedis(url: string, extra: RedisOptions = {}): Pr
     maxRetriesPerRequest: 1,
     ...extra,
   });
-  await redis.connect();
+  // Connection errors surface where they matter: as 503s on requests and /readyz, logged
+  // there; ioredis keeps reconnecting meanwhile.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    const where = new URL(url);
+    if (where.password) where.password = '***';
+    process.stderr.write(`burnrate: cannot reach Redis at ${where.href}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   return defineScripts(redis);
 }
 

@@ -1,6 +1,6 @@
 /**
  * The burn-down, in pure TypeScript: the mirror of the Lua scripts in src/redis/lua/.
- * One table of cases (test/shared/burndown-cases.ts) and property-based sequences run
+ * One table of cases (test/support/burndown-cases.ts) and property-based sequences run
  * against both, so the atomic Redis version and this readable one cannot drift apart.
  *
  * Rules: R-CON-1 (included → prepaid → flex, prepaid lots oldest first), R-CON-2 (consume is
@@ -117,6 +117,14 @@ export function split(s: EngineState, units: number): Split {
   return { included, prepaid, flex, shortfall, reason: shortfall > 0 ? reason : null };
 }
 
+/**
+ * A block (R-CON-4) lasts until a grant, a new cycle, or a change that gives flex room again
+ * (a raised cap or threshold, flex switched back on: "blocked until the cap is raised").
+ */
+function unblockIfRoom(s: EngineState): void {
+  if (s.blocked !== null && flexRoom(s).room !== 0) s.blocked = null;
+}
+
 /** What could be spent now; null when flex is unlimited (R-CON-3). */
 export function available(s: EngineState): number | null {
   if (s.blocked !== null) return 0;
@@ -223,11 +231,14 @@ export function changePlan(
 ): { state: EngineState; entries: LedgerEntry[]; newCycle: boolean } {
   const rolled = roll(state, now);
   const s = clone(rolled.state);
-  const newCycle = s.planId !== plan.planId;
+  // Another plan, or the same plan on another interval (an override), is a new cycle.
+  const newCycle = s.planId !== plan.planId || s.intervalMonths !== plan.intervalMonths;
   Object.assign(s, plan);
   if (!s.capCustom) s.capCents = plan.defaultCapCents;
-  s.blocked = null;
-  if (!newCycle) return { state: s, entries: rolled.entries, newCycle };
+  if (!newCycle) {
+    unblockIfRoom(s);
+    return { state: s, entries: rolled.entries, newCycle };
+  }
   s.anchor = now;
   s.cycleIndex = 0;
   const entries = startCycle(s, { at: now, expiryRef: 'plan_change', grantRef: `cycle:${now}` });
@@ -299,7 +310,7 @@ export function debit(
     });
   }
   if (sp.shortfall > 0) {
-    s.blocked = sp.reason;
+    s.blocked ??= sp.reason;
     entries.push({ at, type: 'shortfall', kind: 'none', units: -sp.shortfall, balanceAfter: 0, ref: o.ref });
   }
   return { state: s, result: { split: sp, applied: true }, entries };
@@ -364,7 +375,7 @@ export interface FlexSettings {
 
 /**
  * Flex settings (R-FLX-1..4). Enabling flex that was disabled sets the plan's default cap,
- * unless the same change sets a cap. Any change that can widen headroom lifts a block;
+ * unless the same change sets a cap. A change that gives flex room again lifts a block;
  * a spend that still does not fit is refused with its own reason again.
  */
 export function setFlex(
@@ -385,6 +396,6 @@ export function setFlex(
     s.capCustom = true;
   }
   if (o.thresholdCents !== undefined) s.thresholdCents = o.thresholdCents;
-  s.blocked = null;
+  unblockIfRoom(s);
   return { state: s, entries: rolled.entries };
 }

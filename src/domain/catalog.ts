@@ -12,6 +12,13 @@ const decimal4 = z
   .string()
   .refine((s) => (parseDecimal4(s) ?? -1) >= 0, 'a non-negative decimal with at most 4 decimals');
 const positiveDecimal4 = decimal4.refine((s) => (parseDecimal4(s) ?? 0) > 0, 'must be greater than zero');
+/** Credits per cycle: at most a billion, so every balance sum stays far below 2^53 units. */
+const creditsPerCycle = decimal4.refine(
+  (s) => (parseDecimal4(s) ?? 0) <= 1e9 * UNITS_PER_CREDIT,
+  'at most 1,000,000,000',
+);
+/** A price per credit in cents: at least 0.01 cent, so a cap in units stays far below 2^53. */
+const unitPriceCents = positiveDecimal4.refine((s) => (parseDecimal4(s) ?? 0) >= 100, 'at least 0.01 cent');
 const cents = z.number().int().nonnegative();
 
 export const planSchema = z.object({
@@ -20,7 +27,7 @@ export const planSchema = z.object({
   stripePriceIds: z.array(z.string()).default([]),
   interval: z.enum(['month', 'year']),
   /** Included credits per cycle; an annual plan grants the whole year up front (R-CAT-1). */
-  includedCredits: decimal4,
+  includedCredits: creditsPerCycle,
   flexAllowed: z.boolean(),
   /** Default flex cap per cycle, in cents ($100 a month, $1,200 a year). */
   defaultFlexCapCents: cents.min(100).optional(),
@@ -35,9 +42,9 @@ export const priceBookSchema = z.object({
   effectiveFrom: z.iso.datetime(),
   currency: z.string().regex(/^[a-z]{3}$/),
   /** Flex price per credit in cents (may have sub-cent decimals). */
-  flexUnitAmountCents: positiveDecimal4,
+  flexUnitAmountCents: unitPriceCents,
   /** Prepaid base price per credit, before volume discounts. */
-  prepaidBaseUnitAmountCents: positiveDecimal4,
+  prepaidBaseUnitAmountCents: unitPriceCents,
   /** Volume tiers: a quantity of at least `fromCredits` gets `discountBps` off the base (R-CAT-2). */
   prepaidTiers: z
     .array(
@@ -59,10 +66,10 @@ export const featureSchema = z.object({
 
 export const overridesSchema = z
   .object({
-    includedCredits: decimal4.optional(),
+    includedCredits: creditsPerCycle.optional(),
     interval: z.enum(['month', 'year']).optional(),
     flexAllowed: z.boolean().optional(),
-    flexUnitAmountCents: positiveDecimal4.optional(),
+    flexUnitAmountCents: unitPriceCents.optional(),
     prepaidDiscountBps: z.number().int().min(0).max(9_999).optional(),
     defaultFlexCapCents: cents.min(100).optional(),
     /** Invoicing handled by hand: the monthly run skips this workspace (R-CAT-5). */
@@ -100,9 +107,19 @@ export type Plan = z.infer<typeof planSchema>;
 export type PriceBook = z.infer<typeof priceBookSchema>;
 export type Overrides = z.infer<typeof overridesSchema>;
 
-/** Price units (1/10 000 cent) of a decimal cents string. */
+/** Price units (1/10 000 cent) of a decimal cents string: its 4-decimal integer form. */
 export function priceE4(centsDecimal: string): number {
-  return parseDecimal4(centsDecimal)! * (PRICE_UNITS_PER_CENT / UNITS_PER_CREDIT);
+  return parseDecimal4(centsDecimal)!;
+}
+
+/**
+ * The default flex cap of a plan on an interval: the plan's own, scaled by 12 when an override
+ * puts it on the other interval ($100 a month is $1,200 a year, R-CAT-1).
+ */
+function defaultCapFor(plan: Plan, interval: 'month' | 'year'): number {
+  const own = plan.defaultFlexCapCents ?? 10_000;
+  if (interval === plan.interval) return own;
+  return interval === 'year' ? own * 12 : Math.max(100, Math.floor(own / 12));
 }
 
 /** The price book for a workspace created at `createdAt` (R-CAT-3). */
@@ -149,8 +166,7 @@ export function planTerms(opts: {
     allotmentUnits: parseDecimal4(o.includedCredits ?? plan.includedCredits)!,
     flexAllowed,
     flexPriceE4: priceE4(o.flexUnitAmountCents ?? book.flexUnitAmountCents),
-    defaultCapCents:
-      o.defaultFlexCapCents ?? plan.defaultFlexCapCents ?? (interval === 'year' ? 120_000 : 10_000),
+    defaultCapCents: o.defaultFlexCapCents ?? defaultCapFor(plan, interval),
     priceBookId: book.id,
     currency: book.currency,
     manualInvoicing: o.manualInvoicing ?? false,
@@ -186,9 +202,4 @@ export function featureUnits(catalog: Catalog, featureId: string, quantityUnits:
   const product = BigInt(quantityUnits) * BigInt(parseDecimal4(rate)!);
   const per = BigInt(UNITS_PER_CREDIT);
   return Number((product + per - 1n) / per);
-}
-
-export function featureCategory(catalog: Catalog, featureId: string): string {
-  if (featureId.startsWith(catalog.rateCard.thirdParty.featurePrefix)) return 'deployment';
-  return catalog.rateCard.features.find((f) => f.id === featureId)?.category ?? 'other';
 }

@@ -43,11 +43,6 @@ export function formatUnits(units: number): string {
   return `${sign}${whole}.${String(frac).padStart(4, '0').replace(/0+$/, '')}`;
 }
 
-/** floor(a × b / c) on integers, exact beyond 2^53 in the middle. */
-export function mulDivFloor(a: number, b: number, c: number): number {
-  return Number((BigInt(a) * BigInt(b)) / BigInt(c));
-}
-
 /** How many flex units a dollar limit allows at a price: floor(cents × 10^8 / priceE4) (R-FLX-2). */
 export function unitsForCents(cents: number, priceE4: number): number {
   return Number((BigInt(cents) * CENT_SCALE) / BigInt(priceE4));

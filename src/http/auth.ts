@@ -17,7 +17,7 @@ export function authenticator(keys: { role: Role; key: string }[]) {
   const roleOf = (header: string): Role | undefined => {
     const cached = known.get(header);
     if (cached) return cached;
-    const m = /^Bearer (\S+)$/.exec(header);
+    const m = /^bearer +(\S+)$/i.exec(header);
     const role = m ? roles.get(digest(m[1]!)) : undefined;
     if (role) known.set(header, role);
     return role;

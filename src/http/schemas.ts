@@ -77,34 +77,35 @@ function oneAmount<
   }
 }
 
-export const usageBodySchema = z
+/** The fields of one usage event. Unknown fields are refused: a typo such as "mdoe" must not
+ * turn a record into a consume. */
+const usageFields = {
+  idempotencyKey,
+  ...amountFields,
+  mode: z.enum(['consume', 'record']).default('consume'),
+  metadata: metadata.optional(),
+};
+
+export const usageBodySchema = z.object(usageFields).strict().superRefine(oneAmount);
+
+export const batchBodySchema = z
   .object({
-    idempotencyKey,
-    ...amountFields,
-    mode: z.enum(['consume', 'record']).default('consume'),
-    metadata: metadata.optional(),
+    events: z
+      .array(
+        z
+          .object({ workspaceId: workspaceIdSchema, ...usageFields })
+          .strict()
+          .superRefine(oneAmount),
+      )
+      .min(1)
+      .max(1000),
   })
+  .strict();
+
+export const authorizeBodySchema = z
+  .object({ ...amountFields })
+  .strict()
   .superRefine(oneAmount);
-export type UsageBody = z.output<typeof usageBodySchema>;
-
-export const batchBodySchema = z.object({
-  events: z
-    .array(
-      z
-        .object({
-          workspaceId: workspaceIdSchema,
-          idempotencyKey,
-          ...amountFields,
-          mode: z.enum(['consume', 'record']).default('consume'),
-          metadata: metadata.optional(),
-        })
-        .superRefine(oneAmount),
-    )
-    .min(1)
-    .max(1000),
-});
-
-export const authorizeBodySchema = z.object({ ...amountFields }).superRefine(oneAmount);
 
 export const putWorkspaceBodySchema = z
   .object({

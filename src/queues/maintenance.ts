@@ -5,4 +5,3 @@ export const MAINTENANCE_QUEUE = 'maintenance';
 export const CYCLE_SWEEP_SCHEDULER = 'cycle-sweep';
 
 export const cycleSweepJobSchema = z.object({ kind: z.literal('cycle-sweep') });
-export type CycleSweepJob = z.infer<typeof cycleSweepJobSchema>;

@@ -66,7 +66,9 @@ export async function startEmbeddedRedis(opts: { dir: string; appendOnly: boolea
     const port = await freePort();
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dir, '--save', ''];
     args.push('--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Its own process group: Ctrl-C reaches the HTTP and worker processes, which finish their
+    // in-flight work against this Redis; `npm start` stops it last.
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
     const url = `redis://127.0.0.1:${port}`;
     try {
       await waitForPing(url, child, 10_000);

@@ -71,11 +71,15 @@ function summary(s: DebitBalances) {
   };
 }
 
-/** A stable hash of what a usage request asks for, so a reused key with another body is caught. */
-function usageHash(units: number, r: UsageRequest): string {
+/**
+ * A stable hash of a usage request as sent (credits, or feature and quantity; not the priced
+ * credits, so a retry after a rate-card change is still the same request), to catch a key
+ * reused with another body.
+ */
+function usageHash(r: UsageRequest): string {
   const meta = r.metadata ? Object.entries(r.metadata).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
   return createHash('sha256')
-    .update(JSON.stringify([units, r.mode, r.feature ?? '', r.quantity ?? 0, meta]))
+    .update(JSON.stringify([r.credits ?? 0, r.feature ?? '', r.quantity ?? 0, r.mode, meta]))
     .digest('base64');
 }
 
@@ -131,9 +135,7 @@ export class CreditService {
     const existing = await store.snapshot(id, now);
     // Omitted fields keep what the workspace has; `overrides: {}` clears overrides.
     const createdAt = body.createdAt ?? existing?.meta.createdAt ?? new Date(now).toISOString();
-    const apiOverrides =
-      body.overrides ??
-      (existing?.meta.overrides ? overridesSchema.parse(JSON.parse(existing.meta.overrides)) : undefined);
+    const apiOverrides = body.overrides ?? (existing ? storedOverrides(existing.meta) : undefined);
     const overrides = { ...catalog.enterpriseOverrides[id], ...apiOverrides };
     const terms = planTerms({ catalog, plan, createdAt: Date.parse(createdAt), overrides });
     const meta: Partial<WorkspaceMeta> = {
@@ -143,19 +145,20 @@ export class CreditService {
       overrides: apiOverrides ? JSON.stringify(apiOverrides) : '',
     };
     if (body.stripeCustomerId !== undefined) meta.stripeCustomerId = body.stripeCustomerId;
+    // Listed for the cycle sweep first: a crash in between leaves a name the sweep skips,
+    // never a workspace it misses.
+    await this.deps.redis.sadd(this.deps.workspacesKey, id);
     const { outcome } = await store.upsert({
       workspaceId: id,
       terms: { ...terms, allotment: terms.allotmentUnits },
       meta,
       now,
     });
-    await this.deps.redis.sadd(this.deps.workspacesKey, id);
     return { outcome, workspace: await this.getWorkspace(id) };
   }
 
   async getWorkspace(id: string) {
-    const snap = await this.deps.store.snapshot(id, this.deps.clock.now());
-    if (!snap) throw new BurnrateError('not_found', `workspace ${id} does not exist`);
+    const snap = await this.requireWorkspace(id);
     const { state: s, meta } = snap;
     return {
       id,
@@ -164,7 +167,7 @@ export class CreditService {
       currency: meta.currency,
       createdAt: meta.createdAt,
       stripeCustomerId: meta.stripeCustomerId || null,
-      overrides: meta.overrides ? (JSON.parse(meta.overrides) as Overrides) : null,
+      overrides: storedOverrides(meta) ?? null,
       cycle: {
         start: new Date(s.cycleStart).toISOString(),
         end: new Date(s.cycleEnd).toISOString(),
@@ -196,7 +199,7 @@ export class CreditService {
       units,
       mode: r.mode,
       idempotencyKey: r.idempotencyKey,
-      bodyHash: usageHash(units, r),
+      bodyHash: usageHash(r),
       usageId: `use_${randomUUID().replaceAll('-', '')}`,
       feature: r.feature ?? '',
     };
@@ -262,7 +265,7 @@ export class CreditService {
           }
           this.deps.metrics?.debit(outcomeOf(out), events[i]!.mode, seconds);
           const res = usageResponse(out);
-          results[i] = { status: res.status, ...res.body };
+          results[i] = { status: res.status, ...(res.replayed ? { replayed: true } : {}), ...res.body };
         });
       }),
     );
@@ -272,8 +275,7 @@ export class CreditService {
   /** Whether an amount could be spent now, debiting nothing (R-CON-3). */
   async authorize(workspaceId: string, r: Omit<UsageRequest, 'idempotencyKey' | 'mode'>) {
     const units = this.unitsOf(r);
-    const snap = await this.deps.store.snapshot(workspaceId, this.deps.clock.now());
-    if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+    const snap = await this.requireWorkspace(workspaceId);
     const state = { ...snap.state, lots: [] };
     const avail = availableUnits(state);
     const { reason } = split(state, units);
@@ -289,7 +291,15 @@ export class CreditService {
     workspaceId: string,
     body: { enabled?: boolean | undefined; capCents?: number | null | undefined },
   ) {
-    await this.deps.store.flexSettings({ workspaceId, ...body, now: this.deps.clock.now() });
+    const now = this.deps.clock.now();
+    const { state } = await this.requireWorkspace(workspaceId, now);
+    if (!state.flexAllowed && (body.enabled === true || body.capCents !== undefined)) {
+      throw new BurnrateError(
+        'invalid_request',
+        `plan ${state.planId} has no flex: upgrade to a paid plan first`,
+      );
+    }
+    await this.deps.store.flexSettings({ workspaceId, ...body, now });
     return this.getWorkspace(workspaceId);
   }
 
@@ -353,8 +363,7 @@ export class CreditService {
   /** A month's flex and what it would bill: the credits rounded down (R-FLX-5). */
   async invoicePreview(workspaceId: string, month?: string) {
     const now = this.deps.clock.now();
-    const snap = await this.deps.store.snapshot(workspaceId, now);
-    if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+    const snap = await this.requireWorkspace(workspaceId, now);
     const m = month ?? monthOf(now);
     const flexUnits = (await this.deps.store.flexMonths(workspaceId))[m] ?? 0;
     const billed = floorToWholeCredits(flexUnits);
@@ -376,10 +385,9 @@ export class CreditService {
     let createdAt = clock.now();
     let discount: number | undefined;
     if (workspaceId !== undefined) {
-      const snap = await this.deps.store.snapshot(workspaceId, clock.now());
-      if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
+      const snap = await this.requireWorkspace(workspaceId, clock.now());
       createdAt = Date.parse(snap.meta.createdAt);
-      const o = snap.meta.overrides ? (JSON.parse(snap.meta.overrides) as Overrides) : {};
+      const o = storedOverrides(snap.meta) ?? {};
       discount = { ...catalog.enterpriseOverrides[workspaceId], ...o }.prepaidDiscountBps;
     }
     const book = priceBookFor(catalog, createdAt);
@@ -401,10 +409,17 @@ export class CreditService {
     };
   }
 
-  private async requireWorkspace(id: string) {
-    if (!(await this.deps.store.snapshot(id, this.deps.clock.now())))
-      throw new BurnrateError('not_found', `workspace ${id} does not exist`);
+  /** The workspace's state as of `now` (an ended cycle rolled), or not_found. */
+  private async requireWorkspace(id: string, now = this.deps.clock.now()) {
+    const snap = await this.deps.store.snapshot(id, now);
+    if (!snap) throw new BurnrateError('not_found', `workspace ${id} does not exist`);
+    return snap;
   }
+}
+
+/** The overrides set through the API, as stored beside the state. */
+function storedOverrides(meta: WorkspaceMeta): Overrides | undefined {
+  return meta.overrides ? overridesSchema.parse(JSON.parse(meta.overrides)) : undefined;
 }
 
 function outcomeOf(o: DebitOutcome) {

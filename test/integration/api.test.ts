@@ -1,5 +1,6 @@
 /** The platform API end to end over HTTP, on a real Redis (../shared/API.md). */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROUTES } from '../../src/http/routes.js';
 import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 
 let api: TestApi;
@@ -7,6 +8,7 @@ beforeAll(async () => {
   api = await startTestApi();
 });
 afterAll(() => api.close());
+beforeEach(() => api.clock.set(Date.UTC(2026, 10, 21, 12)));
 
 let n = 0;
 async function workspace(planId = 'growth', extra: Record<string, unknown> = {}) {
@@ -90,7 +92,6 @@ describe('workspaces', () => {
       { type: 'grant', kind: 'included', credits: '150', balanceAfter: '150' },
       { type: 'expiry', kind: 'included', credits: '-49.5', balanceAfter: '0' },
     ]);
-    api.clock.set(Date.UTC(2026, 10, 21, 12));
   });
 
   it('R-CAT-3 picks the price book by createdAt and R-CAT-5 applies enterprise overrides', async () => {
@@ -221,6 +222,11 @@ describe('spending credits', () => {
       ['an unknown feature', { idempotencyKey: 'k', feature: 'quantum.gpu', quantity: 1 }, 400],
       ['an unknown mode', { idempotencyKey: 'k', credits: 1, mode: 'steal' }, 400],
       ['an array body', [1, 2], 400],
+      [
+        'a misspelt field (a record must not become a consume)',
+        { idempotencyKey: 'k', credits: 1, mdoe: 'record' },
+        400,
+      ],
     ];
     it.each(cases)('%s', async (_what, body, status) => {
       const id = await workspace('growth');
@@ -300,7 +306,7 @@ describe('batch', () => {
     expect(r.map((x: { status: number }) => x.status)).toEqual([200, 200, 200, 200, 409, 402]);
     expect(r[0].debited).toEqual({ included: '100', prepaid: '0', flex: '0' });
     expect(r[2].debited).toEqual({ included: '50', prepaid: '0', flex: '10' });
-    expect(r[3]).toEqual(r[0]);
+    expect(r[3]).toEqual({ ...r[0], replayed: true });
     expect(r[5].reason).toBe('plan_blocks_flex');
     const w = (await api.call('GET', `/v1/workspaces/${a}`)).body;
     expect(w.flex.usedCredits).toBe('10');
@@ -505,5 +511,88 @@ describe('metering long-running work', () => {
     const w = (await api.call('GET', `/v1/workspaces/${id}`)).body;
     expect(w.flex.usedCredits).toBe('0');
     expect(w.included.remaining).toBe('0');
+  });
+});
+
+describe('review regressions', () => {
+  it('R-OPS-5 every API route wants a key, and every operator route refuses a platform key', async () => {
+    for (const r of ROUTES) {
+      const path = r.path.replace(':workspaceId', 'any-ws');
+      const body = r.method === 'get' ? undefined : {};
+      const none = await api.call(r.method.toUpperCase(), path, { key: null, body });
+      expect(none.status, `${r.method} ${r.path}`).toBe(401);
+      if (r.role === 'operator') {
+        const platform = await api.call(r.method.toUpperCase(), path, { key: PLATFORM, body });
+        expect(platform.status, `${r.method} ${r.path}`).toBe(403);
+      }
+    }
+  });
+
+  it('takes the auth scheme in any case', async () => {
+    const res = await api.call('GET', '/v1/catalog', {
+      key: null,
+      headers: { authorization: `bearer ${PLATFORM}` },
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('R-CYC-2 / R-CAT-5 an interval override on the same plan starts a yearly cycle with the yearly default cap', async () => {
+    const id = await workspace('growth');
+    await use(id, { idempotencyKey: 'a', credits: 10 });
+    api.clock.advance(86_400_000);
+    const res = await api.call('PUT', `/v1/workspaces/${id}`, {
+      body: { planId: 'growth', overrides: { interval: 'year' } },
+    });
+    expect(res.body.cycle).toEqual({
+      start: '2026-11-22T12:00:00.000Z',
+      end: '2027-11-22T12:00:00.000Z',
+      interval: 'year',
+    });
+    expect(res.body.flex.capCents).toBe(120_000);
+    expect(res.body.included.remaining).toBe('150');
+  });
+
+  it('R-FLX-1 refuses to switch flex on or cap it on a plan without flex', async () => {
+    const id = await workspace('free');
+    const on = await api.call('PATCH', `/v1/workspaces/${id}/flex`, {
+      body: { enabled: true },
+      key: PLATFORM,
+    });
+    expect(on.status).toBe(400);
+    expect((await api.call('PATCH', `/v1/workspaces/${id}/flex`, { body: { capCents: 500 } })).status).toBe(
+      400,
+    );
+    expect((await api.call('PATCH', `/v1/workspaces/${id}/flex`, { body: { enabled: false } })).status).toBe(
+      200,
+    );
+  });
+
+  it('R-CON-5 a refusal is a first answer too: the same key after a top-up replays the 402', async () => {
+    const id = await workspace('free');
+    const first = await use(id, { idempotencyKey: 'job-9', credits: 40 });
+    expect(first.status).toBe(402);
+    await api.call('POST', `/v1/workspaces/${id}/adjustments`, {
+      body: { idempotencyKey: 'top-up', kind: 'prepaid', credits: 50, reason: 'purchase' },
+    });
+    const again = await use(id, { idempotencyKey: 'job-9', credits: 40 });
+    expect(again.status).toBe(402);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await use(id, { idempotencyKey: 'job-9b', credits: 40 })).status).toBe(200);
+  });
+
+  it('R-CON-5 a feature-priced usage replays under its key, and another quantity is a conflict', async () => {
+    const id = await workspace('growth');
+    const body = { idempotencyKey: 'f1', feature: 'training.gpu', quantity: '1.5' };
+    const first = await use(id, body);
+    expect((await use(id, body)).body).toEqual(first.body);
+    expect((await use(id, { ...body, quantity: 2 })).status).toBe(409);
+  });
+
+  it('R-OPS-3 counts debits by outcome and times them', async () => {
+    const id = await workspace('free');
+    await use(id, { idempotencyKey: 'm1', credits: 31 });
+    const metrics = (await api.call('GET', '/metrics', { key: null })).body as string;
+    expect(metrics).toMatch(/burnrate_debits_total\{outcome="refused",mode="consume"\} [1-9]/);
+    expect(metrics).toMatch(/burnrate_debit_duration_seconds_count\{mode="consume"\} [1-9]/);
   });
 });

@@ -12,7 +12,7 @@ import type { EngineState, PlanChange } from '../../src/domain/burndown.js';
 import { addMonths } from '../../src/domain/cycle.js';
 import { unitsForCents } from '../../src/domain/units.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
-import { ANNUAL, FREE, GROWTH, u } from '../support/burndown-cases.js';
+import { ANNUAL, FREE, GROWTH, GROWTH_CHEAPER_FLEX, GROWTH_YEARLY, u } from '../support/burndown-cases.js';
 import { type DebitView, MirrorEngine, RedisEngine } from '../support/engines.js';
 import { testRedis } from '../support/redis.js';
 
@@ -87,7 +87,10 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.record({ op: fc.constant('plan'), plan: fc.constantFrom(GROWTH, ANNUAL, FREE) }),
+    arbitrary: fc.record({
+      op: fc.constant('plan'),
+      plan: fc.constantFrom(GROWTH, ANNUAL, FREE, GROWTH_YEARLY, GROWTH_CHEAPER_FLEX),
+    }),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'look' as const }) },
 );
@@ -102,7 +105,7 @@ const moveArb: fc.Arbitrary<Move> = fc.oneof(
 );
 
 const runArb = fc.record({
-  plan: fc.constantFrom(GROWTH, ANNUAL, FREE),
+  plan: fc.constantFrom(GROWTH, ANNUAL, FREE, GROWTH_YEARLY, GROWTH_CHEAPER_FLEX),
   // Anchors anywhere in 2024–2030, so the 29th–31st and leap days come up.
   start: fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2030, 0, 1) }),
   steps: fc.array(fc.record({ move: moveArb, action: actionArb }), {

@@ -25,6 +25,15 @@ export const ANNUAL: PlanChange = {
   defaultCapCents: 120_000,
 };
 export const FREE: PlanChange = { ...GROWTH, planId: 'free', allotment: u('30'), flexAllowed: false };
+/** The growth plan put on a yearly cycle by an enterprise override: same plan id. */
+export const GROWTH_YEARLY: PlanChange = {
+  ...GROWTH,
+  intervalMonths: 12,
+  allotment: u('1800'),
+  defaultCapCents: 120_000,
+};
+/** The growth plan with an override of its flex price: same plan id and interval. */
+export const GROWTH_CHEAPER_FLEX: PlanChange = { ...GROWTH, flexPriceE4: 3_500_000 };
 
 type Expect = {
   ok?: boolean;
@@ -245,6 +254,70 @@ export const CASES: BurndownCase[] = [
       { op: 'adjust', kind: 'prepaid', credits: '-6', key: 'a4', expect: 'insufficient_balance' },
       { op: 'adjust', kind: 'prepaid', credits: '-2', key: 'a5', expect: 'ok' },
       { op: 'state', expect: { included: '100', prepaid: '3', lots: [['a3', '3']] } },
+    ],
+  },
+  {
+    name: 'R-CYC-2 the same plan on another interval (an override) starts a new cycle',
+    plan: GROWTH,
+    steps: [
+      { op: 'consume', credits: '40', expect: { ok: true } },
+      { op: 'plan', plan: GROWTH_YEARLY, t: T0 + 10 * 24 * HOUR },
+      {
+        op: 'state',
+        t: T0 + 10 * 24 * HOUR,
+        expect: {
+          included: '1800',
+          capCents: 120_000,
+          cycleStart: T0 + 10 * 24 * HOUR,
+          cycleEnd: Date.UTC(2027, 1, 10, 12),
+        },
+      },
+      {
+        op: 'state',
+        t: Date.UTC(2027, 1, 10, 12),
+        expect: { cycleStart: Date.UTC(2027, 1, 10, 12), cycleEnd: Date.UTC(2028, 1, 10, 12) },
+      },
+    ],
+  },
+  {
+    name: 'R-CYC-2 the same plan and interval with other terms keeps the cycle',
+    plan: GROWTH,
+    steps: [
+      { op: 'consume', credits: '40', expect: { ok: true } },
+      { op: 'plan', plan: GROWTH_CHEAPER_FLEX, t: T0 + 5 * HOUR },
+      { op: 'state', t: T0 + 5 * HOUR, expect: { included: '110', cycleStart: T0 } },
+      { op: 'consume', credits: '138.5714', t: T0 + 6 * HOUR, expect: { ok: true, flex: '28.5714' } },
+      {
+        op: 'consume',
+        credits: '0.0001',
+        t: T0 + 6 * HOUR,
+        expect: { ok: false, reason: 'flex_cap_reached' },
+      },
+    ],
+  },
+  {
+    name: 'R-CON-4 a block stays until a grant or real flex room: switching flex on for a free plan does not lift it',
+    plan: FREE,
+    steps: [
+      { op: 'record', credits: '31', expect: { ok: true, shortfall: '1', reason: 'plan_blocks_flex' } },
+      { op: 'flex', enabled: true },
+      { op: 'state', expect: { blocked: 'plan_blocks_flex' } },
+      { op: 'plan', plan: FREE },
+      { op: 'state', expect: { blocked: 'plan_blocks_flex' } },
+      { op: 'record', credits: '1', expect: { ok: true, shortfall: '1' } },
+      { op: 'state', expect: { blocked: 'plan_blocks_flex' } },
+    ],
+  },
+  {
+    name: 'R-CON-4 a block from the cap lifts when the cap is raised, not when it is lowered',
+    plan: GROWTH,
+    steps: [
+      { op: 'record', credits: '180', expect: { ok: true, shortfall: '5', reason: 'flex_cap_reached' } },
+      { op: 'flex', capCents: 5_000 },
+      { op: 'state', expect: { blocked: 'flex_cap_reached' } },
+      { op: 'flex', capCents: 10_400 },
+      { op: 'state', expect: { blocked: null } },
+      { op: 'consume', credits: '1', expect: { ok: true, flex: '1' } },
     ],
   },
 ];

@@ -56,13 +56,13 @@ local function debitOne(units, mode, usageId, feature)
   if pre > 0 then takePrepaid(K, s, pre, now, 'consume', usageId, extra) end
   if flex > 0 then
     set(s, 'flexCyc', s.flexCyc + flex)
-    redis.call('HINCRBY', K.flexm, month, flex)
+    redis.call('HINCRBY', K.flexm, month, fmt(flex))
     local fields = {'month', month, 'cyc', fmt(s.cseq)}
     if extra then fields[5], fields[6] = 'feature', feature end
     ledger(K.ledger, now, 'consume', 'flex', -flex, s.flexCyc, usageId, fields)
   end
   if short > 0 then
-    set(s, 'blocked', reason)
+    if s.blocked == '' then set(s, 'blocked', reason) end
     ledger(K.ledger, now, 'shortfall', 'none', -short, 0, usageId, extra)
   end
   return {'ok', '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason, avail}

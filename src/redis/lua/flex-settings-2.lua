@@ -1,7 +1,7 @@
 --[[
   Flex settings (R-FLX-1..4). Enabling flex that was off sets the plan's default cap, unless
   the same call sets a cap; a cap set here is the customer's own and survives plan changes.
-  Any change lifts a block; a spend that still does not fit is refused with its reason.
+  A block lifts when the change gives flex room again (R-CON-4).
 
   Input:
     KEYS[1] engine    KEYS[2] ledger
@@ -32,7 +32,7 @@ if ARGV[3] ~= '' then
   set(s, 'capCustom', 1)
 end
 if ARGV[4] ~= '' then set(s, 'thrC', tonumber(ARGV[4])) end
-set(s, 'blocked', '')
+unblockIfRoom(s)
 saveState(K.engine, s)
 
 local reply = {'ok'}

@@ -2,7 +2,8 @@
   Creates a workspace or sets its plan terms. A new workspace starts its first cycle now with
   the plan's allotment and flex on at the plan's default cap (R-FLX-1). A different plan
   starts a new cycle now: the old included remainder expires, the new allotment is granted
-  (R-CYC-2). The same plan takes the new terms and keeps its cycle. Any change lifts a block.
+  (R-CYC-2), and so does the same plan on another interval. The same plan on the same interval
+  takes the new terms and keeps its cycle; a block lifts only if they give flex room again.
   A cap the customer never set follows the plan's default.
 
   Input:
@@ -29,7 +30,8 @@ if not s then
     blocked = ''}
 else
   roll(K, s, now)
-  if s.plan ~= plan then outcome = 'plan_changed' end
+  -- Another plan, or the same plan on another interval (an override), is a new cycle (R-CYC-2).
+  if s.plan ~= plan or s.iv ~= iv then outcome = 'plan_changed' end
 end
 
 set(s, 'plan', plan)
@@ -39,8 +41,8 @@ set(s, 'flexOk', tonumber(ARGV[5]))
 set(s, 'price', tonumber(ARGV[6]))
 set(s, 'capDef', tonumber(ARGV[7]))
 if s.capCustom ~= 1 then set(s, 'capC', s.capDef) end
-set(s, 'blocked', '')
 
+if outcome == 'updated' then unblockIfRoom(s) end
 if outcome ~= 'updated' then
   local expiryRef = 'plan_change'
   if outcome == 'created' then expiryRef = '' end

@@ -3,7 +3,7 @@
   The TypeScript mirror of all of this is src/domain/burndown.ts and src/domain/cycle.ts.
 
   Amounts are integers: credit units (1 credit = 10 000) and cents. Lua numbers are doubles,
-  exact below 2^53; every product that could pass that goes through mulDivFloor.
+  exact below 2^53; every product that could pass that is done by long division (unitsForCents).
   A workspace's keys, all under one hash tag {ws:<id>}:
     engine  string plan terms, cycle, balances, flex settings: a MessagePack map of the
                    fields in STATE_FIELDS (one GET and one SET a call instead of a 21-field
@@ -147,6 +147,14 @@ local function flexRoom(s)
     if capRoom < 0 or thrRoom <= capRoom then return thrRoom, 'billing_threshold_reached' end
   end
   return capRoom, 'flex_cap_reached'
+end
+
+-- A block (R-CON-4) lasts until a grant, a new cycle, or a change that gives flex room again
+-- (a raised cap or threshold, flex switched back on: "blocked until the cap is raised").
+local function unblockIfRoom(s)
+  if s.blocked == '' then return end
+  local room = flexRoom(s)
+  if room ~= 0 then set(s, 'blocked', '') end
 end
 
 -- How `units` would be covered (R-CON-1): included, prepaid, flex, shortfall, reason.

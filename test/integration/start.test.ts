@@ -1,0 +1,78 @@
+/** R-OPS-1: `npm start` on embedded defaults, and what it says when redis-server is missing. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, expect, it } from 'vitest';
+import { freePort } from '../../src/redis/embedded-server.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'burnrate-start-'));
+  dirs.push(d);
+  return d;
+};
+
+function start(env: NodeJS.ProcessEnv) {
+  const { REDIS_URL: _unset, ...rest } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], {
+    env: { ...rest, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (b) => {
+    output += b;
+  });
+  child.stderr.on('data', (b) => {
+    output += b;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+it('R-OPS-1 says how to get Redis when redis-server is not installed, and exits 3', async () => {
+  const s = start({ PATH: tempDir(), DATA_DIR: tempDir() });
+  expect(await s.exited).toBe(3);
+  expect(s.output()).toMatch(/apt-get install -y redis-server/);
+  expect(s.output()).toMatch(/REDIS_URL/);
+});
+
+it('R-OPS-1 starts a private Redis with AOF, the API and the worker, and stops them all', async () => {
+  const port = await freePort();
+  const dataDir = tempDir();
+  const s = start({ PORT: String(port), DATA_DIR: dataDir, HOST: '127.0.0.1' });
+  const base = `http://127.0.0.1:${port}`;
+  let healthy = false;
+  for (let i = 0; i < 100 && !healthy; i++) {
+    healthy = await fetch(`${base}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (!healthy) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(healthy, s.output()).toBe(true);
+  const put = await fetch(`${base}/v1/workspaces/demo`, {
+    method: 'PUT',
+    headers: { authorization: 'Bearer dev-operator-key', 'content-type': 'application/json' },
+    body: JSON.stringify({ planId: 'growth' }),
+  });
+  expect(put.status).toBe(201);
+  expect(existsSync(join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
+  const redisUrl = /redis:\/\/127\.0\.0\.1:\d+/.exec(s.output())?.[0];
+  expect(redisUrl).toBeDefined();
+
+  s.child.kill('SIGTERM');
+  expect(await s.exited).toBe(0);
+  const probe = new Redis(redisUrl!, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  await expect(probe.connect()).rejects.toThrow();
+  probe.disconnect();
+}, 60_000);
