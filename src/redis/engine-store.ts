@@ -42,6 +42,10 @@ export type StoredState = Omit<EngineState, 'lots'>;
 
 const reasonSchema = z.enum(REFUSAL_REASONS);
 const replySchema = z.array(z.string());
+
+/** An event whose idempotency key was used before with a different body. */
+export const CONFLICT = 'conflict' as const;
+export const CONFLICT_MESSAGE = 'this idempotency key was used with a different request body';
 const int = (s: string) => {
   const n = Number(s);
   if (!Number.isSafeInteger(n)) throw new BurnrateError('internal', `script replied a non-integer: ${s}`);
@@ -80,11 +84,7 @@ function parseState(fields: string[]): StoredState {
 function failIfError(reply: string[], workspaceId: string): void {
   if (reply[0] === 'not_found')
     throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
-  if (reply[0] === 'conflict')
-    throw new BurnrateError(
-      'idempotency_conflict',
-      'this idempotency key was used with a different request body',
-    );
+  if (reply[0] === CONFLICT) throw new BurnrateError('idempotency_conflict', CONFLICT_MESSAGE);
 }
 
 /** One usage event of a debit call. */
@@ -116,16 +116,10 @@ export interface DebitOutcome {
   debited: { included: number; prepaid: number; flex: number };
   shortfall: number;
   reason: RefusalReason | null;
-  /** Units spendable at the refusal; null = no limit. Only on refusals. */
+  /** Units spendable at a refusal; null on a debit. */
   available: number | null;
   state: DebitBalances;
 }
-
-/** An event whose idempotency key was used before with a different body. */
-export const CONFLICT = 'conflict' as const;
-
-/** One tab-joined string per event (see debit.lua), or ['not_found']. */
-const debitReplySchema = z.array(z.string());
 
 function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
   if (packed === CONFLICT) return CONFLICT;
@@ -139,7 +133,7 @@ function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
     debited: { included: int(r[3]!), prepaid: int(r[4]!), flex: int(r[5]!) },
     shortfall: int(r[6]!),
     reason: r[7] === '' ? null : reasonSchema.parse(r[7]),
-    available: avail === '' || avail === '-1' ? null : int(avail),
+    available: avail === '' ? null : int(avail),
     state: {
       included: int(r[9]!),
       prepaid: int(r[10]!),
@@ -239,7 +233,7 @@ export class EngineStore {
     for (const e of o.events) args.push(k.usageIdem(e.idempotencyKey));
     args.push(o.now, o.month, this.opts.idempotencyTtlSeconds);
     for (const e of o.events) args.push(e.units, e.mode, e.usageId, e.bodyHash, e.feature);
-    const reply = debitReplySchema.parse(await this.redis.debit(...args));
+    const reply = replySchema.parse(await this.redis.debit(...args));
     if (reply[0] === 'not_found')
       throw new BurnrateError('not_found', `workspace ${o.workspaceId} does not exist`);
     if (reply.length !== o.events.length)
@@ -255,10 +249,7 @@ export class EngineStore {
       month: o.month,
     });
     if (out === CONFLICT || out === undefined) {
-      throw new BurnrateError(
-        'idempotency_conflict',
-        'this idempotency key was used with a different request body',
-      );
+      throw new BurnrateError('idempotency_conflict', CONFLICT_MESSAGE);
     }
     return out;
   }

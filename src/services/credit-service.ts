@@ -26,6 +26,7 @@ import {
 } from '../domain/units.js';
 import {
   CONFLICT,
+  CONFLICT_MESSAGE,
   type DebitBalances,
   type DebitEvent,
   type DebitOutcome,
@@ -259,8 +260,7 @@ export class CreditService {
         outs.forEach((out, j) => {
           const i = idx[j]!;
           if (out === CONFLICT) {
-            const message = 'this idempotency key was used with a different request body';
-            results[i] = { status: 409, error: { code: 'idempotency_conflict', message } };
+            results[i] = { status: 409, error: { code: 'idempotency_conflict', message: CONFLICT_MESSAGE } };
             return;
           }
           this.deps.metrics?.debit(outcomeOf(out), events[i]!.mode, seconds);

@@ -20,8 +20,8 @@
     status, replayed, usageId, included, prepaid, flex, shortfall, reason, available,
     incl, pre, flexCyc, price, blocked
       status 'ok' (debited) or 'refused' (consume only; nothing debited); reason: why not
-      fully covered ('' when covered); available: units spendable now, '-1' when flex has no
-      limit (refusals only, else ''); then the balances after the event: included, prepaid,
+      fully covered ('' when covered); available: units spendable now (refusals only, else
+      ''); then the balances after the event: included, prepaid,
       flex used this cycle, flex price, block reason.
     'conflict' for an event whose key was used with a different body.
   Errors (as the whole reply): {'not_found'} no such workspace.
@@ -39,13 +39,11 @@ roll(K, s, now)
 
 local function debitOne(units, mode, usageId, feature)
   local inc, pre, flex, short, reason = split(s, units)
-  local avail = ''
   if mode == 'consume' and short > 0 then
-    local room = flexRoom(s)
-    if s.blocked ~= '' then avail = '0'
-    elseif room < 0 then avail = '-1'
-    else avail = fmt(s.incl + s.pre + room) end
-    return {'refused', '0', usageId, '0', '0', '0', fmt(short), reason, avail}
+    -- A refusal means flex has a limit (or a block): what is spendable is finite.
+    local avail = 0
+    if s.blocked == '' then avail = s.incl + s.pre + flexRoom(s) end
+    return {'refused', '0', usageId, '0', '0', '0', fmt(short), reason, fmt(avail)}
   end
   local extra = nil
   if feature ~= '' then extra = {'feature', feature} end
@@ -65,7 +63,7 @@ local function debitOne(units, mode, usageId, feature)
     if s.blocked == '' then set(s, 'blocked', reason) end
     ledger(K.ledger, now, 'shortfall', 'none', -short, 0, usageId, extra)
   end
-  return {'ok', '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason, avail}
+  return {'ok', '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason, ''}
 end
 
 local replies = {}
