@@ -2,9 +2,14 @@
  * The HTTP process: the platform API (and, with the Stripe issue, the webhook route).
  * Graceful shutdown: stop accepting, let in-flight requests finish, then close Redis.
  */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
+import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
+import { queuePrefix, stripeEventClaimKey } from '../src/redis/keys.js';
 import { connectApiRedis, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
+import { mountStripeWebhook } from './stripe-webhook.js';
 
 const runtime = loadRuntimeOrExit();
 const { config } = runtime;
@@ -13,11 +18,33 @@ if (config.devApiKeys) {
   log.warn('BURNRATE_API_KEYS is not set: using the development keys from the README (never in production)');
 }
 
-const redis = await connectApiRedis(requireRedisUrl(config));
-const http = await startHttp({ runtime, redis, log, port: config.port, host: config.host });
+const url = requireRedisUrl(config);
+const redis = await connectApiRedis(url);
+// The producer fails fast while Redis is down, so the webhook answers 500 and Stripe retries.
+const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
+  connection: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+  prefix: queuePrefix(config.redisPrefix),
+});
+if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');
+const http = await startHttp({
+  runtime,
+  redis,
+  log,
+  port: config.port,
+  host: config.host,
+  mountBefore: (app) =>
+    mountStripeWebhook(app, {
+      secret: config.stripeWebhookSecret,
+      redis,
+      queue: stripeQueue,
+      claimKey: (id) => stripeEventClaimKey(config.redisPrefix, id),
+      log,
+    }),
+});
 log.info({ port: http.port }, 'burnrate API listening');
 
 onShutdown(log, 'finishing in-flight requests', async () => {
   await http.close();
+  await stripeQueue.close();
   await redis.quit();
 });

@@ -6,6 +6,7 @@
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { createLogger } from '../src/observability/logger.js';
 import { CYCLE_SWEEP_SCHEDULER, cycleSweepJobSchema, MAINTENANCE_QUEUE } from '../src/queues/maintenance.js';
+import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import {
   buildService,
@@ -18,6 +19,7 @@ import {
 } from '../src/runtime.js';
 import { systemClock } from '../src/services/credit-service.js';
 import { sweepCycles } from '../src/services/cycle-sweep.js';
+import { stripeEventsProcessor } from './stripe-events.js';
 
 const runtime = loadRuntimeOrExit();
 const { config } = runtime;
@@ -51,14 +53,23 @@ const worker = new Worker(
   },
   { connection: bullConnection(url), prefix, concurrency: 1 },
 );
-worker.on('failed', (job, err) =>
-  log.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'),
+const stripeWorker = new Worker(
+  STRIPE_EVENTS_QUEUE,
+  stripeEventsProcessor({ store, clock: systemClock, log }),
+  {
+    connection: bullConnection(url),
+    prefix,
+    concurrency: 8,
+  },
 );
-await worker.waitUntilReady();
-log.info({ queues: [MAINTENANCE_QUEUE] }, 'burnrate worker running');
+for (const w of [worker, stripeWorker]) {
+  w.on('failed', (job, err) => log.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
+}
+await Promise.all([worker.waitUntilReady(), stripeWorker.waitUntilReady()]);
+log.info({ queues: [MAINTENANCE_QUEUE, STRIPE_EVENTS_QUEUE] }, 'burnrate worker running');
 
 onShutdown(log, 'letting the running job finish', async () => {
-  await worker.close();
+  await Promise.all([worker.close(), stripeWorker.close()]);
   await queue.close();
   await redis.quit();
 });

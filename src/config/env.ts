@@ -55,6 +55,8 @@ const envSchema = z.object({
     .default(30 * 24 * 3600),
   /** Workers: how often the cycle sweep writes the roll of idle workspaces to their ledgers. */
   CYCLE_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
+  STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
 });
 
 export type Role = 'platform' | 'operator';
@@ -73,6 +75,7 @@ export interface Config {
   catalogPath: string;
   idempotencyTtlSeconds: number;
   cycleSweepEveryMs: number;
+  stripeWebhookSecret: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -100,5 +103,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     catalogPath: e.CATALOG_PATH,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     cycleSweepEveryMs: e.CYCLE_SWEEP_EVERY_MS,
+    stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
   };
 }

@@ -33,3 +33,8 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
 export function queuePrefix(prefix: string): string {
   return `{${prefix}bull}`;
 }
+
+/** Claims a Stripe event id at the webhook (R-WH-2): not a workspace's key. */
+export function stripeEventClaimKey(prefix: string, eventId: string): string {
+  return `${prefix}stripe:event:${eventId}`;
+}

@@ -1,20 +1,29 @@
 /** The real HTTP app on a free port, against the run's Redis, with a clock the test moves. */
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import { EngineStore } from '../../src/redis/engine-store.js';
+import { queuePrefix, stripeEventClaimKey } from '../../src/redis/keys.js';
 import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
 import { connectApiRedis, type Runtime } from '../../src/runtime.js';
+import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
+import { WEBHOOK_SECRET } from './stripe.js';
 
 export const PLATFORM = 'test-platform-key';
 export const OPERATOR = 'test-operator-key';
 
 export interface TestApi {
   base: string;
+  prefix: string;
+  url: string;
+  /** The queue the Stripe webhook feeds (R-WH-2). */
+  stripeQueue: Queue;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   store: EngineStore;
   redis: ScriptClient;
@@ -49,18 +58,34 @@ export async function startTestApi(opts: { redisUrl?: string; now?: number } = {
     },
   };
   const redis = await connectApiRedis(url);
+  const log = createLogger({ level: 'silent', name: 'test' });
+  const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
+    connection: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+    prefix: queuePrefix(prefix),
+  });
   const http: HttpServer = await startHttp({
     runtime,
     redis,
-    log: createLogger({ level: 'silent', name: 'test' }),
+    log,
     port: 0,
     clock,
+    mountBefore: (app) =>
+      mountStripeWebhook(app, {
+        secret: WEBHOOK_SECRET,
+        redis,
+        queue: stripeQueue,
+        claimKey: (id) => stripeEventClaimKey(prefix, id),
+        log,
+      }),
   });
   const reader = defineScripts(new Redis(url));
   const store = new EngineStore(reader, { prefix, idempotencyTtlSeconds: 3600 });
   const base = `http://127.0.0.1:${http.port}`;
   return {
     base,
+    prefix,
+    url,
+    stripeQueue,
     clock,
     store,
     redis: reader,
@@ -84,6 +109,7 @@ export async function startTestApi(opts: { redisUrl?: string; now?: number } = {
     },
     async close() {
       await http.close();
+      await stripeQueue.close().catch(() => {});
       await redis.quit();
       await reader.quit();
     },

@@ -1,0 +1,188 @@
+/**
+ * The Stripe webhook end to end on a real Redis: signed events from Stripe's fixtures, the
+ * receiver, the BullMQ queue and the worker's processor (R-WH-1..3, R-PRE-2).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
+import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
+import { queuePrefix } from '../../src/redis/keys.js';
+import { stripeEventsProcessor } from '../../workers/stripe-events.js';
+import { startTestApi, type TestApi } from '../support/http.js';
+import { event, paidCheckoutSession, sign } from '../support/stripe.js';
+
+let api: TestApi;
+let worker: Worker;
+beforeAll(async () => {
+  api = await startTestApi({ now: Date.now() });
+  worker = new Worker(
+    STRIPE_EVENTS_QUEUE,
+    stripeEventsProcessor({
+      store: api.store,
+      clock: api.clock,
+      log: createLogger({ level: 'silent', name: 't' }),
+    }),
+    {
+      connection: new Redis(api.url, { maxRetriesPerRequest: null }),
+      prefix: queuePrefix(api.prefix),
+      concurrency: 8,
+    },
+  );
+  await worker.waitUntilReady();
+});
+afterAll(async () => {
+  await worker.close();
+  await api.close();
+});
+
+async function deliver(body: unknown, o: { header?: string | null; raw?: string } = {}) {
+  const payload = o.raw ?? JSON.stringify(body);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const header = o.header === undefined ? sign(payload) : o.header;
+  if (header !== null) headers['stripe-signature'] = header;
+  const res = await fetch(`${api.base}/webhooks/stripe`, { method: 'POST', headers, body: payload });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Waits until the queue has nothing waiting, delayed or running. */
+async function drained() {
+  for (let i = 0; i < 200; i++) {
+    const c = await api.stripeQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (Object.values(c).every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the stripe-events queue did not drain');
+}
+
+let n = 0;
+async function workspace() {
+  const id = `wh${++n}`;
+  expect((await api.call('PUT', `/v1/workspaces/${id}`, { body: { planId: 'growth' } })).status).toBe(201);
+  return id;
+}
+const prepaid = async (id: string) => (await api.call('GET', `/v1/workspaces/${id}`)).body.prepaid.remaining;
+
+describe('prepaid purchases through Checkout (R-PRE-2)', () => {
+  it('grants once: the same event delivered 20 times, and the async success of the same session', async () => {
+    const ws = await workspace();
+    const session = paidCheckoutSession({ workspaceId: ws, credits: '100' });
+    const completed = event('checkout.session.completed', session);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => deliver(completed)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.body.duplicate === true)).toHaveLength(19);
+    await deliver(event('checkout.session.async_payment_succeeded', session));
+    await drained();
+    expect(await prepaid(ws)).toBe('100');
+    const ledger = await api.call('GET', `/v1/workspaces/${ws}/ledger`);
+    const grants = ledger.body.entries.filter(
+      (e: { type: string; kind: string }) => e.type === 'grant' && e.kind === 'prepaid',
+    );
+    expect(grants).toHaveLength(1);
+    expect(grants[0]).toMatchObject({ credits: '100', ref: `checkout:${session.id}` });
+  });
+
+  it('grants nothing for an unpaid completion or a failed async payment, then grants on success', async () => {
+    const ws = await workspace();
+    const session = paidCheckoutSession({ workspaceId: ws, credits: '12.5', paid: false });
+    await deliver(event('checkout.session.completed', session));
+    await deliver(event('checkout.session.async_payment_failed', session));
+    await drained();
+    expect(await prepaid(ws)).toBe('0');
+    await deliver(event('checkout.session.async_payment_succeeded', { ...session, payment_status: 'paid' }));
+    await drained();
+    expect(await prepaid(ws)).toBe('12.5');
+  });
+
+  it('fails a purchase for an unknown workspace at once, visibly, without retrying it', async () => {
+    const e = event(
+      'checkout.session.completed',
+      paidCheckoutSession({ workspaceId: 'nobody', credits: '5' }),
+    );
+    expect((await deliver(e)).status).toBe(200);
+    await drained();
+    const job = await api.stripeQueue.getJob(e.id as string);
+    expect(await job?.getState()).toBe('failed');
+    expect(job?.attemptsMade).toBe(1);
+    expect(job?.failedReason).toMatch(/nobody does not exist/);
+  });
+});
+
+describe('the receiver refuses what Stripe did not sign (R-WH-1) and ignores what it does not handle (R-WH-3)', () => {
+  const valid = () =>
+    event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'wh-x', credits: '1' }));
+  const queued = async (id: unknown) => (await api.stripeQueue.getJob(String(id))) !== undefined;
+
+  it.each([
+    ['no signature', (p: string) => ({ header: null, raw: p })],
+    [
+      'a signature made with another secret',
+      (p: string) => ({ header: sign(p, { secret: 'whsec_other' }), raw: p }),
+    ],
+    [
+      'a stale timestamp (6 minutes old)',
+      (p: string) => ({ header: sign(p, { timestamp: Math.floor(Date.now() / 1000) - 360 }), raw: p }),
+    ],
+    ['a body changed after signing', (p: string) => ({ header: sign(p), raw: p.replace('"1"', '"1000"') })],
+  ])('%s: 400, nothing queued', async (_what, make) => {
+    const e = valid();
+    const res = await deliver(undefined, make(JSON.stringify(e)));
+    expect(res.status).toBe(400);
+    expect((res.body.error as { code: string }).code).toBe('invalid_request');
+    expect(await queued(e.id)).toBe(false);
+  });
+
+  it('malformed JSON, even signed: 400', async () => {
+    const raw = '{"id": "evt_x", "type": ';
+    const res = await deliver(undefined, { raw, header: sign(raw) });
+    expect(res.status).toBe(400);
+  });
+
+  it('a signed event missing fields burnrate needs: 400, nothing queued', async () => {
+    const e = { ...valid(), id: 'not-an-event-id' };
+    expect((await deliver(e)).status).toBe(400);
+    expect(await queued('not-an-event-id')).toBe(false);
+  });
+
+  it('an oversized body: 413, nothing queued', async () => {
+    const e = valid();
+    const big = {
+      ...e,
+      data: { object: { ...(e.data as { object: object }).object, pad: 'x'.repeat(300_000) } },
+    };
+    const res = await deliver(big);
+    expect(res.status).toBe(413);
+    expect(await queued(e.id)).toBe(false);
+  });
+
+  it('an unknown event type: acknowledged and ignored', async () => {
+    const e = event('customer.tax_id.created', { id: 'txi_1' });
+    const res = await deliver(e);
+    expect(res).toEqual({ status: 200, body: { received: true, ignored: true } });
+    expect(await queued(e.id)).toBe(false);
+  });
+});
+
+it('answers 500 when Redis cannot be reached, so Stripe delivers again (R-WH-2)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'burnrate-wh-down-'));
+  const redis = await startEmbeddedRedis({ dir, appendOnly: false });
+  const down = await startTestApi({ redisUrl: redis.url });
+  try {
+    await redis.stop();
+    const e = event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'w', credits: '1' }));
+    const payload = JSON.stringify(e);
+    const res = await fetch(`${down.base}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload) },
+      body: payload,
+    });
+    expect(res.status).toBe(500);
+  } finally {
+    await down.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

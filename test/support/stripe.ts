@@ -1,0 +1,57 @@
+/** Signed Stripe webhook payloads built from Stripe's own fixtures (../shared/stripe/fixtures3.json). */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Stripe from 'stripe';
+
+const fixtures = JSON.parse(
+  readFileSync(new URL('../../../shared/stripe/fixtures3.json', import.meta.url), 'utf8'),
+) as {
+  resources: Record<string, Record<string, unknown>>;
+};
+
+export const WEBHOOK_SECRET = 'whsec_test_burnrate';
+const stripe = new Stripe('sk_test_fixtures');
+
+export function fixture(name: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base = fixtures.resources[name];
+  if (!base) throw new Error(`no fixture ${name}`);
+  return { ...structuredClone(base), ...overrides };
+}
+
+/** A paid Checkout Session of a prepaid purchase, as burnrate creates them. */
+export function paidCheckoutSession(o: {
+  workspaceId: string;
+  credits: string;
+  id?: string;
+  paid?: boolean;
+}) {
+  return fixture('checkout.session', {
+    id: o.id ?? `cs_test_${randomUUID().replaceAll('-', '')}`,
+    mode: 'payment',
+    status: 'complete',
+    payment_status: o.paid === false ? 'unpaid' : 'paid',
+    client_reference_id: o.workspaceId,
+    metadata: { workspace_id: o.workspaceId, credits: o.credits },
+  });
+}
+
+export function event(
+  type: string,
+  object: Record<string, unknown>,
+  o: { id?: string; created?: number } = {},
+) {
+  return fixture('event', {
+    id: o.id ?? `evt_test_${randomUUID().replaceAll('-', '')}`,
+    type,
+    created: o.created ?? Math.floor(Date.now() / 1000),
+    data: { object },
+  });
+}
+
+export function sign(payload: string, o: { secret?: string; timestamp?: number } = {}): string {
+  return stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: o.secret ?? WEBHOOK_SECRET,
+    ...(o.timestamp === undefined ? {} : { timestamp: o.timestamp }),
+  });
+}
