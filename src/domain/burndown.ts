@@ -33,6 +33,8 @@ export interface EngineState {
   cycleEnd: number;
   /** Cycles ever started, plan changes included: the ledger's flex entries carry it. */
   cycleSeq: number;
+  /** `created` (s) of the last Stripe subscription event applied; 0 when none. */
+  stripeEventAt: number;
   /** Included units granted at each cycle start. */
   allotment: number;
   included: number;
@@ -55,7 +57,7 @@ export interface EngineState {
   blocked: RefusalReason | null;
 }
 
-export type EntryType = 'grant' | 'consume' | 'expiry' | 'adjustment' | 'shortfall';
+export type EntryType = 'grant' | 'consume' | 'expiry' | 'forfeit' | 'adjustment' | 'shortfall';
 export type EntryKind = 'included' | 'prepaid' | 'flex' | 'none';
 
 export interface LedgerEntry {
@@ -152,12 +154,15 @@ export function roll(state: EngineState, now: number): { state: EngineState; ent
   return { state: s, entries };
 }
 
-function startCycle(s: EngineState, o: { at: number; expiryRef: string; grantRef: string }): LedgerEntry[] {
+function startCycle(
+  s: EngineState,
+  o: { at: number; expiryRef: string; grantRef: string; expiryType?: 'expiry' | 'forfeit' },
+): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   if (s.included > 0) {
     entries.push({
       at: o.at,
-      type: 'expiry',
+      type: o.expiryType ?? 'expiry',
       kind: 'included',
       units: -s.included,
       balanceAfter: 0,
@@ -204,6 +209,7 @@ export function createWorkspace(
     cycleStart: now,
     cycleEnd: addMonths(now, plan.intervalMonths),
     cycleSeq: 0,
+    stripeEventAt: 0,
     included: 0,
     includedGranted: 0,
     prepaid: 0,
@@ -219,32 +225,64 @@ export function createWorkspace(
   return { state: s, entries };
 }
 
+export type PlanChangeOutcome = 'plan_changed' | 'renewed' | 'updated' | 'stale';
+
 /**
- * Sets a workspace's plan. A different plan starts a new cycle now: the old included
- * remainder expires and the new allotment is granted (R-CYC-2). The same plan only takes the
- * new terms (price book, overrides) without touching the cycle.
+ * Sets a workspace's plan (the API's PUT, or Stripe's subscription events). A different plan,
+ * or the same plan on another interval, starts a new cycle: the old included remainder
+ * expires (or is forfeited, R-CYC-3) and the new allotment is granted (R-CYC-2). The same plan
+ * and interval only take the new terms.
+ *
+ * With Stripe's billing period the cycle is that period, and a later period of the same plan
+ * is a renewal (R-CYC-1), granted once; cycles after it follow on from its end. An event older
+ * than the last one applied changes nothing.
  */
 export function changePlan(
   state: EngineState,
   plan: PlanChange,
   now: number,
-): { state: EngineState; entries: LedgerEntry[]; newCycle: boolean } {
+  o: {
+    period?: { start: number; end: number } | undefined;
+    eventAt?: number | undefined;
+    expiryType?: 'expiry' | 'forfeit';
+  } = {},
+): { state: EngineState; entries: LedgerEntry[]; outcome: PlanChangeOutcome } {
+  if (o.eventAt !== undefined && state.stripeEventAt > o.eventAt) return { state, entries: [], outcome: 'stale' };
   const rolled = roll(state, now);
   const s = clone(rolled.state);
-  // Another plan, or the same plan on another interval (an override), is a new cycle.
-  const newCycle = s.planId !== plan.planId || s.intervalMonths !== plan.intervalMonths;
+  let outcome: PlanChangeOutcome = 'updated';
+  if (s.planId !== plan.planId || s.intervalMonths !== plan.intervalMonths) outcome = 'plan_changed';
+  else if (o.period && o.period.start > s.cycleStart) outcome = 'renewed';
   Object.assign(s, plan);
   if (!s.capCustom) s.capCents = plan.defaultCapCents;
-  if (!newCycle) {
+  let entries = rolled.entries;
+  if (outcome === 'updated') {
     unblockIfRoom(s);
-    return { state: s, entries: rolled.entries, newCycle };
+    if (o.period && o.period.start === s.cycleStart && o.period.end !== s.cycleEnd) followPeriod(s, o.period);
+  } else {
+    const at = o.period?.start ?? now;
+    const expiryRef = outcome === 'renewed' ? `cycle:${s.cycleStart}` : 'plan_change';
+    entries = [
+      ...entries,
+      ...startCycle(s, { at, expiryRef, grantRef: `cycle:${at}`, expiryType: o.expiryType ?? 'expiry' }),
+    ];
+    s.cycleStart = at;
+    if (o.period) followPeriod(s, o.period);
+    else {
+      s.anchor = at;
+      s.cycleIndex = 0;
+      s.cycleEnd = addMonths(at, s.intervalMonths);
+    }
   }
-  s.anchor = now;
-  s.cycleIndex = 0;
-  const entries = startCycle(s, { at: now, expiryRef: 'plan_change', grantRef: `cycle:${now}` });
-  s.cycleStart = now;
-  s.cycleEnd = addMonths(now, s.intervalMonths);
-  return { state: s, entries: [...rolled.entries, ...entries], newCycle };
+  if (o.eventAt !== undefined) s.stripeEventAt = o.eventAt;
+  return { state: s, entries, outcome };
+}
+
+/** The current cycle ends where Stripe's period does; later ones follow on from there. */
+function followPeriod(s: EngineState, period: { start: number; end: number }): void {
+  s.anchor = period.end;
+  s.cycleIndex = -1;
+  s.cycleEnd = period.end;
 }
 
 /** Takes units from prepaid lots, oldest first (R-CON-1), one entry per lot; mutates `s`. */

@@ -32,6 +32,7 @@ const STATE_FIELDS = [
   'blocked',
   'lotSeq',
   'cseq',
+  'subAt',
 ] as const;
 
 /** Descriptive fields stored beside the state, written by upsert and read by the API. */
@@ -39,6 +40,9 @@ export const META_FIELDS = ['createdAt', 'priceBook', 'currency', 'stripeCustome
 export type WorkspaceMeta = Record<(typeof META_FIELDS)[number], string>;
 
 export type StoredState = Omit<EngineState, 'lots'>;
+
+const upsertOutcomeSchema = z.enum(['created', 'plan_changed', 'renewed', 'updated', 'stale']);
+export type UpsertOutcome = z.infer<typeof upsertOutcomeSchema>;
 
 const reasonSchema = z.enum(REFUSAL_REASONS);
 const replySchema = z.array(z.string());
@@ -78,6 +82,7 @@ function parseState(fields: string[]): StoredState {
     flexCycle: int(f('flexCyc')),
     blocked: f('blocked') === '' ? null : reasonSchema.parse(f('blocked')),
     cycleSeq: int(f('cseq')),
+    stripeEventAt: int(f('subAt')),
   };
 }
 
@@ -170,7 +175,13 @@ export class EngineStore {
     terms: PlanChange;
     meta: Partial<WorkspaceMeta>;
     now: number;
-  }): Promise<{ outcome: 'created' | 'plan_changed' | 'updated'; state: StoredState }> {
+    /** Stripe's billing period: the cycle becomes it (see upsert-workspace-3.lua). */
+    period?: { start: number; end: number } | undefined;
+    /** The Stripe event's `created` (s): an older event than the last applied changes nothing. */
+    eventAt?: number | undefined;
+    /** The old included remainder: expires (a plan change) or is forfeited (R-CYC-3). */
+    expiryType?: 'expiry' | 'forfeit';
+  }): Promise<{ outcome: UpsertOutcome; state: StoredState }> {
     const k = this.keys(o.workspaceId);
     const t = o.terms;
     const meta = Object.entries(o.meta).flatMap(([key, v]) => (v === undefined ? [] : [key, v]));
@@ -186,10 +197,14 @@ export class EngineStore {
         t.flexAllowed ? 1 : 0,
         t.flexPriceE4,
         t.defaultCapCents,
+        o.period?.start ?? '',
+        o.period?.end ?? '',
+        o.eventAt ?? '',
+        o.expiryType ?? 'expiry',
         ...meta,
       ),
     );
-    const outcome = z.enum(['created', 'plan_changed', 'updated']).parse(reply[0]);
+    const outcome = upsertOutcomeSchema.parse(reply[0]);
     return { outcome, state: parseState(reply.slice(1)) };
   }
 

@@ -58,6 +58,16 @@ describe.each(engines)('burn-down cases (%s)', (_name, make) => {
         case 'plan':
           await engine.changePlan(step.plan, now);
           break;
+        case 'stripe': {
+          const { plan, period, eventAt, expiryType } = step;
+          const outcome = await engine.changePlan(plan, now, {
+            eventAt,
+            ...(period ? { period } : {}),
+            ...(expiryType ? { expiryType } : {}),
+          });
+          expect(outcome).toBe(step.outcome);
+          break;
+        }
         case 'state':
           expectState(await engine.state(now), step.expect);
           break;

@@ -31,6 +31,8 @@ type Action =
   | { op: 'cap'; capCents: number | null }
   | { op: 'threshold'; thresholdCents: number | null }
   | { op: 'plan'; plan: PlanChange }
+  /** A Stripe subscription event: a period around now, an event time that may be older. */
+  | { op: 'stripe'; plan: PlanChange; startAgo: number; length: number; eventAt: number; forfeit: boolean }
   | { op: 'look' };
 
 /**
@@ -90,6 +92,17 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('plan'),
       plan: fc.constantFrom(GROWTH, ANNUAL, FREE, GROWTH_YEARLY, GROWTH_CHEAPER_FLEX),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('stripe' as const),
+      plan: fc.constantFrom(GROWTH, ANNUAL, FREE, GROWTH_YEARLY, GROWTH_CHEAPER_FLEX),
+      startAgo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 40 * DAY })),
+      length: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 400 * DAY })),
+      eventAt: fc.integer({ min: 0, max: 50 }),
+      forfeit: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'look' as const }) },
@@ -250,6 +263,16 @@ describe('burn-down properties: mirror and Lua agree on random sequences', () =>
               await mirror.changePlan(a.plan, now);
               await lua.changePlan(a.plan, now);
               break;
+            case 'stripe': {
+              const period = { start: now - a.startAgo, end: now - a.startAgo + a.length };
+              const o = {
+                period,
+                eventAt: a.eventAt,
+                expiryType: a.forfeit ? ('forfeit' as const) : ('expiry' as const),
+              };
+              expect(await lua.changePlan(a.plan, now, o)).toBe(await mirror.changePlan(a.plan, now, o));
+              break;
+            }
             case 'look':
               break;
           }

@@ -6,6 +6,8 @@ import type { EngineState, PlanChange, RefusalReason } from '../../src/domain/bu
 import { parseDecimal4 } from '../../src/domain/units.js';
 
 export const T0 = Date.UTC(2026, 0, 31, 12, 0, 0); // Jan 31: the next cycle ends on Feb 28
+/** The end of a Stripe period that started an hour after T0 (a trial-like short period). */
+const P1 = Date.UTC(2026, 1, 28, 12);
 export const HOUR = 3_600_000;
 export const u = (credits: string) => parseDecimal4(credits)!;
 
@@ -53,6 +55,15 @@ export type Step =
   | { op: 'adjust'; kind: 'included' | 'prepaid'; credits: string; key: string; expect: string; t?: number }
   | { op: 'flex'; enabled?: boolean; capCents?: number | null; thresholdCents?: number | null; t?: number }
   | { op: 'plan'; plan: PlanChange; t?: number }
+  | {
+      op: 'stripe';
+      plan: PlanChange;
+      period?: { start: number; end: number };
+      eventAt: number;
+      expiryType?: 'expiry' | 'forfeit';
+      t?: number;
+      outcome: string;
+    }
   | { op: 'state'; t?: number; expect: StateExpect };
 
 export interface BurndownCase {
@@ -318,6 +329,95 @@ export const CASES: BurndownCase[] = [
       { op: 'flex', capCents: 10_400 },
       { op: 'state', expect: { blocked: null } },
       { op: 'consume', credits: '1', expect: { ok: true, flex: '1' } },
+    ],
+  },
+  {
+    name: 'R-CYC-1 a Stripe period is the cycle; its renewal is granted once, whether the cycle rolled first or the event came twice',
+    plan: GROWTH,
+    steps: [
+      {
+        op: 'stripe',
+        plan: GROWTH,
+        period: { start: T0 + HOUR, end: P1 },
+        eventAt: 100,
+        outcome: 'renewed',
+        t: T0 + HOUR,
+      },
+      { op: 'state', t: T0 + HOUR, expect: { included: '150', cycleStart: T0 + HOUR, cycleEnd: P1 } },
+      { op: 'consume', credits: '50', t: T0 + 2 * HOUR, expect: { ok: true } },
+      {
+        op: 'stripe',
+        plan: GROWTH,
+        period: { start: T0 + HOUR, end: P1 },
+        eventAt: 100,
+        outcome: 'updated',
+        t: T0 + 3 * HOUR,
+      },
+      { op: 'state', t: T0 + 3 * HOUR, expect: { included: '100' } },
+      // The period ends: the cycle rolls by itself, from the period's end.
+      { op: 'consume', credits: '10', t: P1 + 1, expect: { ok: true, included: '10' } },
+      {
+        op: 'state',
+        t: P1 + 1,
+        expect: { included: '140', cycleStart: P1, cycleEnd: Date.UTC(2026, 2, 28, 12) },
+      },
+      // invoice.paid for that period arrives late: nothing granted again.
+      {
+        op: 'stripe',
+        plan: GROWTH,
+        period: { start: P1, end: Date.UTC(2026, 2, 28, 12) },
+        eventAt: 200,
+        outcome: 'updated',
+        t: P1 + HOUR,
+      },
+      { op: 'state', t: P1 + HOUR, expect: { included: '140' } },
+      // An older event (a stale subscription.updated) changes nothing.
+      {
+        op: 'stripe',
+        plan: ANNUAL,
+        period: { start: T0, end: P1 },
+        eventAt: 150,
+        outcome: 'stale',
+        t: P1 + 2 * HOUR,
+      },
+      { op: 'state', t: P1 + 2 * HOUR, expect: { planId: 'growth', included: '140' } },
+    ],
+  },
+  {
+    name: 'R-CYC-1 a renewal event ahead of the roll starts the new period with a fresh allotment',
+    plan: GROWTH,
+    steps: [
+      { op: 'consume', credits: '20', expect: { ok: true } },
+      {
+        op: 'stripe',
+        plan: GROWTH,
+        period: { start: T0 + 20 * 24 * HOUR, end: T0 + 50 * 24 * HOUR },
+        eventAt: 5,
+        outcome: 'renewed',
+        t: T0 + 20 * 24 * HOUR,
+      },
+      { op: 'state', t: T0 + 20 * 24 * HOUR, expect: { included: '150', cycleEnd: T0 + 50 * 24 * HOUR } },
+    ],
+  },
+  {
+    name: 'R-CYC-3 a subscription that ends forfeits included credits, keeps prepaid, and falls to the free plan',
+    plan: GROWTH,
+    steps: [
+      { op: 'prepaid', credits: '40', key: 'lot1' },
+      { op: 'consume', credits: '100', expect: { ok: true } },
+      {
+        op: 'stripe',
+        plan: FREE,
+        eventAt: 300,
+        expiryType: 'forfeit',
+        outcome: 'plan_changed',
+        t: T0 + 5 * HOUR,
+      },
+      {
+        op: 'state',
+        t: T0 + 5 * HOUR,
+        expect: { planId: 'free', included: '30', prepaid: '40', cycleStart: T0 + 5 * HOUR },
+      },
     ],
   },
 ];

@@ -25,9 +25,16 @@ export interface DebitView {
   reason: RefusalReason | null;
 }
 
+export interface StripeChange {
+  period?: { start: number; end: number };
+  eventAt?: number;
+  expiryType?: 'expiry' | 'forfeit';
+}
+
 export interface Engine {
   create(plan: PlanChange, now: number): Promise<void>;
-  changePlan(plan: PlanChange, now: number): Promise<void>;
+  /** A plan change from the API, or (with a period and event time) from a Stripe event. */
+  changePlan(plan: PlanChange, now: number, o?: StripeChange): Promise<string>;
   debit(o: { units: number; mode: 'consume' | 'record'; now: number; key: string }): Promise<DebitView>;
   adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }): Promise<string>;
   setFlex(o: {
@@ -52,8 +59,10 @@ export class MirrorEngine implements Engine {
   async create(plan: PlanChange, now: number) {
     this.s = createWorkspace(plan, now).state;
   }
-  async changePlan(plan: PlanChange, now: number) {
-    this.s = changePlan(this.current, plan, now).state;
+  async changePlan(plan: PlanChange, now: number, o: StripeChange = {}) {
+    const r = changePlan(this.current, plan, now, o);
+    this.s = r.state;
+    return r.outcome;
   }
   async debit(o: { units: number; mode: 'consume' | 'record'; now: number; key: string }) {
     const first = this.seen.get(o.key);
@@ -99,8 +108,9 @@ export class RedisEngine implements Engine {
   async create(plan: PlanChange, now: number) {
     await this.store.upsert({ workspaceId: this.workspaceId, terms: plan, meta: {}, now });
   }
-  async changePlan(plan: PlanChange, now: number) {
-    await this.create(plan, now);
+  async changePlan(plan: PlanChange, now: number, o: StripeChange = {}) {
+    const r = await this.store.upsert({ workspaceId: this.workspaceId, terms: plan, meta: {}, now, ...o });
+    return r.outcome;
   }
   async debit(o: { units: number; mode: 'consume' | 'record'; now: number; key: string }) {
     const r = await this.store.debit({

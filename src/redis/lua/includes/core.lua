@@ -16,7 +16,7 @@
 local DAY_MS = 86400000
 
 local STATE_FIELDS = {'plan', 'iv', 'anchor', 'cidx', 'cstart', 'cend', 'allot', 'incl', 'inclGr', 'pre',
-  'flexOk', 'flexOn', 'price', 'capC', 'capDef', 'capCustom', 'thrC', 'flexCyc', 'blocked', 'lotSeq', 'cseq'}
+  'flexOk', 'flexOn', 'price', 'capC', 'capDef', 'capCustom', 'thrC', 'flexCyc', 'blocked', 'lotSeq', 'cseq', 'subAt'}
 
 local function fmt(n)
   return string.format('%d', n)
@@ -84,7 +84,9 @@ local stateChanged = false
 local function loadState(key)
   local packed = redis.call('GET', key)
   if not packed then return nil end
-  return cmsgpack.unpack(packed)
+  local s = cmsgpack.unpack(packed)
+  s.subAt = s.subAt or 0
+  return s
 end
 
 local function set(s, field, value)
@@ -108,8 +110,8 @@ end
 -- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1/2).
 -- cseq numbers every cycle ever started, plan changes included: flex entries carry it, so the
 -- ledger tells cycles apart even when two start in the same millisecond.
-local function startCycle(K, s, at, expiryRef, grantRef)
-  if s.incl > 0 then ledger(K.ledger, at, 'expiry', 'included', -s.incl, 0, expiryRef) end
+local function startCycle(K, s, at, expiryRef, grantRef, expiryType)
+  if s.incl > 0 then ledger(K.ledger, at, expiryType or 'expiry', 'included', -s.incl, 0, expiryRef) end
   set(s, 'incl', s.allot)
   set(s, 'inclGr', s.allot)
   if s.allot > 0 then ledger(K.ledger, at, 'grant', 'included', s.allot, s.allot, grantRef) end
