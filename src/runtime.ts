@@ -90,6 +90,7 @@ export function buildService(o: {
     clock: o.clock ?? systemClock,
     metrics: o.metrics,
     workspacesKey: workspacesKey(config),
+    keyPrefix: config.redisPrefix,
   });
   return { store, service };
 }

@@ -21,8 +21,11 @@ if (config.devApiKeys) {
 const url = requireRedisUrl(config);
 const redis = await connectApiRedis(url);
 // The producer fails fast while Redis is down, so the webhook answers 500 and Stripe retries.
+const queueConnection = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+// While Redis is down the webhook answers 500 and logs it; ioredis reconnects meanwhile.
+queueConnection.on('error', (err) => log.debug({ err }, 'stripe queue connection error'));
 const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
-  connection: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+  connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
 if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');

@@ -26,7 +26,7 @@ const { config } = runtime;
 const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
 const url = requireRedisUrl(config);
 const redis = await connectApiRedis(url, { enableOfflineQueue: true, maxRetriesPerRequest: 3 });
-const { store } = buildService({ runtime, redis });
+const { store, service } = buildService({ runtime, redis });
 const prefix = queuePrefix(config.redisPrefix);
 
 const queue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection(url), prefix });
@@ -55,7 +55,7 @@ const worker = new Worker(
 );
 const stripeWorker = new Worker(
   STRIPE_EVENTS_QUEUE,
-  stripeEventsProcessor({ store, clock: systemClock, log }),
+  stripeEventsProcessor({ store, service, clock: systemClock, log }),
   {
     connection: bullConnection(url),
     prefix,

@@ -7,16 +7,25 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
 import { stripeEventJobSchema } from '../src/queues/stripe-events.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
-import type { Clock } from '../src/services/credit-service.js';
+import type { Clock, CreditService } from '../src/services/credit-service.js';
 import { handleStripeEvent, PermanentEventError } from '../src/services/stripe-event-handler.js';
 
-export function stripeEventsProcessor(deps: { store: EngineStore; clock: Clock; log: Logger }) {
+export function stripeEventsProcessor(deps: {
+  store: EngineStore;
+  service: CreditService;
+  clock: Clock;
+  log: Logger;
+}) {
   return async (job: Job) => {
     const parsed = stripeEventJobSchema.safeParse(job.data);
     if (!parsed.success)
       throw new UnrecoverableError(`malformed stripe-events job ${job.id}: ${parsed.error.message}`);
     try {
-      const outcome = await handleStripeEvent(parsed.data, { store: deps.store, now: deps.clock.now() });
+      const outcome = await handleStripeEvent(parsed.data, {
+        store: deps.store,
+        service: deps.service,
+        now: deps.clock.now(),
+      });
       deps.log.info({ eventId: parsed.data.id, type: parsed.data.type, ...outcome }, 'stripe event applied');
       return outcome;
     } catch (err) {

@@ -247,7 +247,8 @@ export function changePlan(
     expiryType?: 'expiry' | 'forfeit';
   } = {},
 ): { state: EngineState; entries: LedgerEntry[]; outcome: PlanChangeOutcome } {
-  if (o.eventAt !== undefined && state.stripeEventAt > o.eventAt) return { state, entries: [], outcome: 'stale' };
+  if (o.eventAt !== undefined && state.stripeEventAt > o.eventAt)
+    return { state, entries: [], outcome: 'stale' };
   const rolled = roll(state, now);
   const s = clone(rolled.state);
   let outcome: PlanChangeOutcome = 'updated';

@@ -38,3 +38,8 @@ export function queuePrefix(prefix: string): string {
 export function stripeEventClaimKey(prefix: string, eventId: string): string {
   return `${prefix}stripe:event:${eventId}`;
 }
+
+/** The workspace of a Stripe customer, recorded when burnrate learns it. */
+export function stripeCustomerKey(prefix: string, customerId: string): string {
+  return `${prefix}stripe:customer:${customerId}`;
+}

@@ -33,6 +33,7 @@ import {
   type EngineStore,
   type WorkspaceMeta,
 } from '../redis/engine-store.js';
+import { stripeCustomerKey } from '../redis/keys.js';
 
 export interface Clock {
   now(): number;
@@ -94,6 +95,8 @@ export class CreditService {
       metrics?: DebitMetrics | undefined;
       /** The set of every workspace id, walked by the cycle sweep. */
       workspacesKey: string;
+      /** The deployment's key prefix (REDIS_PREFIX). */
+      keyPrefix: string;
     },
   ) {}
 
@@ -125,18 +128,38 @@ export class CreditService {
       overrides?: Overrides | undefined;
     },
   ) {
+    const { outcome } = await this.setPlan(id, body);
+    return { outcome, workspace: await this.getWorkspace(id) };
+  }
+
+  /**
+   * Creates a workspace or sets its plan, from the API or from Stripe's subscription events
+   * (with the billing period, the event's time, and whether the old remainder is forfeited).
+   * Omitted fields keep what the workspace has; `overrides: {}` clears overrides.
+   */
+  async setPlan(
+    id: string,
+    o: {
+      planId: string;
+      createdAt?: string | undefined;
+      stripeCustomerId?: string | undefined;
+      overrides?: Overrides | undefined;
+      period?: { start: number; end: number } | undefined;
+      eventAt?: number | undefined;
+      expiryType?: 'expiry' | 'forfeit';
+    },
+  ) {
     const { store, catalog, clock } = this.deps;
-    const plan = findPlan(catalog, body.planId);
+    const plan = findPlan(catalog, o.planId);
     if (!plan) {
-      throw new BurnrateError('invalid_request', `unknown planId ${body.planId}`, {
+      throw new BurnrateError('invalid_request', `unknown planId ${o.planId}`, {
         planIds: catalog.plans.map((p) => p.id),
       });
     }
     const now = clock.now();
     const existing = await store.snapshot(id, now);
-    // Omitted fields keep what the workspace has; `overrides: {}` clears overrides.
-    const createdAt = body.createdAt ?? existing?.meta.createdAt ?? new Date(now).toISOString();
-    const apiOverrides = body.overrides ?? (existing ? storedOverrides(existing.meta) : undefined);
+    const createdAt = o.createdAt ?? existing?.meta.createdAt ?? new Date(now).toISOString();
+    const apiOverrides = o.overrides ?? (existing ? storedOverrides(existing.meta) : undefined);
     const overrides = { ...catalog.enterpriseOverrides[id], ...apiOverrides };
     const terms = planTerms({ catalog, plan, createdAt: Date.parse(createdAt), overrides });
     const meta: Partial<WorkspaceMeta> = {
@@ -145,17 +168,38 @@ export class CreditService {
       currency: terms.currency,
       overrides: apiOverrides ? JSON.stringify(apiOverrides) : '',
     };
-    if (body.stripeCustomerId !== undefined) meta.stripeCustomerId = body.stripeCustomerId;
+    if (o.stripeCustomerId !== undefined) {
+      meta.stripeCustomerId = o.stripeCustomerId;
+      await this.deps.redis.set(stripeCustomerKey(this.deps.keyPrefix, o.stripeCustomerId), id);
+    }
     // Listed for the cycle sweep first: a crash in between leaves a name the sweep skips,
     // never a workspace it misses.
     await this.deps.redis.sadd(this.deps.workspacesKey, id);
-    const { outcome } = await store.upsert({
+    return store.upsert({
       workspaceId: id,
       terms: { ...terms, allotment: terms.allotmentUnits },
       meta,
       now,
+      period: o.period,
+      eventAt: o.eventAt,
+      ...(o.expiryType ? { expiryType: o.expiryType } : {}),
     });
-    return { outcome, workspace: await this.getWorkspace(id) };
+  }
+
+  /** The workspace a Stripe customer belongs to, as burnrate recorded it; null if unknown. */
+  async workspaceOfCustomer(customerId: string): Promise<string | null> {
+    return this.deps.redis.get(stripeCustomerKey(this.deps.keyPrefix, customerId));
+  }
+
+  /** The plan a Stripe price id stands for (R-CAT-1), or undefined. */
+  planOfPrice(priceId: string) {
+    return this.deps.catalog.plans.find((p) => p.stripePriceIds.includes(priceId));
+  }
+
+  /** The workspace's current plan id, or null if there is no such workspace. */
+  async currentPlan(id: string): Promise<string | null> {
+    const snap = await this.deps.store.snapshot(id, this.deps.clock.now());
+    return snap ? snap.state.planId : null;
   }
 
   async getWorkspace(id: string) {

@@ -2,29 +2,89 @@
  * What a verified Stripe event does (the worker's processor calls this). Effects are
  * idempotent: an event delivered twice, or a job retried after a crash, changes nothing more.
  *
- * Now: prepaid purchases through Checkout (R-PRE-2) — credits are granted once per session,
- * when the payment succeeded. Subscriptions, renewals, cancellations and refunds come with
- * the rest of issue 3.
+ * - Subscriptions (created/updated): the plan is the item's price (through the catalog), the
+ *   billing cycle is the item's period; a change of price is a plan change (R-CYC-2); an event
+ *   older than the last applied changes nothing (R-WH-2). `past_due` keeps the plan while
+ *   Stripe retries the payment; `incomplete` waits; `canceled`, `unpaid`, `paused` and
+ *   `incomplete_expired` end it like a deletion.
+ * - Deletion (R-CYC-3): included credits are forfeited, prepaid stay, the workspace falls to
+ *   the catalog's default (free) plan. The final flex invoice of issue 4 plugs in here.
+ * - invoice.paid for a renewal (R-CYC-1): the new period starts with a fresh allotment, once.
+ * - Checkout (R-PRE-2): prepaid credits are granted once per session, when the payment succeeded.
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { BurnrateError } from '../domain/errors.js';
 import { formatUnits, parseDecimal4 } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
-import { checkoutSessionSchema, type StripeEventEnvelope } from '../stripe/events.js';
+import {
+  checkoutSessionSchema,
+  invoiceSchema,
+  type StripeEventEnvelope,
+  type StripeSubscription,
+  subscriptionSchema,
+} from '../stripe/events.js';
+import type { CreditService } from './credit-service.js';
 
 /** A failure no retry can fix (a malformed object, an unknown workspace). */
 export class PermanentEventError extends Error {}
 
 export type EventOutcome =
   | { action: 'granted' | 'already_granted'; workspaceId: string; credits: string }
+  | { action: 'plan_set' | 'subscription_ended'; workspaceId: string; planId: string; outcome: string }
   | { action: 'awaiting_payment' | 'payment_failed' | 'ignored' };
 
-export async function handleStripeEvent(
-  event: StripeEventEnvelope,
-  deps: { store: EngineStore; now: number },
-): Promise<EventOutcome> {
+export interface EventDeps {
+  store: EngineStore;
+  service: CreditService;
+  now: number;
+}
+
+const ENDED = new Set(['canceled', 'unpaid', 'paused', 'incomplete_expired']);
+const seconds = (s: number) => s * 1000;
+
+export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventDeps): Promise<EventOutcome> {
   switch (event.type) {
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated': {
+      const sub = parse(subscriptionSchema, event.data.object, event);
+      if (sub.status === 'incomplete') return { action: 'awaiting_payment' };
+      const workspaceId = await workspaceOf(sub, deps, event);
+      if (ENDED.has(sub.status)) return endSubscription(workspaceId, event, deps);
+      const item = sub.items.data[0]!;
+      const plan = deps.service.planOfPrice(item.price.id);
+      if (!plan)
+        throw new PermanentEventError(`${event.id}: no plan in the catalog has price ${item.price.id}`);
+      const r = await deps.service.setPlan(workspaceId, {
+        planId: plan.id,
+        stripeCustomerId: sub.customer,
+        period: { start: seconds(item.current_period_start), end: seconds(item.current_period_end) },
+        eventAt: event.created,
+      });
+      return { action: 'plan_set', workspaceId, planId: plan.id, outcome: r.outcome };
+    }
+    case 'customer.subscription.deleted': {
+      const sub = parse(subscriptionSchema, event.data.object, event);
+      return endSubscription(await workspaceOf(sub, deps, event), event, deps);
+    }
+    case 'invoice.paid': {
+      const invoice = parse(invoiceSchema, event.data.object, event);
+      if (invoice.billing_reason !== 'subscription_cycle') return { action: 'ignored' };
+      const workspaceId =
+        invoice.parent?.subscription_details?.metadata?.workspace_id ??
+        (invoice.customer ? await deps.service.workspaceOfCustomer(invoice.customer) : null);
+      if (!workspaceId) throw new PermanentEventError(`${event.id}: no workspace for invoice ${invoice.id}`);
+      const line = invoice.lines.data[0];
+      const planId = await deps.service.currentPlan(workspaceId);
+      if (!line || !planId)
+        throw new PermanentEventError(`${event.id}: invoice ${invoice.id} has no period or workspace`);
+      // The renewal keeps the plan; the period decides (a period already current is a no-op).
+      const r = await deps.service.setPlan(workspaceId, {
+        planId,
+        period: { start: seconds(line.period.start), end: seconds(line.period.end) },
+      });
+      return { action: 'plan_set', workspaceId, planId, outcome: r.outcome };
+    }
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded': {
       const session = parse(checkoutSessionSchema, event.data.object, event);
@@ -39,6 +99,33 @@ export async function handleStripeEvent(
   }
 }
 
+/** metadata.workspace_id on the subscription, else the workspace recorded for its customer. */
+async function workspaceOf(
+  sub: StripeSubscription,
+  deps: EventDeps,
+  event: StripeEventEnvelope,
+): Promise<string> {
+  const id = sub.metadata?.workspace_id ?? (await deps.service.workspaceOfCustomer(sub.customer));
+  if (!id) throw new PermanentEventError(`${event.id}: subscription ${sub.id} names no workspace`);
+  return id;
+}
+
+/** R-CYC-3: included credits forfeited, prepaid kept, back to the default (free) plan. */
+async function endSubscription(
+  workspaceId: string,
+  event: StripeEventEnvelope,
+  deps: EventDeps,
+): Promise<EventOutcome> {
+  const planId = deps.service.catalog.defaultPlanId;
+  const r = await deps.service.setPlan(workspaceId, {
+    planId,
+    eventAt: event.created,
+    expiryType: 'forfeit',
+  });
+  // Issue 4: the final flex invoice of the ended subscription's last month is created here.
+  return { action: 'subscription_ended', workspaceId, planId, outcome: r.outcome };
+}
+
 function parse<S extends z.ZodType>(schema: S, v: unknown, event: StripeEventEnvelope): z.output<S> {
   const r = schema.safeParse(v);
   if (!r.success) throw new PermanentEventError(`${event.type} ${event.id}: ${r.error.message}`);
@@ -51,7 +138,7 @@ async function grantCheckout(
     client_reference_id?: string | null | undefined;
     metadata?: Record<string, string> | null | undefined;
   },
-  deps: { store: EngineStore; now: number },
+  deps: EventDeps,
 ): Promise<EventOutcome> {
   const workspaceId = session.metadata?.workspace_id ?? session.client_reference_id ?? undefined;
   const units = parseDecimal4(session.metadata?.credits ?? '');

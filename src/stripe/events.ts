@@ -7,6 +7,10 @@ import { z } from 'zod';
 
 /** The event types the workers act on; any other type is acknowledged and ignored (R-WH-3). */
 export const HANDLED_EVENT_TYPES = [
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'invoice.paid',
   'checkout.session.completed',
   'checkout.session.async_payment_succeeded',
   'checkout.session.async_payment_failed',
@@ -28,4 +32,55 @@ export const checkoutSessionSchema = z.object({
   payment_status: z.enum(['paid', 'unpaid', 'no_payment_required']),
   client_reference_id: z.string().nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
+});
+
+const metadata = z.record(z.string(), z.string()).nullable().optional();
+const customerRef = z.union([z.string(), z.object({ id: z.string() }).transform((c) => c.id)]);
+
+/** A subscription: its plan is its item's price, its billing cycle the item's period. */
+export const subscriptionSchema = z.object({
+  id: z.string().startsWith('sub_'),
+  customer: customerRef,
+  status: z.enum([
+    'incomplete',
+    'incomplete_expired',
+    'trialing',
+    'active',
+    'past_due',
+    'canceled',
+    'unpaid',
+    'paused',
+  ]),
+  metadata,
+  items: z.object({
+    data: z
+      .array(
+        z.object({
+          price: z.object({ id: z.string() }),
+          current_period_start: z.number().int(),
+          current_period_end: z.number().int(),
+        }),
+      )
+      .min(1),
+  }),
+});
+export type StripeSubscription = z.infer<typeof subscriptionSchema>;
+
+/** An invoice: a renewal when billing_reason is subscription_cycle (R-CYC-1). */
+export const invoiceSchema = z.object({
+  id: z.string().startsWith('in_'),
+  customer: customerRef.nullable(),
+  billing_reason: z.string().nullable(),
+  parent: z
+    .object({
+      subscription_details: z
+        .object({ subscription: z.string().nullable().optional(), metadata })
+        .nullable()
+        .optional(),
+    })
+    .nullable()
+    .optional(),
+  lines: z.object({
+    data: z.array(z.object({ period: z.object({ start: z.number().int(), end: z.number().int() }) })),
+  }),
 });

@@ -14,7 +14,7 @@ import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { startTestApi, type TestApi } from '../support/http.js';
-import { event, paidCheckoutSession, sign } from '../support/stripe.js';
+import { event, paidCheckoutSession, renewalInvoice, sign, subscription } from '../support/stripe.js';
 
 let api: TestApi;
 let worker: Worker;
@@ -24,6 +24,7 @@ beforeAll(async () => {
     STRIPE_EVENTS_QUEUE,
     stripeEventsProcessor({
       store: api.store,
+      service: api.service,
       clock: api.clock,
       log: createLogger({ level: 'silent', name: 't' }),
     }),
@@ -185,4 +186,132 @@ it('answers 500 when Redis cannot be reached, so Stripe delivers again (R-WH-2)'
     await down.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('subscriptions drive plans and cycles', () => {
+  const DAY = 86_400;
+  const nowS = () => Math.floor(api.clock.now() / 1000);
+  const state = async (id: string) => (await api.call('GET', `/v1/workspaces/${id}`)).body;
+  const ledger = async (id: string) =>
+    (await api.call('GET', `/v1/workspaces/${id}/ledger?limit=20`)).body.entries;
+
+  it('created: the plan from the price, the cycle from the item period; the customer is remembered', async () => {
+    const ws = `sub${++n}`;
+    const start = nowS() - 60;
+    await deliver(
+      event(
+        'customer.subscription.created',
+        subscription({
+          workspaceId: ws,
+          customer: `cus_${ws}`,
+          price: 'price_growth_monthly',
+          start,
+          end: start + 30 * DAY,
+        }),
+      ),
+    );
+    await drained();
+    const w = await state(ws);
+    expect(w).toMatchObject({
+      planId: 'growth',
+      stripeCustomerId: `cus_${ws}`,
+      included: { remaining: '150' },
+    });
+    expect(w.cycle.start).toBe(new Date(start * 1000).toISOString());
+    expect(w.cycle.end).toBe(new Date((start + 30 * DAY) * 1000).toISOString());
+  });
+
+  it('R-WH-2 updated before created, and an old updated after a newer one, leave the newest state', async () => {
+    const ws = `sub${++n}`;
+    const start = nowS() - 60;
+    const monthly = subscription({
+      workspaceId: ws,
+      price: 'price_growth_monthly',
+      start,
+      end: start + 30 * DAY,
+    });
+    const annual = subscription({
+      workspaceId: ws,
+      price: 'price_growth_annual',
+      start,
+      end: start + 365 * DAY,
+    });
+    await deliver(event('customer.subscription.updated', annual, { created: 2_000 }));
+    await drained();
+    await deliver(event('customer.subscription.created', monthly, { created: 1_000 }));
+    await drained();
+    expect((await state(ws)).planId).toBe('growth-annual');
+    await deliver(event('customer.subscription.updated', monthly, { created: 1_500 }));
+    await drained();
+    const w = await state(ws);
+    expect(w.planId).toBe('growth-annual');
+    expect(w.included.remaining).toBe('1800');
+  });
+
+  it('R-CYC-1 invoice.paid for the next period grants a fresh allotment once, however often it comes', async () => {
+    const ws = `sub${++n}`;
+    const customer = `cus_${ws}`;
+    const start = nowS() - 30 * DAY + 60;
+    const end = nowS() + 60;
+    await deliver(
+      event(
+        'customer.subscription.created',
+        subscription({ workspaceId: ws, customer, price: 'price_growth_monthly', start, end }),
+      ),
+    );
+    await drained();
+    await api.call('POST', `/v1/workspaces/${ws}/usage`, { body: { idempotencyKey: 'u1', credits: 100 } });
+    api.clock.advance(120_000); // past the period's end
+    const invoice = renewalInvoice({ customer, subscription: 'sub_test_1', start: end, end: end + 30 * DAY });
+    await deliver(event('invoice.paid', invoice));
+    await deliver(event('invoice.paid', invoice));
+    await drained();
+    await api.call('POST', `/v1/workspaces/${ws}/usage`, { body: { idempotencyKey: 'u2', credits: 10 } });
+    await deliver(event('invoice.paid', invoice));
+    await drained();
+    const w = await state(ws);
+    expect(w.included.remaining).toBe('140');
+    expect(w.cycle.start).toBe(new Date(end * 1000).toISOString());
+    const grants = (await ledger(ws)).filter(
+      (e: { type: string; kind: string }) => e.type === 'grant' && e.kind === 'included',
+    );
+    expect(grants).toHaveLength(2);
+  });
+
+  it('R-CYC-3 deleted: included forfeited on the ledger, prepaid kept, the free plan', async () => {
+    const ws = `sub${++n}`;
+    const start = nowS() - 60;
+    const sub = subscription({
+      workspaceId: ws,
+      price: 'price_growth_monthly',
+      start,
+      end: start + 30 * DAY,
+    });
+    await deliver(event('customer.subscription.created', sub, { created: 10 }));
+    await drained();
+    await api.call('POST', `/v1/workspaces/${ws}/adjustments`, {
+      body: { idempotencyKey: 'p', kind: 'prepaid', credits: 7, reason: 'bundle' },
+    });
+    await deliver(event('customer.subscription.deleted', { ...sub, status: 'canceled' }, { created: 20 }));
+    await drained();
+    const w = await state(ws);
+    expect(w).toMatchObject({ planId: 'free', prepaid: { remaining: '7' }, included: { remaining: '30' } });
+    expect(
+      (await ledger(ws)).some(
+        (e: { type: string; credits: string }) => e.type === 'forfeit' && e.credits === '-150',
+      ),
+    ).toBe(true);
+  });
+
+  it('a subscription to a price no plan has fails at once, visibly', async () => {
+    const e = event(
+      'customer.subscription.created',
+      subscription({ workspaceId: 'wsx', price: 'price_unknown', start: nowS(), end: nowS() + DAY }),
+    );
+    await deliver(e);
+    await drained();
+    const job = await api.stripeQueue.getJob(e.id as string);
+    expect(await job?.getState()).toBe('failed');
+    expect(job?.failedReason).toMatch(/price_unknown/);
+  });
 });

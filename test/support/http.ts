@@ -8,10 +8,11 @@ import { loadConfig } from '../../src/config/env.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
-import { EngineStore } from '../../src/redis/engine-store.js';
+import type { EngineStore } from '../../src/redis/engine-store.js';
 import { queuePrefix, stripeEventClaimKey } from '../../src/redis/keys.js';
 import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
-import { connectApiRedis, type Runtime } from '../../src/runtime.js';
+import { buildService, connectApiRedis, type Runtime } from '../../src/runtime.js';
+import type { CreditService } from '../../src/services/credit-service.js';
 import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
 import { WEBHOOK_SECRET } from './stripe.js';
 
@@ -26,6 +27,8 @@ export interface TestApi {
   stripeQueue: Queue;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   store: EngineStore;
+  /** The same service the API runs, on the test's prefix and clock (for workers in tests). */
+  service: CreditService;
   redis: ScriptClient;
   call(
     method: string,
@@ -59,8 +62,10 @@ export async function startTestApi(opts: { redisUrl?: string; now?: number } = {
   };
   const redis = await connectApiRedis(url);
   const log = createLogger({ level: 'silent', name: 'test' });
+  const queueConnection = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  queueConnection.on('error', () => {}); // a test may stop this Redis on purpose
   const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
-    connection: new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }),
+    connection: queueConnection,
     prefix: queuePrefix(prefix),
   });
   const http: HttpServer = await startHttp({
@@ -79,7 +84,8 @@ export async function startTestApi(opts: { redisUrl?: string; now?: number } = {
       }),
   });
   const reader = defineScripts(new Redis(url));
-  const store = new EngineStore(reader, { prefix, idempotencyTtlSeconds: 3600 });
+  reader.on('error', () => {}); // a test may stop this Redis on purpose
+  const { store, service } = buildService({ runtime, redis: reader, clock });
   const base = `http://127.0.0.1:${http.port}`;
   return {
     base,
@@ -88,6 +94,7 @@ export async function startTestApi(opts: { redisUrl?: string; now?: number } = {
     stripeQueue,
     clock,
     store,
+    service,
     redis: reader,
     async call(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };

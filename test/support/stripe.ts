@@ -55,3 +55,54 @@ export function sign(payload: string, o: { secret?: string; timestamp?: number }
     ...(o.timestamp === undefined ? {} : { timestamp: o.timestamp }),
   });
 }
+
+/** A subscription to a catalog price for a workspace, over one period (seconds). */
+export function subscription(o: {
+  workspaceId?: string;
+  customer?: string;
+  price: string;
+  start: number;
+  end: number;
+  status?: string;
+  id?: string;
+}) {
+  const base = fixture('subscription');
+  const items = base.items as { data: Record<string, unknown>[] };
+  const item = items.data[0]!;
+  return {
+    ...base,
+    id: o.id ?? 'sub_test_1',
+    customer: o.customer ?? 'cus_test_1',
+    status: o.status ?? 'active',
+    metadata: o.workspaceId ? { workspace_id: o.workspaceId } : {},
+    items: {
+      ...items,
+      data: [
+        {
+          ...item,
+          price: { ...(item.price as object), id: o.price },
+          current_period_start: o.start,
+          current_period_end: o.end,
+        },
+      ],
+    },
+  };
+}
+
+/** A paid renewal invoice of a subscription for one period (seconds). */
+export function renewalInvoice(o: { customer: string; subscription: string; start: number; end: number }) {
+  const base = fixture('invoice');
+  const lines = base.lines as { data: Record<string, unknown>[] };
+  return {
+    ...base,
+    customer: o.customer,
+    billing_reason: 'subscription_cycle',
+    status: 'paid',
+    parent: {
+      type: 'subscription_details',
+      quote_details: null,
+      subscription_details: { metadata: {}, subscription: o.subscription },
+    },
+    lines: { ...lines, data: [{ ...lines.data[0], period: { start: o.start, end: o.end } }] },
+  };
+}
