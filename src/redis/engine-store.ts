@@ -307,6 +307,33 @@ export class EngineStore {
     return { status, replayed: reply[1] === '1', state: parseState(reply.slice(2)) };
   }
 
+  /** Takes back a refunded share of a lot: `target` is cumulative over the purchase's refunds. */
+  async clawback(o: { workspaceId: string; lot: string; target: number; ref: string; now: number }) {
+    const k = this.keys(o.workspaceId);
+    const reply = replySchema.parse(
+      await this.redis.clawback(
+        k.engine,
+        k.lots,
+        k.lotbal,
+        k.ledger,
+        k.lotClawback,
+        o.now,
+        o.lot,
+        o.target,
+        o.ref,
+      ),
+    );
+    failIfError(reply, o.workspaceId);
+    if (reply[0] === 'no_lot')
+      throw new BurnrateError('not_found', `workspace ${o.workspaceId} has no lot ${o.lot}`);
+    return {
+      status: z.enum(['ok', 'noop']).parse(reply[0]),
+      taken: int(reply[1]!),
+      shortfall: int(reply[2]!),
+      state: parseState(reply.slice(3)),
+    };
+  }
+
   /** Flex switch, cap and threshold; undefined keeps a setting, null removes a cap or threshold. */
   async flexSettings(o: {
     workspaceId: string;

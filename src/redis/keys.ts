@@ -11,6 +11,8 @@ export interface WorkspaceKeys {
   lotbal: string;
   ledger: string;
   flexMonths: string;
+  /** Per prepaid lot, the units already taken back by refunds (R-PRE-3). */
+  lotClawback: string;
   usageIdem(key: string): string;
   adjustmentIdem(key: string): string;
 }
@@ -24,6 +26,7 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     lotbal: `${base}:lotbal`,
     ledger: `${base}:ledger`,
     flexMonths: `${base}:flexm`,
+    lotClawback: `${base}:lotclaw`,
     usageIdem: (key) => `${base}:idem:usage:${key}`,
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
   };
@@ -42,4 +45,9 @@ export function stripeEventClaimKey(prefix: string, eventId: string): string {
 /** The workspace of a Stripe customer, recorded when burnrate learns it. */
 export function stripeCustomerKey(prefix: string, customerId: string): string {
   return `${prefix}stripe:customer:${customerId}`;
+}
+
+/** The purchase a Stripe PaymentIntent paid for: workspace, lot, credits and amount (R-PRE-3). */
+export function stripePaymentKey(prefix: string, paymentIntentId: string): string {
+  return `${prefix}stripe:payment:${paymentIntentId}`;
 }

@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import {
   type Catalog,
@@ -33,7 +34,16 @@ import {
   type EngineStore,
   type WorkspaceMeta,
 } from '../redis/engine-store.js';
-import { stripeCustomerKey } from '../redis/keys.js';
+import { stripeCustomerKey, stripePaymentKey } from '../redis/keys.js';
+
+const paymentRecordSchema = z.object({
+  workspaceId: z.string(),
+  lot: z.string(),
+  units: z.number().int().positive(),
+  amountCents: z.number().int().nonnegative(),
+});
+/** A prepaid purchase as a refund needs it: whose lot, how many credits, what was paid. */
+export type PaymentRecord = z.infer<typeof paymentRecordSchema>;
 
 export interface Clock {
   now(): number;
@@ -189,6 +199,16 @@ export class CreditService {
   /** The workspace a Stripe customer belongs to, as burnrate recorded it; null if unknown. */
   async workspaceOfCustomer(customerId: string): Promise<string | null> {
     return this.deps.redis.get(stripeCustomerKey(this.deps.keyPrefix, customerId));
+  }
+
+  /** Records which purchase a PaymentIntent paid for, so refunds and disputes find its lot. */
+  async rememberPayment(paymentIntentId: string, p: PaymentRecord): Promise<void> {
+    await this.deps.redis.set(stripePaymentKey(this.deps.keyPrefix, paymentIntentId), JSON.stringify(p));
+  }
+
+  async paymentOf(paymentIntentId: string): Promise<PaymentRecord | null> {
+    const raw = await this.deps.redis.get(stripePaymentKey(this.deps.keyPrefix, paymentIntentId));
+    return raw === null ? null : paymentRecordSchema.parse(JSON.parse(raw));
   }
 
   /** The plan a Stripe price id stands for (R-CAT-1), or undefined. */

@@ -11,6 +11,8 @@
  *   the catalog's default (free) plan. The final flex invoice of issue 4 plugs in here.
  * - invoice.paid for a renewal (R-CYC-1): the new period starts with a fresh allotment, once.
  * - Checkout (R-PRE-2): prepaid credits are granted once per session, when the payment succeeded.
+ * - Refunds and lost disputes (R-PRE-3): the refunded share of that purchase's lot is taken
+ *   back as far as it is unspent; the rest is a shortfall on the ledger.
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
@@ -18,7 +20,9 @@ import { BurnrateError } from '../domain/errors.js';
 import { formatUnits, parseDecimal4 } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import {
+  chargeSchema,
   checkoutSessionSchema,
+  disputeSchema,
   invoiceSchema,
   type StripeEventEnvelope,
   type StripeSubscription,
@@ -32,6 +36,7 @@ export class PermanentEventError extends Error {}
 export type EventOutcome =
   | { action: 'granted' | 'already_granted'; workspaceId: string; credits: string }
   | { action: 'plan_set' | 'subscription_ended'; workspaceId: string; planId: string; outcome: string }
+  | { action: 'taken_back'; workspaceId: string; taken: string; shortfall: string }
   | { action: 'awaiting_payment' | 'payment_failed' | 'ignored' };
 
 export interface EventDeps {
@@ -94,6 +99,19 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
     }
     case 'checkout.session.async_payment_failed':
       return { action: 'payment_failed' };
+    case 'charge.refunded': {
+      const charge = parse(chargeSchema, event.data.object, event);
+      return takeBack(
+        { paymentIntent: charge.payment_intent, paid: charge.amount, returned: charge.amount_refunded },
+        event,
+        deps,
+      );
+    }
+    case 'charge.dispute.closed': {
+      const dispute = parse(disputeSchema, event.data.object, event);
+      if (dispute.status !== 'lost') return { action: 'ignored' };
+      return takeBack({ paymentIntent: dispute.payment_intent, returned: dispute.amount }, event, deps);
+    }
     default:
       return { action: 'ignored' };
   }
@@ -132,11 +150,45 @@ function parse<S extends z.ZodType>(schema: S, v: unknown, event: StripeEventEnv
   return r.data;
 }
 
+/**
+ * Takes back the share of a purchase's credits that went back to the customer (R-PRE-3):
+ * credits × returned / paid, rounded down, cumulative over the purchase, so a second partial
+ * refund or a redelivered event takes back only what is new.
+ */
+async function takeBack(
+  o: { paymentIntent: string | null; returned: number; paid?: number },
+  event: StripeEventEnvelope,
+  deps: EventDeps,
+): Promise<EventOutcome> {
+  if (!o.paymentIntent) return { action: 'ignored' };
+  const purchase = await deps.service.paymentOf(o.paymentIntent);
+  // Not a prepaid purchase (a subscription invoice, say): nothing of burnrate's to take back.
+  if (!purchase) return { action: 'ignored' };
+  const paid = o.paid ?? purchase.amountCents;
+  if (paid <= 0) return { action: 'ignored' };
+  const share = (BigInt(purchase.units) * BigInt(Math.min(o.returned, paid))) / BigInt(paid);
+  const r = await deps.store.clawback({
+    workspaceId: purchase.workspaceId,
+    lot: purchase.lot,
+    target: Number(share),
+    ref: `${event.type}:${event.id}`,
+    now: deps.now,
+  });
+  return {
+    action: 'taken_back',
+    workspaceId: purchase.workspaceId,
+    taken: formatUnits(r.taken),
+    shortfall: formatUnits(r.shortfall),
+  };
+}
+
 async function grantCheckout(
   session: {
     id: string;
     client_reference_id?: string | null | undefined;
     metadata?: Record<string, string> | null | undefined;
+    payment_intent?: string | null | undefined;
+    amount_total?: number | null | undefined;
   },
   deps: EventDeps,
 ): Promise<EventOutcome> {
@@ -149,6 +201,15 @@ async function grantCheckout(
   }
   // The session id names the lot and is the idempotency key: once per session (R-PRE-2).
   const ref = `checkout:${session.id}`;
+  if (session.payment_intent) {
+    // Before the grant: a refund that races the grant still finds the purchase.
+    await deps.service.rememberPayment(session.payment_intent, {
+      workspaceId,
+      lot: ref,
+      units,
+      amountCents: session.amount_total ?? 0,
+    });
+  }
   try {
     const res = await deps.store.adjust({
       workspaceId,

@@ -14,6 +14,8 @@ export const HANDLED_EVENT_TYPES = [
   'checkout.session.completed',
   'checkout.session.async_payment_succeeded',
   'checkout.session.async_payment_failed',
+  'charge.refunded',
+  'charge.dispute.closed',
 ] as const;
 
 export const stripeEventSchema = z.object({
@@ -32,6 +34,31 @@ export const checkoutSessionSchema = z.object({
   payment_status: z.enum(['paid', 'unpaid', 'no_payment_required']),
   client_reference_id: z.string().nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
+  payment_intent: z
+    .union([z.string(), z.object({ id: z.string() }).transform((p) => p.id)])
+    .nullable()
+    .optional(),
+  amount_total: z.number().int().nullable().optional(),
+});
+
+const paymentIntentRef = z
+  .union([z.string(), z.object({ id: z.string() }).transform((p) => p.id)])
+  .nullable();
+
+/** A refunded charge (R-PRE-3): amount_refunded is cumulative. */
+export const chargeSchema = z.object({
+  id: z.string().startsWith('ch_'),
+  payment_intent: paymentIntentRef,
+  amount: z.number().int().positive(),
+  amount_refunded: z.number().int().nonnegative(),
+});
+
+/** A closed dispute: lost means the money went back (R-PRE-3). */
+export const disputeSchema = z.object({
+  id: z.string().regex(/^(dp|du)_/),
+  status: z.string(),
+  amount: z.number().int().nonnegative(),
+  payment_intent: paymentIntentRef,
 });
 
 const metadata = z.record(z.string(), z.string()).nullable().optional();

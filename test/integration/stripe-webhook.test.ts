@@ -14,7 +14,14 @@ import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { startTestApi, type TestApi } from '../support/http.js';
-import { event, paidCheckoutSession, renewalInvoice, sign, subscription } from '../support/stripe.js';
+import {
+  event,
+  fixture,
+  paidCheckoutSession,
+  renewalInvoice,
+  sign,
+  subscription,
+} from '../support/stripe.js';
 
 let api: TestApi;
 let worker: Worker;
@@ -313,5 +320,74 @@ describe('subscriptions drive plans and cycles', () => {
     const job = await api.stripeQueue.getJob(e.id as string);
     expect(await job?.getState()).toBe('failed');
     expect(job?.failedReason).toMatch(/price_unknown/);
+  });
+});
+
+describe('refunds and lost disputes (R-PRE-3)', () => {
+  const purchase = async (ws: string, pi: string, credits: string, amountTotal: number) => {
+    const session = {
+      ...paidCheckoutSession({ workspaceId: ws, credits }),
+      payment_intent: pi,
+      amount_total: amountTotal,
+    };
+    await deliver(event('checkout.session.completed', session));
+    await drained();
+  };
+  const refund = (pi: string, amount: number, refunded: number) =>
+    event(
+      'charge.refunded',
+      fixture('charge', {
+        id: `ch_${pi}`,
+        payment_intent: pi,
+        amount,
+        amount_refunded: refunded,
+        refunded: true,
+      }),
+    );
+
+  it('takes back the refunded share as far as unspent, the rest as a shortfall, once per refund', async () => {
+    const ws = await workspace();
+    await purchase(ws, 'pi_refund_1', '100', 36_800);
+    // Spend the 150 included and 30 of the 100 prepaid.
+    await api.call('POST', `/v1/workspaces/${ws}/usage`, { body: { idempotencyKey: 'u', credits: 180 } });
+    expect(await prepaid(ws)).toBe('70');
+
+    await deliver(refund('pi_refund_1', 36_800, 18_400)); // half: 50 credits
+    await drained();
+    expect(await prepaid(ws)).toBe('20');
+
+    const full = refund('pi_refund_1', 36_800, 36_800); // the rest: 50 more, only 20 left
+    await deliver(full);
+    await deliver({ ...full, id: `${full.id}x` }); // the same refund under another event id
+    await drained();
+    expect(await prepaid(ws)).toBe('0');
+    const entries = (await api.call('GET', `/v1/workspaces/${ws}/ledger?limit=10`)).body.entries as {
+      type: string;
+      credits: string;
+    }[];
+    expect(entries.filter((e) => e.type === 'refund').map((e) => e.credits)).toEqual(['-20', '-50']);
+    expect(entries.filter((e) => e.type === 'shortfall').map((e) => e.credits)).toEqual(['-30']);
+  });
+
+  it('a lost dispute takes back the whole purchase; a won one nothing; an unknown payment is ignored', async () => {
+    const ws = await workspace();
+    await purchase(ws, 'pi_dispute_1', '25', 9_200);
+    await deliver(
+      event(
+        'charge.dispute.closed',
+        fixture('dispute', { id: 'dp_won', status: 'won', amount: 9_200, payment_intent: 'pi_dispute_1' }),
+      ),
+    );
+    await drained();
+    expect(await prepaid(ws)).toBe('25');
+    await deliver(
+      event(
+        'charge.dispute.closed',
+        fixture('dispute', { id: 'dp_lost', status: 'lost', amount: 9_200, payment_intent: 'pi_dispute_1' }),
+      ),
+    );
+    await deliver(refund('pi_not_ours', 1_000, 1_000));
+    await drained();
+    expect(await prepaid(ws)).toBe('0');
   });
 });
