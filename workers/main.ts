@@ -60,6 +60,8 @@ const stripeWorker = new Worker(
     connection: bullConnection(url),
     prefix,
     concurrency: 8,
+    lockDuration: config.workerLockMs,
+    stalledInterval: config.workerLockMs,
   },
 );
 for (const w of [worker, stripeWorker]) {

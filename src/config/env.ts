@@ -55,6 +55,11 @@ const envSchema = z.object({
     .default(30 * 24 * 3600),
   /** Workers: how often the cycle sweep writes the roll of idle workspaces to their ledgers. */
   CYCLE_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  /**
+   * Workers: how long a job's lock lasts, and how often stalled jobs (their worker died) are
+   * taken back; a killed worker's job runs again after about this long.
+   */
+  WORKER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
   /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
 });
@@ -76,6 +81,7 @@ export interface Config {
   idempotencyTtlSeconds: number;
   cycleSweepEveryMs: number;
   stripeWebhookSecret: string | undefined;
+  workerLockMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -104,5 +110,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
     cycleSweepEveryMs: e.CYCLE_SWEEP_EVERY_MS,
     stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
+    workerLockMs: e.WORKER_LOCK_MS,
   };
 }
