@@ -10,6 +10,7 @@ import type { Logger } from './observability/logger.js';
 import { EngineStore } from './redis/engine-store.js';
 import { defineScripts, type ScriptClient } from './redis/scripts.js';
 import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
+import { createStripeClient } from './stripe/client.js';
 
 export interface Runtime {
   config: Config;
@@ -78,6 +79,7 @@ export function buildService(o: {
   metrics?: DebitMetrics;
   clock?: Clock;
 }): { store: EngineStore; service: CreditService } {
+  const s = o.runtime.config.stripe;
   const { config, catalog } = o.runtime;
   const store = new EngineStore(o.redis, {
     prefix: config.redisPrefix,
@@ -91,6 +93,14 @@ export function buildService(o: {
     metrics: o.metrics,
     workspacesKey: workspacesKey(config),
     keyPrefix: config.redisPrefix,
+    stripe:
+      s.secretKey || s.apiBase
+        ? createStripeClient({
+            secretKey: s.secretKey ?? 'sk_test_standin',
+            apiBase: s.apiBase,
+            requestsPerSecond: s.requestsPerSecond,
+          })
+        : undefined,
   });
   return { store, service };
 }

@@ -60,6 +60,16 @@ const envSchema = z.object({
    * taken back; a killed worker's job runs again after about this long.
    */
   WORKER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_/, 'a Stripe secret key (sk_… or rk_…)')
+    .optional(),
+  /** Points the Stripe SDK elsewhere, e.g. the stand-in at http://127.0.0.1:12111. */
+  STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
+  /** Client-side throttle: about 25/s in test mode, 100/s in live mode. */
+  STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(25),
+  STRIPE_STANDIN_PORT: z.coerce.number().int().min(0).max(65_535).default(12_111),
   /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
 });
@@ -82,6 +92,12 @@ export interface Config {
   cycleSweepEveryMs: number;
   stripeWebhookSecret: string | undefined;
   workerLockMs: number;
+  stripe: {
+    secretKey: string | undefined;
+    apiBase: string | undefined;
+    requestsPerSecond: number;
+    standinPort: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -111,5 +127,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cycleSweepEveryMs: e.CYCLE_SWEEP_EVERY_MS,
     stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
     workerLockMs: e.WORKER_LOCK_MS,
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY,
+      apiBase: e.STRIPE_API_BASE,
+      requestsPerSecond: e.STRIPE_REQUESTS_PER_SECOND,
+      standinPort: e.STRIPE_STANDIN_PORT,
+    },
   };
 }

@@ -12,6 +12,8 @@ import {
   authorizeResponseSchema,
   batchBodySchema,
   catalogQuerySchema,
+  checkoutBodySchema,
+  checkoutResponseSchema,
   flexBodySchema,
   invoicePreviewSchema,
   ledgerQuerySchema,
@@ -158,6 +160,19 @@ export const ROUTES: RouteDef[] = [
       const res = await svc.adjust(workspaceId, body);
       return { status: 200, body: res.workspace, headers: replayHeaders(res.replayed) };
     },
+  }),
+  route({
+    method: 'post',
+    path: '/v1/workspaces/:workspaceId/checkout-sessions',
+    role: 'platform',
+    summary:
+      "A Stripe Checkout Session for prepaid credits, priced from the workspace's price book (R-PRE-1)",
+    body: checkoutBodySchema,
+    responses: {
+      200: { description: 'The session to send the customer to', schema: checkoutResponseSchema },
+      ...NOT_FOUND,
+    },
+    handle: async (svc, { workspaceId, body }) => ok(await svc.createCheckout(workspaceId, body)),
   }),
   route({
     method: 'get',

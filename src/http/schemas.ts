@@ -107,6 +107,33 @@ export const authorizeBodySchema = z
   .strict()
   .superRefine(oneAmount);
 
+export const checkoutBodySchema = z
+  .object({
+    bundleId: z.string().min(1).max(64).optional(),
+    credits: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .meta({ description: 'Whole credits, any quantity' }),
+    successUrl: z.url({ protocol: /^https?$/ }),
+    cancelUrl: z.url({ protocol: /^https?$/ }),
+  })
+  .strict()
+  .refine((v) => (v.bundleId === undefined) !== (v.credits === undefined), {
+    message: 'give either bundleId or credits',
+    path: ['credits'],
+  });
+
+export const checkoutResponseSchema = z.object({
+  id: z.string(),
+  url: z.string().nullable(),
+  credits: z.string(),
+  amountCents: z.number().int(),
+  currency: z.string(),
+});
+
 export const putWorkspaceBodySchema = z
   .object({
     planId: z.string().min(1).max(64),

@@ -39,7 +39,9 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(opts: { redisUrl?: string; now?: number } = {}): Promise<TestApi> {
+export async function startTestApi(
+  opts: { redisUrl?: string; now?: number; env?: Record<string, string> } = {},
+): Promise<TestApi> {
   const url = opts.redisUrl ?? inject('redisUrl');
   const prefix = `t${randomUUID().slice(0, 8)}:`;
   const runtime: Runtime = {
@@ -47,6 +49,7 @@ export async function startTestApi(opts: { redisUrl?: string; now?: number } = {
       NODE_ENV: 'test',
       REDIS_PREFIX: prefix,
       BURNRATE_API_KEYS: `platform:${PLATFORM},operator:${OPERATOR}`,
+      ...opts.env,
     }),
     catalog: loadCatalog('catalog/catalog.example.json'),
   };

@@ -1,0 +1,295 @@
+/**
+ * A local stand-in for the part of Stripe's API burnrate uses, for development, the demo and
+ * tests. It speaks Stripe's wire format (form-encoded requests, Stripe's object shapes, taken
+ * from Stripe's published fixtures) so the real `stripe` SDK drives it, keeps its objects in
+ * memory, and sends signed events to a webhook URL the way Stripe does.
+ *
+ * Now: customers and Checkout Sessions, and test helpers (under /_standin, not Stripe's API)
+ * that complete a session, refund its payment, and deliver any event again. Subscriptions,
+ * invoices and invoice items come with the rest of issue 3 and issue 4.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import Stripe from 'stripe';
+
+type StripeObject = Record<string, unknown> & { id: string };
+
+export interface StandinOptions {
+  /** Where events go; unset: events are only kept. */
+  webhookUrl?: string | undefined;
+  webhookSecret: string;
+  /** Stripe's fixtures file (../shared/stripe/fixtures3.json): the base of every object. */
+  fixturesPath: string;
+}
+
+const newId = (prefix: string) => `${prefix}_test_${randomBytes(12).toString('hex')}`;
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+class StripeStandinError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Standin {
+  readonly app: Express;
+  private readonly fixtures: Record<string, Record<string, unknown>>;
+  private readonly objects = new Map<string, StripeObject>();
+  readonly events: StripeObject[] = [];
+  /** payment_intent_data.metadata of each session, for the PaymentIntent its payment creates. */
+  private readonly paymentMetadata = new Map<string, unknown>();
+  private readonly signer = new Stripe('sk_standin_signer');
+
+  constructor(private readonly opts: StandinOptions) {
+    this.fixtures = (
+      JSON.parse(readFileSync(opts.fixturesPath, 'utf8')) as {
+        resources: Record<string, Record<string, unknown>>;
+      }
+    ).resources;
+    this.app = this.routes();
+  }
+
+  private fixture(name: string, fields: Record<string, unknown>): StripeObject {
+    const base = this.fixtures[name];
+    if (!base) throw new Error(`no fixture ${name}`);
+    const obj = {
+      ...structuredClone(base),
+      livemode: false,
+      created: nowSeconds(),
+      ...fields,
+    } as unknown as StripeObject;
+    this.objects.set(obj.id, obj);
+    return obj;
+  }
+
+  private get(id: string, object: string): StripeObject {
+    const o = this.objects.get(id);
+    if (!o || o.object !== object)
+      throw new StripeStandinError(404, 'invalid_request_error', `No such ${object}: '${id}'`);
+    return o;
+  }
+
+  /** Creates an event for an object and sends it, signed, to the webhook URL. */
+  async emit(type: string, object: StripeObject): Promise<StripeObject> {
+    const event = this.fixture('event', {
+      id: newId('evt'),
+      type,
+      api_version: '2026-10-28.endive',
+      data: { object: structuredClone(object) },
+      pending_webhooks: this.opts.webhookUrl ? 1 : 0,
+    });
+    this.events.push(event);
+    await this.deliver(event);
+    return event;
+  }
+
+  /** Sends an event (again): Stripe delivers at least once. */
+  async deliver(event: StripeObject): Promise<number | null> {
+    if (!this.opts.webhookUrl) return null;
+    const payload = JSON.stringify(event);
+    const header = this.signer.webhooks.generateTestHeaderString({
+      payload,
+      secret: this.opts.webhookSecret,
+    });
+    const res = await fetch(this.opts.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': header },
+      body: payload,
+    });
+    return res.status;
+  }
+
+  private routes(): Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(express.urlencoded({ extended: true, limit: '1mb' }));
+    app.use(express.json({ limit: '1mb' }));
+    app.use('/v1', (req, _res, next) => {
+      const auth = req.headers.authorization ?? '';
+      if (!/^Bearer sk_/.test(auth))
+        return next(new StripeStandinError(401, 'invalid_request_error', 'Invalid API Key provided'));
+      next();
+    });
+    const handle =
+      (fn: (req: Request) => Promise<unknown> | unknown) =>
+      async (req: Request, res: Response, next: NextFunction) => {
+        try {
+          res.json(await fn(req));
+        } catch (err) {
+          next(err);
+        }
+      };
+
+    app.post(
+      '/v1/customers',
+      handle((req) =>
+        this.fixture('customer', {
+          id: newId('cus'),
+          email: req.body.email ?? null,
+          metadata: req.body.metadata ?? {},
+        }),
+      ),
+    );
+    app.get(
+      '/v1/customers/:id',
+      handle((req) => this.get(String(req.params.id), 'customer')),
+    );
+
+    app.post(
+      '/v1/checkout/sessions',
+      handle((req) => {
+        const b = req.body as Record<string, unknown>;
+        if (b.mode !== 'payment')
+          throw new StripeStandinError(400, 'invalid_request_error', 'the stand-in supports mode=payment');
+        const items = (b.line_items ?? []) as {
+          quantity?: string;
+          price_data?: { currency?: string; unit_amount?: string };
+        }[];
+        if (items.length === 0)
+          throw new StripeStandinError(400, 'invalid_request_error', 'line_items is required');
+        const amount = items.reduce(
+          (sum, i) => sum + Number(i.quantity ?? 1) * Number(i.price_data?.unit_amount ?? 0),
+          0,
+        );
+        const id = newId('cs');
+        const session = this.fixture('checkout.session', {
+          id,
+          mode: 'payment',
+          status: 'open',
+          payment_status: 'unpaid',
+          amount_total: amount,
+          amount_subtotal: amount,
+          currency: items[0]?.price_data?.currency ?? 'usd',
+          customer: b.customer ?? null,
+          client_reference_id: b.client_reference_id ?? null,
+          metadata: b.metadata ?? {},
+          payment_intent: null,
+          success_url: b.success_url ?? null,
+          cancel_url: b.cancel_url ?? null,
+          url: `http://stand-in.local/pay/${id}`,
+        });
+        this.paymentMetadata.set(
+          id,
+          (b.payment_intent_data as { metadata?: unknown } | undefined)?.metadata ?? {},
+        );
+        return session;
+      }),
+    );
+    app.get(
+      '/v1/checkout/sessions/:id',
+      handle((req) => this.get(String(req.params.id), 'checkout.session')),
+    );
+
+    // Test helpers: what a customer or Stripe would do.
+    app.post(
+      '/_standin/checkout/sessions/:id/complete',
+      handle(async (req) => {
+        const session = this.get(String(req.params.id), 'checkout.session');
+        const outcome = (req.body?.outcome as string | undefined) ?? 'paid';
+        const pi = this.fixture('payment_intent', {
+          id: newId('pi'),
+          amount: session.amount_total,
+          currency: session.currency,
+          metadata: this.paymentMetadata.get(session.id) ?? {},
+          status: outcome === 'failed' ? 'requires_payment_method' : 'succeeded',
+        });
+        Object.assign(session, { status: 'complete', payment_intent: pi.id });
+        if (outcome === 'delayed' || outcome === 'failed') {
+          session.payment_status = 'unpaid';
+          await this.emit('checkout.session.completed', session);
+          if (outcome === 'failed') return this.emit('checkout.session.async_payment_failed', session);
+          session.payment_status = 'paid';
+          return this.emit('checkout.session.async_payment_succeeded', session);
+        }
+        session.payment_status = 'paid';
+        this.fixture('charge', {
+          id: newId('ch'),
+          payment_intent: pi.id,
+          amount: session.amount_total,
+          amount_refunded: 0,
+          refunded: false,
+        });
+        return this.emit('checkout.session.completed', session);
+      }),
+    );
+    app.post(
+      '/_standin/payment_intents/:id/refund',
+      handle(async (req) => {
+        const pi = this.get(String(req.params.id), 'payment_intent');
+        const total = Number(pi.amount);
+        const charge =
+          [...this.objects.values()].find((o) => o.object === 'charge' && o.payment_intent === pi.id) ??
+          this.fixture('charge', {
+            id: newId('ch'),
+            payment_intent: pi.id,
+            amount: total,
+            amount_refunded: 0,
+          });
+        const amount =
+          req.body?.amount === undefined ? total - Number(charge.amount_refunded) : Number(req.body.amount);
+        charge.amount_refunded = Math.min(total, Number(charge.amount_refunded) + amount);
+        charge.refunded = charge.amount_refunded === total;
+        return this.emit('charge.refunded', charge);
+      }),
+    );
+    app.post(
+      '/_standin/events/:id/deliver',
+      handle(async (req) => {
+        const e = this.get(String(req.params.id), 'event');
+        const times = Number(req.body?.times ?? 1);
+        const statuses: (number | null)[] = [];
+        for (let i = 0; i < times; i++) statuses.push(await this.deliver(e));
+        return { id: e.id, statuses };
+      }),
+    );
+    app.get(
+      '/_standin/events',
+      handle(() => ({ data: this.events })),
+    );
+
+    app.use((_req: Request, _res: Response, next: NextFunction) => {
+      next(
+        new StripeStandinError(
+          404,
+          'invalid_request_error',
+          'Unrecognized request URL (not in the stand-in)',
+        ),
+      );
+    });
+    app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      const e =
+        err instanceof StripeStandinError
+          ? err
+          : new StripeStandinError(500, 'api_error', (err as Error).message);
+      res.status(e.status).json({ error: { type: e.type, message: e.message } });
+    });
+    return app;
+  }
+}
+
+export async function startStandin(
+  opts: StandinOptions & { port: number; host?: string },
+): Promise<{ standin: Standin; url: string; port: number; close(): Promise<void> }> {
+  const standin = new Standin(opts);
+  const server: Server = standin.app.listen(opts.port, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  return {
+    standin,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Buying prepaid credits end to end (R-PRE-1..3): the API creates a Checkout Session through
+ * the real Stripe SDK against the local stand-in; the stand-in completes it and sends the
+ * signed webhook; the worker grants the credits; a refund through the stand-in takes back the
+ * unspent share.
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
+import { freePort } from '../../src/redis/embedded-server.js';
+import { queuePrefix } from '../../src/redis/keys.js';
+import { type Standin, startStandin } from '../../src/stripe/standin/server.js';
+import { stripeEventsProcessor } from '../../workers/stripe-events.js';
+import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { WEBHOOK_SECRET } from '../support/stripe.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
+
+let api: TestApi;
+let worker: Worker;
+let standin: Awaited<ReturnType<typeof startStandin>>;
+beforeAll(async () => {
+  const port = await freePort();
+  api = await startTestApi({
+    now: Date.now(),
+    env: { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' },
+  });
+  standin = await startStandin({
+    port,
+    fixturesPath: FIXTURES,
+    webhookSecret: WEBHOOK_SECRET,
+    webhookUrl: `${api.base}/webhooks/stripe`,
+  });
+  worker = new Worker(
+    STRIPE_EVENTS_QUEUE,
+    stripeEventsProcessor({
+      store: api.store,
+      service: api.service,
+      clock: api.clock,
+      log: createLogger({ level: 'silent', name: 't' }),
+    }),
+    { connection: new Redis(api.url, { maxRetriesPerRequest: null }), prefix: queuePrefix(api.prefix) },
+  );
+});
+afterAll(async () => {
+  await worker.close();
+  await standin.close();
+  await api.close();
+});
+
+async function drained() {
+  for (let i = 0; i < 200; i++) {
+    const c = await api.stripeQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (Object.values(c).every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('queue did not drain');
+}
+const helper = (path: string, body: unknown = {}) =>
+  fetch(`${standin.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then((r) => r.json() as Promise<Record<string, unknown>>);
+const prepaid = async (id: string) => (await api.call('GET', `/v1/workspaces/${id}`)).body.prepaid.remaining;
+const sessionOf = (s: Standin, id: string) =>
+  s.events.find((e) => (e.data as { object: { id: string } }).object.id === id);
+
+it('R-PRE-1/2 a bundle bought through Checkout arrives as prepaid credits, once', async () => {
+  expect((await api.call('PUT', '/v1/workspaces/buyer', { body: { planId: 'growth' } })).status).toBe(201);
+  const res = await api.call('POST', '/v1/workspaces/buyer/checkout-sessions', {
+    key: PLATFORM,
+    body: {
+      bundleId: 'bundle-100',
+      successUrl: 'https://app.example/ok',
+      cancelUrl: 'https://app.example/no',
+    },
+  });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ credits: '100', amountCents: 36_000, currency: 'usd' }); // 10% off $4.00
+  expect(res.body.id).toMatch(/^cs_test_/);
+
+  const completed = await helper(`/_standin/checkout/sessions/${res.body.id}/complete`);
+  await helper(`/_standin/events/${completed.id}/deliver`, { times: 3 });
+  await drained();
+  expect(await prepaid('buyer')).toBe('100');
+  expect(sessionOf(standin.standin, res.body.id)?.type).toBe('checkout.session.completed');
+
+  // R-PRE-3: half refunded while all 100 are unspent takes back 50.
+  const pi = (completed.data as { object: { payment_intent: string } }).object.payment_intent;
+  await helper(`/_standin/payment_intents/${pi}/refund`, { amount: 18_000 });
+  await drained();
+  expect(await prepaid('buyer')).toBe('50');
+});
+
+it('R-PRE-1 any quantity is priced at the tier it reaches; bad requests change nothing', async () => {
+  await api.call('PUT', '/v1/workspaces/buyer2', { body: { planId: 'growth' } });
+  const path = '/v1/workspaces/buyer2/checkout-sessions';
+  const urls = { successUrl: 'https://a.example/ok', cancelUrl: 'https://a.example/no' };
+  const res = await api.call('POST', path, { key: PLATFORM, body: { credits: 260, ...urls } });
+  expect(res.body).toMatchObject({ credits: '260', amountCents: 260 * 352 }); // 250+: 12% off
+  expect((await api.call('POST', path, { body: { credits: 0, ...urls } })).status).toBe(400);
+  expect((await api.call('POST', path, { body: { credits: 1.5, ...urls } })).status).toBe(400);
+  expect((await api.call('POST', path, { body: { bundleId: 'nope', ...urls } })).status).toBe(400);
+  expect(
+    (await api.call('POST', path, { body: { credits: 5, bundleId: 'bundle-50', ...urls } })).status,
+  ).toBe(400);
+  expect(
+    (
+      await api.call('POST', path, {
+        body: { credits: 5, successUrl: 'javascript:x', cancelUrl: urls.cancelUrl },
+      })
+    ).status,
+  ).toBe(400);
+  expect(
+    (await api.call('POST', '/v1/workspaces/nobody/checkout-sessions', { body: { credits: 5, ...urls } }))
+      .status,
+  ).toBe(404);
+});
+
+it('R-PRE-2 a delayed payment grants on success; a failed one grants nothing', async () => {
+  await api.call('PUT', '/v1/workspaces/buyer3', { body: { planId: 'growth' } });
+  const urls = { successUrl: 'https://a.example/ok', cancelUrl: 'https://a.example/no' };
+  const ok = await api.call('POST', '/v1/workspaces/buyer3/checkout-sessions', {
+    body: { credits: 10, ...urls },
+  });
+  const bad = await api.call('POST', '/v1/workspaces/buyer3/checkout-sessions', {
+    body: { credits: 20, ...urls },
+  });
+  await helper(`/_standin/checkout/sessions/${bad.body.id}/complete`, { outcome: 'failed' });
+  await helper(`/_standin/checkout/sessions/${ok.body.id}/complete`, { outcome: 'delayed' });
+  await drained();
+  expect(await prepaid('buyer3')).toBe('10');
+});
