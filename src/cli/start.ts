@@ -7,8 +7,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { loadCatalog } from '../config/catalog.js';
-import { loadConfig } from '../config/env.js';
+import { inheritedEnv, loadConfig } from '../config/env.js';
 import { type EmbeddedRedis, RedisNotInstalledError, startEmbeddedRedis } from '../redis/embedded-server.js';
+import { DEV_WEBHOOK_SECRET, STANDIN_FIXTURES, startStandin } from '../stripe/standin/server.js';
 
 function say(msg: string) {
   process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), name: 'burnrate', msg })}\n`);
@@ -37,11 +38,37 @@ if (!redisUrl) {
   say(`started a private redis-server at ${redis.url} (AOF on, data in ${dir})`);
 }
 
+// No Stripe configured: the local stand-in plays Stripe, and says so.
+const stripeEnv: Record<string, string> = {};
+let standin: Awaited<ReturnType<typeof startStandin>> | undefined;
+if (!config.stripe.secretKey && !config.stripe.apiBase) {
+  const secret = config.stripeWebhookSecret ?? DEV_WEBHOOK_SECRET;
+  standin = await startStandin({
+    port: config.stripe.standinPort,
+    fixturesPath: STANDIN_FIXTURES,
+    webhookSecret: secret,
+    webhookUrl: `http://127.0.0.1:${config.port}/webhooks/stripe`,
+  }).catch(() =>
+    startStandin({
+      port: 0,
+      fixturesPath: STANDIN_FIXTURES,
+      webhookSecret: secret,
+      webhookUrl: `http://127.0.0.1:${config.port}/webhooks/stripe`,
+    }),
+  );
+  Object.assign(stripeEnv, {
+    STRIPE_API_BASE: standin.url,
+    STRIPE_SECRET_KEY: 'sk_test_standin',
+    STRIPE_WEBHOOK_SECRET: secret,
+  });
+  say(`no STRIPE_SECRET_KEY or STRIPE_API_BASE: using the local Stripe stand-in at ${standin.url}`);
+}
+
 const children: ChildProcess[] = [];
 for (const entry of ['webhooks/main.ts', 'workers/main.ts']) {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     stdio: 'inherit',
-    env: { ...process.env, REDIS_URL: redisUrl },
+    env: { ...inheritedEnv(), ...stripeEnv, REDIS_URL: redisUrl },
   });
   children.push(child);
   child.on('exit', (code, signal) => {
@@ -66,6 +93,7 @@ async function stop(code: number) {
         }),
     ),
   );
+  await standin?.close();
   if (redis) {
     await redis.stop();
     say('stopped the private redis-server');

@@ -70,6 +70,8 @@ const envSchema = z.object({
   /** Client-side throttle: about 25/s in test mode, 100/s in live mode. */
   STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(25),
   STRIPE_STANDIN_PORT: z.coerce.number().int().min(0).max(65_535).default(12_111),
+  /** Where `npm run stripe:standin` sends events; default the API on PORT. */
+  STRIPE_STANDIN_WEBHOOK_URL: z.url().optional(),
   /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
 });
@@ -97,6 +99,7 @@ export interface Config {
     apiBase: string | undefined;
     requestsPerSecond: number;
     standinPort: number;
+    standinWebhookUrl: string | undefined;
   };
 }
 
@@ -132,6 +135,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiBase: e.STRIPE_API_BASE,
       requestsPerSecond: e.STRIPE_REQUESTS_PER_SECOND,
       standinPort: e.STRIPE_STANDIN_PORT,
+      standinWebhookUrl: e.STRIPE_STANDIN_WEBHOOK_URL,
     },
   };
+}
+
+/** The environment as a child process inherits it (`npm start` runs the API and the worker). */
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return { ...process.env };
 }

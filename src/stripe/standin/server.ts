@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import Stripe from 'stripe';
 
@@ -24,6 +25,13 @@ export interface StandinOptions {
   /** Stripe's fixtures file (../shared/stripe/fixtures3.json): the base of every object. */
   fixturesPath: string;
 }
+
+/** The fixtures the stand-in ships with (vendor/, a copy of Stripe's). */
+export const STANDIN_FIXTURES = fileURLToPath(
+  new URL('../../../vendor/stripe-fixtures3.json', import.meta.url),
+);
+/** The webhook secret of `npm start` with no Stripe configured: development only. */
+export const DEV_WEBHOOK_SECRET = 'whsec_burnrate_local_standin';
 
 const newId = (prefix: string) => `${prefix}_test_${randomBytes(12).toString('hex')}`;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
