@@ -66,7 +66,8 @@ export async function runHttpLoad(o: {
   connections: number;
   seconds: number;
   headers: Record<string, string>;
-  next: () => { path: string; body: string };
+  /** Each request: its path and body, and headers of its own (they replace the run's). */
+  next: () => { path: string; body: string; headers?: Record<string, string> };
   /** Checks a 2xx body; false counts as a mismatch. */
   verifyBody?: (body: string) => boolean;
 }): Promise<HttpRun> {
