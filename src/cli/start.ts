@@ -43,15 +43,21 @@ const stripeEnv: Record<string, string> = {};
 let standin: Awaited<ReturnType<typeof startStandin>> | undefined;
 if (!config.stripe.secretKey && !config.stripe.apiBase) {
   const secret = config.stripeWebhookSecret ?? DEV_WEBHOOK_SECRET;
+  // The stand-in knows the catalog's prices, so subscriptions to them map to plans.
+  const prices = loadCatalog(config.catalogPath).plans.flatMap((p) =>
+    p.stripePriceIds.map((id) => ({ id, interval: p.interval })),
+  );
   standin = await startStandin({
     port: config.stripe.standinPort,
     fixturesPath: STANDIN_FIXTURES,
+    prices,
     webhookSecret: secret,
     webhookUrl: `http://127.0.0.1:${config.port}/webhooks/stripe`,
   }).catch(() =>
     startStandin({
       port: 0,
       fixturesPath: STANDIN_FIXTURES,
+      prices,
       webhookSecret: secret,
       webhookUrl: `http://127.0.0.1:${config.port}/webhooks/stripe`,
     }),

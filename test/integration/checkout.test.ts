@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
@@ -33,6 +34,10 @@ beforeAll(async () => {
     fixturesPath: FIXTURES,
     webhookSecret: WEBHOOK_SECRET,
     webhookUrl: `${api.base}/webhooks/stripe`,
+    prices: [
+      { id: 'price_growth_monthly', interval: 'month' },
+      { id: 'price_growth_annual', interval: 'year' },
+    ],
   });
   worker = new Worker(
     STRIPE_EVENTS_QUEUE,
@@ -134,4 +139,39 @@ it('R-PRE-2 a delayed payment grants on success; a failed one grants nothing', a
   await helper(`/_standin/checkout/sessions/${ok.body.id}/complete`, { outcome: 'delayed' });
   await drained();
   expect(await prepaid('buyer3')).toBe('10');
+});
+
+it('R-CYC-1..3 a subscription through the stand-in and the real SDK: subscribe, change price, renew, cancel', async () => {
+  const stripe = new Stripe('sk_test_standin', { host: '127.0.0.1', port: standin.port, protocol: 'http' });
+  const w = async () => (await api.call('GET', '/v1/workspaces/subber')).body;
+  const customer = await stripe.customers.create({ email: 'a@b.example' });
+  const sub = await stripe.subscriptions.create({
+    customer: customer.id,
+    items: [{ price: 'price_growth_monthly' }],
+    metadata: { workspace_id: 'subber' },
+  });
+  await drained();
+  expect(await w()).toMatchObject({
+    planId: 'growth',
+    stripeCustomerId: customer.id,
+    included: { remaining: '150' },
+  });
+
+  await stripe.subscriptions.update(sub.id, {
+    items: [{ price: 'price_growth_annual' }],
+  } as Stripe.SubscriptionUpdateParams);
+  await drained();
+  expect(await w()).toMatchObject({ planId: 'growth-annual', included: { remaining: '1800' } });
+
+  await api.call('POST', '/v1/workspaces/subber/usage', { body: { idempotencyKey: 'u', credits: 800 } });
+  const before = (await w()).cycle.end;
+  await helper(`/_standin/subscriptions/${sub.id}/renew`);
+  await drained();
+  const renewed = await w();
+  expect(renewed.cycle.start).toBe(before);
+  expect(renewed.included.remaining).toBe('1800');
+
+  await stripe.subscriptions.cancel(sub.id);
+  await drained();
+  expect(await w()).toMatchObject({ planId: 'free', included: { remaining: '30' } });
 });

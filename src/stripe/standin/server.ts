@@ -4,9 +4,10 @@
  * from Stripe's published fixtures) so the real `stripe` SDK drives it, keeps its objects in
  * memory, and sends signed events to a webhook URL the way Stripe does.
  *
- * Now: customers and Checkout Sessions, and test helpers (under /_standin, not Stripe's API)
- * that complete a session, refund its payment, and deliver any event again. Subscriptions,
- * invoices and invoice items come with the rest of issue 3 and issue 4.
+ * Now: customers, Checkout Sessions and subscriptions (create, change price, cancel), and test
+ * helpers (under /_standin, not Stripe's API) that complete a session, refund its payment,
+ * renew a subscription and deliver any event again. Prices are the ones it is started with
+ * (`npm start` gives it the catalog's). Invoices and invoice items come with issue 4.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -22,6 +23,8 @@ export interface StandinOptions {
   /** Where events go; unset: events are only kept. */
   webhookUrl?: string | undefined;
   webhookSecret: string;
+  /** Recurring prices it knows, by id: `npm start` passes the catalog's. */
+  prices?: { id: string; interval: 'month' | 'year' }[];
   /** Stripe's fixtures file (../shared/stripe/fixtures3.json): the base of every object. */
   fixturesPath: string;
 }
@@ -82,6 +85,37 @@ export class Standin {
     if (!o || o.object !== object)
       throw new StripeStandinError(404, 'invalid_request_error', `No such ${object}: '${id}'`);
     return o;
+  }
+
+  private price(id: string | undefined): { id: string; interval: 'month' | 'year' } {
+    const p = (this.opts.prices ?? []).find((x) => x.id === id);
+    if (!p) throw new StripeStandinError(400, 'invalid_request_error', `No such price: '${id}'`);
+    return p;
+  }
+
+  /** A subscription's items: one, for a price, over the period that starts at `start` (s). */
+  private items(price: { id: string; interval: 'month' | 'year' }, start: number) {
+    const end = new Date(start * 1000);
+    if (price.interval === 'year') end.setUTCFullYear(end.getUTCFullYear() + 1);
+    else end.setUTCMonth(end.getUTCMonth() + 1);
+    return {
+      object: 'list',
+      has_more: false,
+      url: '/v1/subscription_items',
+      data: [
+        {
+          ...structuredClone(this.fixtures.subscription_item ?? {}),
+          id: newId('si'),
+          price: {
+            ...structuredClone(this.fixtures.price ?? {}),
+            id: price.id,
+            recurring: { interval: price.interval, interval_count: 1 },
+          },
+          current_period_start: start,
+          current_period_end: Math.floor(end.getTime() / 1000),
+        },
+      ],
+    };
   }
 
   /** Creates an event for an object and sends it, signed, to the webhook URL. */
@@ -195,6 +229,54 @@ export class Standin {
       handle((req) => this.get(String(req.params.id), 'checkout.session')),
     );
 
+    app.post(
+      '/v1/subscriptions',
+      handle(async (req) => {
+        const b = req.body as {
+          customer?: string;
+          items?: { price?: string }[];
+          metadata?: Record<string, string>;
+        };
+        if (!b.customer) throw new StripeStandinError(400, 'invalid_request_error', 'customer is required');
+        this.get(b.customer, 'customer');
+        const price = this.price(b.items?.[0]?.price);
+        const sub = this.fixture('subscription', {
+          id: newId('sub'),
+          customer: b.customer,
+          status: 'active',
+          metadata: b.metadata ?? {},
+          items: this.items(price, nowSeconds()),
+        });
+        await this.emit('customer.subscription.created', sub);
+        return sub;
+      }),
+    );
+    app.get(
+      '/v1/subscriptions/:id',
+      handle((req) => this.get(String(req.params.id), 'subscription')),
+    );
+    app.post(
+      '/v1/subscriptions/:id',
+      handle(async (req) => {
+        const sub = this.get(String(req.params.id), 'subscription');
+        const b = req.body as { items?: { price?: string }[]; metadata?: Record<string, string> };
+        if (b.metadata) sub.metadata = { ...(sub.metadata as object), ...b.metadata };
+        // A new price starts a new period now (proration aside).
+        if (b.items?.[0]?.price) sub.items = this.items(this.price(b.items[0].price), nowSeconds());
+        await this.emit('customer.subscription.updated', sub);
+        return sub;
+      }),
+    );
+    app.delete(
+      '/v1/subscriptions/:id',
+      handle(async (req) => {
+        const sub = this.get(String(req.params.id), 'subscription');
+        Object.assign(sub, { status: 'canceled', canceled_at: nowSeconds(), ended_at: nowSeconds() });
+        await this.emit('customer.subscription.deleted', sub);
+        return sub;
+      }),
+    );
+
     // Test helpers: what a customer or Stripe would do.
     app.post(
       '/_standin/checkout/sessions/:id/complete',
@@ -255,6 +337,36 @@ export class Standin {
         const statuses: (number | null)[] = [];
         for (let i = 0; i < times; i++) statuses.push(await this.deliver(e));
         return { id: e.id, statuses };
+      }),
+    );
+    app.post(
+      '/_standin/subscriptions/:id/renew',
+      handle(async (req) => {
+        // The period ends and Stripe bills the next one: invoice.paid, then the new period.
+        const sub = this.get(String(req.params.id), 'subscription');
+        const item = (sub.items as { data: Record<string, unknown>[] }).data[0]!;
+        const start = Number(item.current_period_end);
+        sub.items = this.items(this.price((item.price as { id: string }).id), start);
+        const next = (sub.items as { data: Record<string, unknown>[] }).data[0]!;
+        const invoice = this.fixture('invoice', {
+          id: newId('in'),
+          customer: sub.customer,
+          billing_reason: 'subscription_cycle',
+          status: 'paid',
+          parent: {
+            type: 'subscription_details',
+            quote_details: null,
+            subscription_details: { metadata: sub.metadata, subscription: sub.id },
+          },
+          lines: {
+            object: 'list',
+            has_more: false,
+            url: '/v1/invoices/lines',
+            data: [{ object: 'line_item', id: newId('il'), period: { start, end: next.current_period_end } }],
+          },
+        });
+        await this.emit('invoice.paid', invoice);
+        return this.emit('customer.subscription.updated', sub);
       }),
     );
     app.get(
