@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type Stripe from 'stripe';
 import { z } from 'zod';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import {
@@ -199,9 +200,25 @@ export class CreditService {
     });
   }
 
-  /** The workspace a Stripe customer belongs to, as burnrate recorded it; null if unknown. */
+  /**
+   * The workspace a Stripe customer belongs to: as burnrate recorded it, else the customer's
+   * `metadata.workspace_id` fetched from Stripe (then recorded); null if neither says.
+   */
   async workspaceOfCustomer(customerId: string): Promise<string | null> {
-    return this.deps.redis.get(stripeCustomerKey(this.deps.keyPrefix, customerId));
+    const key = stripeCustomerKey(this.deps.keyPrefix, customerId);
+    const known = await this.deps.redis.get(key);
+    if (known !== null || !this.deps.stripe) return known;
+    let customer: Stripe.Customer | Stripe.DeletedCustomer;
+    try {
+      customer = await this.deps.stripe.call((sdk) => sdk.customers.retrieve(customerId));
+    } catch (err) {
+      if (isRetryableStripeError(err)) throw err; // the job retries
+      return null;
+    }
+    const id = 'metadata' in customer ? customer.metadata?.workspace_id : undefined;
+    if (!id) return null;
+    await this.deps.redis.set(key, id);
+    return id;
   }
 
   /**

@@ -175,3 +175,11 @@ it('R-CYC-1..3 a subscription through the stand-in and the real SDK: subscribe, 
   await drained();
   expect(await w()).toMatchObject({ planId: 'free', included: { remaining: '30' } });
 });
+
+it('finds the workspace through the Stripe customer when the subscription does not name it', async () => {
+  const stripe = new Stripe('sk_test_standin', { host: '127.0.0.1', port: standin.port, protocol: 'http' });
+  const customer = await stripe.customers.create({ metadata: { workspace_id: 'by-customer' } });
+  await stripe.subscriptions.create({ customer: customer.id, items: [{ price: 'price_growth_monthly' }] });
+  await drained();
+  expect((await api.call('GET', '/v1/workspaces/by-customer')).body.planId).toBe('growth');
+});
