@@ -4,10 +4,11 @@
  * from Stripe's published fixtures) so the real `stripe` SDK drives it, keeps its objects in
  * memory, and sends signed events to a webhook URL the way Stripe does.
  *
- * Now: customers, Checkout Sessions and subscriptions (create, change price, cancel), and test
- * helpers (under /_standin, not Stripe's API) that complete a session, refund its payment,
- * renew a subscription and deliver any event again. Prices are the ones it is started with
- * (`npm start` gives it the catalog's). Invoices and invoice items come with issue 4.
+ * It keeps customers, prices, Checkout Sessions, subscriptions (create, change price, cancel),
+ * invoice items and invoices (create, retrieve, list, finalize), honours Idempotency-Key on
+ * every POST as Stripe does, and has test helpers (under /_standin, not Stripe's API) that
+ * complete a session, refund its payment, renew a subscription and deliver any event again,
+ * as often and in whatever order a test wants. `npm start` gives it the catalog's prices.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -56,6 +57,10 @@ export class Standin {
   readonly events: StripeObject[] = [];
   /** payment_intent_data.metadata of each session, for the PaymentIntent its payment creates. */
   private readonly paymentMetadata = new Map<string, unknown>();
+  /** Recurring prices by id: those it was started with, and those created through the API. */
+  private readonly prices = new Map<string, { id: string; interval: 'month' | 'year' }>();
+  /** Idempotency-Key → the request's body and the answer (Stripe keeps them at least 24 h). */
+  private readonly idempotent = new Map<string, { body: string; answer: unknown }>();
   private readonly signer = new Stripe('sk_standin_signer');
 
   constructor(private readonly opts: StandinOptions) {
@@ -64,6 +69,7 @@ export class Standin {
         resources: Record<string, Record<string, unknown>>;
       }
     ).resources;
+    for (const p of opts.prices ?? []) this.prices.set(p.id, p);
     this.app = this.routes();
   }
 
@@ -88,7 +94,7 @@ export class Standin {
   }
 
   private price(id: string | undefined): { id: string; interval: 'month' | 'year' } {
-    const p = (this.opts.prices ?? []).find((x) => x.id === id);
+    const p = id === undefined ? undefined : this.prices.get(id);
     if (!p) throw new StripeStandinError(400, 'invalid_request_error', `No such price: '${id}'`);
     return p;
   }
@@ -116,6 +122,35 @@ export class Standin {
         },
       ],
     };
+  }
+
+  /** An invoice with its lines and total: the invoice items attached to it. */
+  private withLines(invoice: StripeObject): StripeObject {
+    const items = [...this.objects.values()].filter(
+      (o) => o.object === 'invoiceitem' && o.invoice === invoice.id,
+    );
+    const total = items.reduce((sum, i) => sum + Number(i.amount), 0);
+    Object.assign(invoice, {
+      amount_due: total,
+      total,
+      subtotal: total,
+      lines: {
+        object: 'list',
+        has_more: false,
+        url: `/v1/invoices/${invoice.id}/lines`,
+        data: items.map((i) => ({
+          object: 'line_item',
+          id: `il_${i.id}`,
+          amount: i.amount,
+          currency: i.currency,
+          description: i.description,
+          quantity: i.quantity,
+          metadata: i.metadata,
+          period: { start: i.created, end: i.created },
+        })),
+      },
+    });
+    return invoice;
   }
 
   /** Creates an event for an object and sends it, signed, to the webhook URL. */
@@ -163,11 +198,35 @@ export class Standin {
       (fn: (req: Request) => Promise<unknown> | unknown) =>
       async (req: Request, res: Response, next: NextFunction) => {
         try {
-          res.json(await fn(req));
+          const key = req.method === 'POST' ? req.header('idempotency-key') : undefined;
+          const body = JSON.stringify(req.body ?? {});
+          if (key) {
+            const seen = this.idempotent.get(`${req.path} ${key}`);
+            if (seen && seen.body !== body) {
+              throw new StripeStandinError(
+                400,
+                'idempotency_error',
+                'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+              );
+            }
+            if (seen) {
+              res.set('Idempotent-Replayed', 'true').json(seen.answer);
+              return;
+            }
+          }
+          const answer = await fn(req);
+          if (key) this.idempotent.set(`${req.path} ${key}`, { body, answer });
+          res.json(answer);
         } catch (err) {
           next(err);
         }
       };
+    const list = (object: string, where: (o: StripeObject) => boolean = () => true) => ({
+      object: 'list',
+      data: [...this.objects.values()].filter((o) => o.object === object && where(o)).reverse(),
+      has_more: false,
+      url: `/v1/${object}s`,
+    });
 
     app.post(
       '/v1/customers',
@@ -274,6 +333,130 @@ export class Standin {
         Object.assign(sub, { status: 'canceled', canceled_at: nowSeconds(), ended_at: nowSeconds() });
         await this.emit('customer.subscription.deleted', sub);
         return sub;
+      }),
+    );
+
+    app.post(
+      '/v1/prices',
+      handle((req) => {
+        const b = req.body as {
+          currency?: string;
+          unit_amount?: string;
+          recurring?: { interval?: string };
+          metadata?: object;
+        };
+        const interval = b.recurring?.interval;
+        if (interval !== undefined && interval !== 'month' && interval !== 'year') {
+          throw new StripeStandinError(
+            400,
+            'invalid_request_error',
+            'recurring[interval] must be month or year here',
+          );
+        }
+        const price = this.fixture('price', {
+          id: newId('price'),
+          currency: b.currency ?? 'usd',
+          unit_amount: b.unit_amount === undefined ? null : Number(b.unit_amount),
+          recurring: interval ? { interval, interval_count: 1 } : null,
+          type: interval ? 'recurring' : 'one_time',
+          metadata: b.metadata ?? {},
+        });
+        if (interval) this.prices.set(price.id, { id: price.id, interval });
+        return price;
+      }),
+    );
+    app.get(
+      '/v1/prices/:id',
+      handle((req) => this.get(String(req.params.id), 'price')),
+    );
+    app.get(
+      '/v1/prices',
+      handle(() => list('price')),
+    );
+    app.get(
+      '/v1/customers',
+      handle(() => list('customer')),
+    );
+
+    app.post(
+      '/v1/invoiceitems',
+      handle((req) => {
+        const b = req.body as Record<string, string | undefined> & { metadata?: object };
+        if (!b.customer) throw new StripeStandinError(400, 'invalid_request_error', 'customer is required');
+        this.get(b.customer, 'customer');
+        const quantity = Number(b.quantity ?? 1);
+        const unit = b.unit_amount_decimal;
+        const amount = b.amount !== undefined ? Number(b.amount) : Math.round(quantity * Number(unit ?? 0));
+        if (b.invoice) this.get(b.invoice, 'invoice');
+        return this.fixture('invoiceitem', {
+          id: newId('ii'),
+          customer: b.customer,
+          amount,
+          currency: b.currency ?? 'usd',
+          quantity,
+          description: b.description ?? null,
+          metadata: b.metadata ?? {},
+          invoice: b.invoice ?? null,
+        });
+      }),
+    );
+    app.get(
+      '/v1/invoiceitems/:id',
+      handle((req) => this.get(String(req.params.id), 'invoiceitem')),
+    );
+    app.get(
+      '/v1/invoiceitems',
+      handle((req) => list('invoiceitem', (o) => !req.query.customer || o.customer === req.query.customer)),
+    );
+    app.post(
+      '/v1/invoices',
+      handle((req) => {
+        const b = req.body as Record<string, string | undefined> & { metadata?: object };
+        if (!b.customer) throw new StripeStandinError(400, 'invalid_request_error', 'customer is required');
+        this.get(b.customer, 'customer');
+        const invoice = this.fixture('invoice', {
+          id: newId('in'),
+          customer: b.customer,
+          status: 'draft',
+          billing_reason: 'manual',
+          auto_advance: b.auto_advance === 'true',
+          collection_method: b.collection_method ?? 'charge_automatically',
+          metadata: b.metadata ?? {},
+          parent: null,
+        });
+        // Stripe's default is 'exclude': pending items wait for the next subscription invoice.
+        if (b.pending_invoice_items_behavior === 'include') {
+          for (const item of this.objects.values()) {
+            if (item.object === 'invoiceitem' && item.customer === b.customer && item.invoice === null)
+              item.invoice = invoice.id;
+          }
+        }
+        return this.withLines(invoice);
+      }),
+    );
+    app.get(
+      '/v1/invoices/:id',
+      handle((req) => this.withLines(this.get(String(req.params.id), 'invoice'))),
+    );
+    app.get(
+      '/v1/invoices',
+      handle((req) => list('invoice', (o) => !req.query.customer || o.customer === req.query.customer)),
+    );
+    app.post(
+      '/v1/invoices/:id/finalize',
+      handle(async (req) => {
+        const invoice = this.get(String(req.params.id), 'invoice');
+        if (invoice.status !== 'draft') {
+          throw new StripeStandinError(
+            400,
+            'invalid_request_error',
+            `This invoice is already ${invoice.status}.`,
+          );
+        }
+        invoice.status = 'open';
+        const withLines = this.withLines(invoice);
+        await this.emit('invoice.finalized', withLines);
+        return withLines;
       }),
     );
 
