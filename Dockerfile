@@ -10,6 +10,7 @@ COPY catalog ./catalog
 COPY src ./src
 COPY webhooks ./webhooks
 COPY workers ./workers
+COPY vendor ./vendor
 USER node
 EXPOSE 3000
 CMD ["node", "--import", "tsx", "webhooks/main.ts"]
