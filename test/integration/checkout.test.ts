@@ -5,18 +5,14 @@
  * unspent share.
  */
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
-import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import { freePort } from '../../src/redis/embedded-server.js';
-import { queuePrefix } from '../../src/redis/keys.js';
 import { type Standin, startStandin } from '../../src/stripe/standin/server.js';
-import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { WEBHOOK_SECRET } from '../support/stripe.js';
+import { drained as drainedQueue, startStripeWorker } from '../support/stripe-worker.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
 
@@ -39,16 +35,7 @@ beforeAll(async () => {
       { id: 'price_growth_annual', interval: 'year' },
     ],
   });
-  worker = new Worker(
-    STRIPE_EVENTS_QUEUE,
-    stripeEventsProcessor({
-      store: api.store,
-      service: api.service,
-      clock: api.clock,
-      log: createLogger({ level: 'silent', name: 't' }),
-    }),
-    { connection: new Redis(api.url, { maxRetriesPerRequest: null }), prefix: queuePrefix(api.prefix) },
-  );
+  worker = startStripeWorker(api);
 });
 afterAll(async () => {
   await worker.close();
@@ -56,14 +43,7 @@ afterAll(async () => {
   await api.close();
 });
 
-async function drained() {
-  for (let i = 0; i < 200; i++) {
-    const c = await api.stripeQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('queue did not drain');
-}
+const drained = () => drainedQueue(api);
 const helper = (path: string, body: unknown = {}) =>
   fetch(`${standin.url}${path}`, {
     method: 'POST',

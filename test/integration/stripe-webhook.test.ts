@@ -5,14 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
-import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
-import { queuePrefix } from '../../src/redis/keys.js';
-import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { startTestApi, type TestApi } from '../support/http.js';
 import {
   event,
@@ -22,25 +17,13 @@ import {
   sign,
   subscription,
 } from '../support/stripe.js';
+import { drained as drainedQueue, startStripeWorker } from '../support/stripe-worker.js';
 
 let api: TestApi;
 let worker: Worker;
 beforeAll(async () => {
   api = await startTestApi({ now: Date.now() });
-  worker = new Worker(
-    STRIPE_EVENTS_QUEUE,
-    stripeEventsProcessor({
-      store: api.store,
-      service: api.service,
-      clock: api.clock,
-      log: createLogger({ level: 'silent', name: 't' }),
-    }),
-    {
-      connection: new Redis(api.url, { maxRetriesPerRequest: null }),
-      prefix: queuePrefix(api.prefix),
-      concurrency: 8,
-    },
-  );
+  worker = startStripeWorker(api);
   await worker.waitUntilReady();
 });
 afterAll(async () => {
@@ -58,14 +41,7 @@ async function deliver(body: unknown, o: { header?: string | null; raw?: string 
 }
 
 /** Waits until the queue has nothing waiting, delayed or running. */
-async function drained() {
-  for (let i = 0; i < 200; i++) {
-    const c = await api.stripeQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the stripe-events queue did not drain');
-}
+const drained = () => drainedQueue(api);
 
 let n = 0;
 async function workspace() {

@@ -1,0 +1,34 @@
+/** The stripe-events worker in a test, on the test API's Redis, prefix, service and clock. */
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createLogger } from '../../src/observability/logger.js';
+import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
+import { queuePrefix } from '../../src/redis/keys.js';
+import { stripeEventsProcessor } from '../../workers/stripe-events.js';
+import type { TestApi } from './http.js';
+
+export function startStripeWorker(api: TestApi): Worker {
+  const connection = new Redis(api.url, { maxRetriesPerRequest: null });
+  const worker = new Worker(
+    STRIPE_EVENTS_QUEUE,
+    stripeEventsProcessor({
+      store: api.store,
+      service: api.service,
+      clock: api.clock,
+      log: createLogger({ level: 'silent', name: 'test-worker' }),
+    }),
+    { connection, prefix: queuePrefix(api.prefix), concurrency: 8 },
+  );
+  worker.on('closed', () => connection.disconnect());
+  return worker;
+}
+
+/** Waits until the API's stripe-events queue has nothing waiting, delayed or running. */
+export async function drained(api: TestApi): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const c = await api.stripeQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (Object.values(c).every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the stripe-events queue did not drain');
+}
