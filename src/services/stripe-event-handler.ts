@@ -57,6 +57,11 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
       const workspaceId = await workspaceOf(sub, deps, event);
       if (ENDED.has(sub.status)) return endSubscription(workspaceId, event, deps);
       const item = sub.items.data[0]!;
+      if (item.current_period_end <= item.current_period_start) {
+        throw new PermanentEventError(
+          `${event.id}: subscription ${sub.id} has a period that ends before it starts`,
+        );
+      }
       const plan = deps.service.planOfPrice(item.price.id);
       if (!plan)
         throw new PermanentEventError(`${event.id}: no plan in the catalog has price ${item.price.id}`);

@@ -286,6 +286,18 @@ describe('subscriptions drive plans and cycles', () => {
     ).toBe(true);
   });
 
+  it("a period that ends before it starts (as in Stripe's own fixture) fails at once and changes nothing", async () => {
+    const ws = await workspace();
+    const e = event(
+      'customer.subscription.updated',
+      subscription({ workspaceId: ws, price: 'price_growth_annual', start: nowS(), end: nowS() - DAY }),
+    );
+    await deliver(e);
+    await drained();
+    expect(await (await api.stripeQueue.getJob(e.id as string))?.getState()).toBe('failed');
+    expect((await state(ws)).planId).toBe('growth');
+  });
+
   it('a subscription to a price no plan has fails at once, visibly', async () => {
     const e = event(
       'customer.subscription.created',
