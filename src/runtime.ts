@@ -10,6 +10,7 @@ import type { Logger } from './observability/logger.js';
 import { EngineStore } from './redis/engine-store.js';
 import { defineScripts, type ScriptClient } from './redis/scripts.js';
 import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
+import { Invoicer } from './services/invoicing.js';
 import { createStripeClient } from './stripe/client.js';
 
 export interface Runtime {
@@ -78,12 +79,30 @@ export function buildService(o: {
   redis: ScriptClient;
   metrics?: DebitMetrics;
   clock?: Clock;
-}): { store: EngineStore; service: CreditService } {
+  /** Queues a monthly invoicing run (the API process has the producer). */
+  enqueueInvoicingRun?: (month: string) => Promise<void>;
+}): { store: EngineStore; service: CreditService; invoicer: Invoicer } {
   const s = o.runtime.config.stripe;
   const { config, catalog } = o.runtime;
   const store = new EngineStore(o.redis, {
     prefix: config.redisPrefix,
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+  });
+  const stripe =
+    s.secretKey || s.apiBase
+      ? createStripeClient({
+          secretKey: s.secretKey ?? 'sk_test_standin',
+          apiBase: s.apiBase,
+          requestsPerSecond: s.requestsPerSecond,
+        })
+      : undefined;
+  const invoicer = new Invoicer({
+    redis: o.redis,
+    store,
+    catalog,
+    stripe,
+    keyPrefix: config.redisPrefix,
+    workspacesKey: workspacesKey(config),
   });
   const service = new CreditService({
     redis: o.redis,
@@ -93,16 +112,10 @@ export function buildService(o: {
     metrics: o.metrics,
     workspacesKey: workspacesKey(config),
     keyPrefix: config.redisPrefix,
-    stripe:
-      s.secretKey || s.apiBase
-        ? createStripeClient({
-            secretKey: s.secretKey ?? 'sk_test_standin',
-            apiBase: s.apiBase,
-            requestsPerSecond: s.requestsPerSecond,
-          })
-        : undefined,
+    stripe,
+    invoicing: { invoicer, enqueueRun: o.enqueueInvoicingRun },
   });
-  return { store, service };
+  return { store, service, invoicer };
 }
 
 /** Graceful shutdown on SIGTERM/SIGINT (R-OPS-3): `close` finishes in-flight work, then exit. */

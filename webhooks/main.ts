@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
+import { INVOICING_QUEUE } from '../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { queuePrefix, stripeEventClaimKey } from '../src/redis/keys.js';
 import { connectApiRedis, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
@@ -28,6 +29,10 @@ const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
+const invoicingQueue = new Queue(INVOICING_QUEUE, {
+  connection: queueConnection,
+  prefix: queuePrefix(config.redisPrefix),
+});
 if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');
 const http = await startHttp({
   runtime,
@@ -35,6 +40,14 @@ const http = await startHttp({
   log,
   port: config.port,
   host: config.host,
+  enqueueInvoicingRun: async (month) => {
+    // Each request a run of its own: workspace jobs already done are not added twice.
+    await invoicingQueue.add(
+      'run',
+      { kind: 'run', month },
+      { jobId: `run_${month}_${Date.now()}`, removeOnFail: false },
+    );
+  },
   mountBefore: (app) =>
     mountStripeWebhook(app, {
       secret: config.stripeWebhookSecret,
@@ -49,5 +62,6 @@ log.info({ port: http.port }, 'burnrate API listening');
 onShutdown(log, 'finishing in-flight requests', async () => {
   await http.close();
   await stripeQueue.close();
+  await invoicingQueue.close();
   await redis.quit();
 });

@@ -62,9 +62,11 @@ export function createApp(deps: AppDeps): Express {
         req.params.workspaceId === undefined
           ? ''
           : parseOr400(pathParams.workspaceId, req.params.workspaceId, 'workspace id');
+      const month =
+        req.params.month === undefined ? '' : parseOr400(pathParams.month, req.params.month, 'month');
       const body = r.body ? parseOr400(r.body, req.body, 'request body') : undefined;
       const query = r.query ? parseOr400(r.query, req.query, 'query') : undefined;
-      const out = await r.handle(deps.service, { workspaceId, body, query });
+      const out = await r.handle(deps.service, { workspaceId, month, body, query });
       if (out.headers) res.set(out.headers);
       res.status(out.status).json(out.body);
     };

@@ -16,8 +16,10 @@ import {
   checkoutResponseSchema,
   flexBodySchema,
   invoicePreviewSchema,
+  invoicingRunBodySchema,
   ledgerQuerySchema,
   ledgerResponseSchema,
+  monthParamSchema,
   previewQuerySchema,
   putWorkspaceBodySchema,
   thresholdBodySchema,
@@ -30,6 +32,8 @@ import {
 
 export interface RouteInput<B, Q> {
   workspaceId: string;
+  /** The :month path parameter, where the route has one. */
+  month: string;
   body: B;
   query: Q;
 }
@@ -62,9 +66,29 @@ const replayHeaders = (replayed: boolean): Record<string, string> =>
   replayed ? { 'Idempotent-Replayed': 'true' } : {};
 const NOT_FOUND = { 404: { description: 'No such workspace' } };
 
-export const pathParams = { workspaceId: workspaceIdSchema };
+export const pathParams = { workspaceId: workspaceIdSchema, month: monthParamSchema };
 
 export const ROUTES: RouteDef[] = [
+  route({
+    method: 'post',
+    path: '/v1/admin/invoicing/runs',
+    role: 'operator',
+    summary: 'Queue the flex invoicing of a closed month (R-FLX-6); dryRun counts without queueing',
+    body: invoicingRunBodySchema,
+    responses: { 202: { description: 'Queued' }, 200: { description: 'The dry run' } },
+    handle: async (svc, { body }) => {
+      const res = await svc.invoicingRun(body.month, body.dryRun);
+      return { status: body.dryRun ? 200 : 202, body: res };
+    },
+  }),
+  route({
+    method: 'get',
+    path: '/v1/admin/invoicing/runs/:month',
+    role: 'operator',
+    summary: "A month's invoicing: workspaces by state, billed credits and cents, failures",
+    responses: { 200: { description: 'Progress and totals' } },
+    handle: async (svc, { month }) => ok(await svc.invoicingStatus(month)),
+  }),
   route({
     method: 'put',
     path: '/v1/workspaces/:workspaceId',

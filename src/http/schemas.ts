@@ -140,7 +140,7 @@ export const putWorkspaceBodySchema = z
     createdAt: z.iso.datetime({ offset: true }).optional(),
     stripeCustomerId: z
       .string()
-      .regex(/^cus_[A-Za-z0-9]{1,250}$/)
+      .regex(/^cus_[A-Za-z0-9_]{1,250}$/)
       .optional(),
     overrides: overridesSchema.optional(),
   })
@@ -197,6 +197,12 @@ export const previewQuerySchema = z.object({
     .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'YYYY-MM')
     .optional(),
 });
+
+const monthString = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'YYYY-MM');
+export const invoicingRunBodySchema = z
+  .object({ month: monthString, dryRun: z.boolean().default(false) })
+  .strict();
+export const monthParamSchema = monthString;
 
 export const catalogQuerySchema = z.object({ workspaceId: workspaceIdSchema.optional() });
 

@@ -24,6 +24,7 @@ export async function startHttp(o: {
   host?: string;
   clock?: Clock;
   mountBefore?: (app: Express) => void;
+  enqueueInvoicingRun?: (month: string) => Promise<void>;
 }): Promise<HttpServer> {
   const metrics = new Metrics({ defaults: true });
   const { service } = buildService({
@@ -31,6 +32,7 @@ export async function startHttp(o: {
     redis: o.redis,
     metrics,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.enqueueInvoicingRun ? { enqueueInvoicingRun: o.enqueueInvoicingRun } : {}),
   });
   const app = createApp({
     config: o.runtime.config,

@@ -51,3 +51,8 @@ export function stripeCustomerKey(prefix: string, customerId: string): string {
 export function stripePaymentKey(prefix: string, paymentIntentId: string): string {
   return `${prefix}stripe:payment:${paymentIntentId}`;
 }
+
+/** The invoicing state of a month: workspace id -> its state as JSON (R-FLX-6). */
+export function invoicingKey(prefix: string, month: string): string {
+  return `${prefix}invoicing:${month}`;
+}

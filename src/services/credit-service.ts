@@ -37,6 +37,7 @@ import {
 } from '../redis/engine-store.js';
 import { stripeCustomerKey, stripePaymentKey } from '../redis/keys.js';
 import { isRetryableStripeError, type StripeClient } from '../stripe/client.js';
+import type { Invoicer } from './invoicing.js';
 
 const paymentRecordSchema = z.object({
   workspaceId: z.string(),
@@ -111,6 +112,8 @@ export class CreditService {
       keyPrefix: string;
       /** Stripe (or its stand-in); undefined when not configured. */
       stripe?: StripeClient | undefined;
+      /** Monthly flex invoicing: its state, and how to queue a run (API process only). */
+      invoicing?: { invoicer: Invoicer; enqueueRun?: ((month: string) => Promise<void>) | undefined };
     },
   ) {}
 
@@ -290,6 +293,36 @@ export class CreditService {
         throw new BurnrateError('unavailable', 'Stripe is unavailable; retry later');
       throw new BurnrateError('internal', `Stripe refused the Checkout Session: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Queues the flex invoicing of a closed month (R-FLX-6), or with `dryRun` answers what it
+   * would bill without queueing anything. Re-running a month bills nothing twice.
+   */
+  async invoicingRun(month: string, dryRun: boolean) {
+    const inv = this.deps.invoicing;
+    if (!inv) throw new BurnrateError('unavailable', 'invoicing is not available in this process');
+    const now = this.deps.clock.now();
+    if (month >= monthOf(now)) throw new BurnrateError('invalid_request', `${month} is not closed yet`);
+    if (dryRun) {
+      let workspaces = 0;
+      let billedCredits = 0;
+      for await (const c of inv.invoicer.candidates(month)) {
+        workspaces++;
+        billedCredits += floorToWholeCredits(c.units);
+      }
+      return { month, dryRun: true, workspaces, billedCredits };
+    }
+    if (!inv.enqueueRun)
+      throw new BurnrateError('unavailable', 'invoicing runs cannot be queued from this process');
+    await inv.enqueueRun(month);
+    return { month, dryRun: false, queued: true };
+  }
+
+  async invoicingStatus(month: string) {
+    const inv = this.deps.invoicing;
+    if (!inv) throw new BurnrateError('unavailable', 'invoicing is not available in this process');
+    return inv.invoicer.status(month);
   }
 
   /** Records which purchase a PaymentIntent paid for, so refunds and disputes find its lot. */

@@ -7,6 +7,7 @@ import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import type { EngineStore } from '../../src/redis/engine-store.js';
 import { queuePrefix, stripeEventClaimKey } from '../../src/redis/keys.js';
@@ -25,6 +26,8 @@ export interface TestApi {
   url: string;
   /** The queue the Stripe webhook feeds (R-WH-2). */
   stripeQueue: Queue;
+  /** The queue POST /v1/admin/invoicing/runs feeds (R-FLX-6). */
+  invoicingQueue: Queue;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   store: EngineStore;
   /** The same service the API runs, on the test's prefix and clock (for workers in tests). */
@@ -71,7 +74,14 @@ export async function startTestApi(
     connection: queueConnection,
     prefix: queuePrefix(prefix),
   });
+  const invoicingQueue = new Queue(INVOICING_QUEUE, {
+    connection: queueConnection,
+    prefix: queuePrefix(prefix),
+  });
   const http: HttpServer = await startHttp({
+    enqueueInvoicingRun: async (month) => {
+      await invoicingQueue.add('run', { kind: 'run', month }, { jobId: `run_${month}_${Date.now()}` });
+    },
     runtime,
     redis,
     log,
@@ -95,6 +105,7 @@ export async function startTestApi(
     prefix,
     url,
     stripeQueue,
+    invoicingQueue,
     clock,
     store,
     service,
@@ -120,6 +131,7 @@ export async function startTestApi(
     async close() {
       await http.close();
       await stripeQueue.close().catch(() => {});
+      await invoicingQueue.close().catch(() => {});
       await redis.quit();
       await reader.quit();
     },

@@ -1,0 +1,206 @@
+/**
+ * Monthly flex invoicing (R-FLX-5, R-FLX-6). A run finds every workspace with flex in a closed
+ * calendar month; each workspace-month then gets one Stripe invoice item: the month's flex
+ * rounded down to whole credits (77.7 → 77), at the workspace's flex price, with the Stripe
+ * idempotency key `flex:{workspace}:{YYYY-MM}`. Monthly plans leave the item for the next
+ * subscription invoice; annual plans get an invoice created, the item attached, and the invoice
+ * finalized at once. Each workspace-month's state (pending, item_created, invoiced, skipped,
+ * failed) is kept, so a run can be resumed, re-run or inspected, and every Stripe call is
+ * idempotent: a re-run, a retry or a killed worker never bills twice.
+ */
+import type { Redis } from 'ioredis';
+import Stripe from 'stripe';
+import { z } from 'zod';
+import type { Catalog } from '../domain/catalog.js';
+import { monthOf } from '../domain/cycle.js';
+import { centsForUnits, floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
+import type { EngineStore } from '../redis/engine-store.js';
+import { invoicingKey } from '../redis/keys.js';
+import type { StripeClient } from '../stripe/client.js';
+
+export const INVOICE_STATUSES = ['pending', 'item_created', 'invoiced', 'skipped', 'failed'] as const;
+
+const stateSchema = z.object({
+  status: z.enum(INVOICE_STATUSES),
+  flexCredits: z.string(),
+  billedCredits: z.number().int(),
+  amountCents: z.number().int(),
+  itemId: z.string().optional(),
+  invoiceId: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type WorkspaceMonthState = z.infer<typeof stateSchema>;
+
+/** A failure no retry fixes (no Stripe customer, no such workspace): recorded, then the job fails. */
+export class PermanentInvoicingError extends Error {}
+
+export function previousMonth(now: number): string {
+  const d = new Date(now);
+  return monthOf(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1));
+}
+
+export class Invoicer {
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      store: EngineStore;
+      catalog: Catalog;
+      stripe: StripeClient | undefined;
+      keyPrefix: string;
+      workspacesKey: string;
+    },
+  ) {}
+
+  private key(month: string) {
+    return invoicingKey(this.deps.keyPrefix, month);
+  }
+
+  private async save(month: string, workspaceId: string, s: WorkspaceMonthState) {
+    await this.deps.redis.hset(this.key(month), workspaceId, JSON.stringify(s));
+    return s;
+  }
+
+  async state(month: string, workspaceId: string): Promise<WorkspaceMonthState | null> {
+    const raw = await this.deps.redis.hget(this.key(month), workspaceId);
+    return raw === null ? null : stateSchema.parse(JSON.parse(raw));
+  }
+
+  /** The workspaces with flex to bill in a month, walked in pages (bounded memory). */
+  async *candidates(month: string): AsyncGenerator<{ workspaceId: string; units: number }> {
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.deps.redis.sscan(this.deps.workspacesKey, cursor, 'COUNT', 1000);
+      cursor = next;
+      const pipe = this.deps.redis.pipeline();
+      for (const id of ids) pipe.hget(this.deps.store.keys(id).flexMonths, month);
+      const units = (await pipe.exec()) ?? [];
+      for (const [i, id] of ids.entries()) {
+        const u = Number(units[i]?.[1] ?? 0);
+        if (u >= UNITS_PER_CREDIT) yield { workspaceId: id, units: u };
+      }
+    } while (cursor !== '0');
+  }
+
+  /**
+   * Bills one workspace-month, resuming from its recorded state. Every Stripe call carries an
+   * idempotency key derived from the workspace and month, so repeating any step is harmless.
+   */
+  async invoiceWorkspace(workspaceId: string, month: string, now: number): Promise<WorkspaceMonthState> {
+    const prev = await this.state(month, workspaceId);
+    if (prev && (prev.status === 'invoiced' || prev.status === 'skipped')) return prev;
+    const snap = await this.deps.store.snapshot(workspaceId, now);
+    if (!snap) throw new PermanentInvoicingError(`workspace ${workspaceId} does not exist`);
+    const units = (await this.deps.store.flexMonths(workspaceId))[month] ?? 0;
+    const billed = floorToWholeCredits(units);
+    const price = snap.state.flexPriceE4;
+    const base = {
+      flexCredits: formatUnits(units),
+      billedCredits: billed,
+      amountCents: centsForUnits(billed * UNITS_PER_CREDIT, price),
+    };
+    if (billed === 0)
+      return this.save(month, workspaceId, {
+        ...base,
+        status: 'skipped',
+        reason: 'under one credit of flex',
+      });
+    const overrides = snap.meta.overrides
+      ? (JSON.parse(snap.meta.overrides) as { manualInvoicing?: boolean })
+      : {};
+    if ({ ...this.deps.catalog.enterpriseOverrides[workspaceId], ...overrides }.manualInvoicing) {
+      return this.save(month, workspaceId, {
+        ...base,
+        status: 'skipped',
+        reason: 'invoiced by hand (R-CAT-5)',
+      });
+    }
+    const customer = snap.meta.stripeCustomerId;
+    const stripe = this.deps.stripe;
+    if (!customer || !stripe) {
+      const reason = customer ? 'Stripe is not configured' : 'the workspace has no Stripe customer';
+      await this.save(month, workspaceId, { ...base, status: 'failed', reason });
+      throw new PermanentInvoicingError(`${workspaceId} ${month}: ${reason}`);
+    }
+    const annual = snap.state.intervalMonths === 12;
+    const metadata = { workspace_id: workspaceId, month, flex_credits: base.flexCredits };
+    let invoiceId = prev?.invoiceId;
+    if (annual && !invoiceId) {
+      const invoice = await stripe.call((sdk) =>
+        sdk.invoices.create(
+          { customer, auto_advance: false, pending_invoice_items_behavior: 'exclude', metadata },
+          { idempotencyKey: `flex-invoice:${workspaceId}:${month}` },
+        ),
+      );
+      invoiceId = invoice.id;
+      await this.save(month, workspaceId, { ...base, status: 'pending', invoiceId });
+    }
+    let itemId = prev?.itemId;
+    if (!itemId) {
+      const item = await stripe.call((sdk) =>
+        sdk.invoiceItems.create(
+          {
+            customer,
+            currency: snap.meta.currency || 'usd',
+            quantity: billed,
+            unit_amount_decimal: Stripe.Decimal.from(formatUnits(price)),
+            description: `Flex credits ${month}: ${base.flexCredits} used, ${billed} billed (rounded down)`,
+            metadata,
+            ...(invoiceId ? { invoice: invoiceId } : {}),
+          },
+          { idempotencyKey: `flex:${workspaceId}:${month}` },
+        ),
+      );
+      itemId = item.id;
+    }
+    const created = { ...base, status: 'item_created' as const, itemId, ...(invoiceId ? { invoiceId } : {}) };
+    if (!annual) return this.save(month, workspaceId, created);
+    await this.save(month, workspaceId, created);
+    await stripe.call((sdk) =>
+      sdk.invoices.finalizeInvoice(invoiceId!, undefined, {
+        idempotencyKey: `flex-finalize:${workspaceId}:${month}`,
+      }),
+    );
+    return this.save(month, workspaceId, { ...created, status: 'invoiced' });
+  }
+
+  /** A month's progress and totals (GET /v1/admin/invoicing/runs/{month}). */
+  async status(month: string) {
+    const all = await this.deps.redis.hgetall(this.key(month));
+    const counts = Object.fromEntries(INVOICE_STATUSES.map((s) => [s, 0])) as Record<
+      (typeof INVOICE_STATUSES)[number],
+      number
+    >;
+    let billedCredits = 0;
+    let amountCents = 0;
+    const failures: { workspaceId: string; reason: string }[] = [];
+    for (const [id, raw] of Object.entries(all)) {
+      const s = stateSchema.parse(JSON.parse(raw));
+      counts[s.status]++;
+      if (s.status === 'item_created' || s.status === 'invoiced') {
+        billedCredits += s.billedCredits;
+        amountCents += s.amountCents;
+      }
+      if (s.status === 'failed' && failures.length < 100)
+        failures.push({ workspaceId: id, reason: s.reason ?? '' });
+    }
+    return { month, workspaces: Object.keys(all).length, counts, billedCredits, amountCents, failures };
+  }
+
+  /** Marks a run's candidates pending (keeping any state already there); returns them. */
+  async markPending(month: string, now: number): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const c of this.candidates(month)) {
+      ids.push(c.workspaceId);
+      const snap = await this.deps.store.snapshot(c.workspaceId, now);
+      const billed = floorToWholeCredits(c.units);
+      const s: WorkspaceMonthState = {
+        status: 'pending',
+        flexCredits: formatUnits(c.units),
+        billedCredits: billed,
+        amountCents: snap ? centsForUnits(billed * UNITS_PER_CREDIT, snap.state.flexPriceE4) : 0,
+      };
+      await this.deps.redis.hsetnx(this.key(month), c.workspaceId, JSON.stringify(s));
+    }
+    return ids;
+  }
+}

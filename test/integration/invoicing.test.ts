@@ -1,0 +1,148 @@
+/**
+ * Monthly flex invoicing end to end (R-FLX-5, R-FLX-6): the admin run, the fan-out, one Stripe
+ * invoice item per workspace-month through the real SDK against the stand-in, an annual
+ * workspace's invoice finalized at once, and a re-run that bills nothing twice.
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadCatalog } from '../../src/config/catalog.js';
+import { loadConfig } from '../../src/config/env.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
+import { freePort } from '../../src/redis/embedded-server.js';
+import { queuePrefix } from '../../src/redis/keys.js';
+import { defineScripts } from '../../src/redis/scripts.js';
+import { buildService } from '../../src/runtime.js';
+import { startStandin } from '../../src/stripe/standin/server.js';
+import { invoicingProcessor } from '../../workers/invoicing.js';
+import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { WEBHOOK_SECRET } from '../support/stripe.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
+const OCT = Date.UTC(2026, 9, 10, 12);
+const NOV = Date.UTC(2026, 10, 2, 12);
+
+let api: TestApi;
+let worker: Worker;
+let standin: Awaited<ReturnType<typeof startStandin>>;
+let stripe: Stripe;
+beforeAll(async () => {
+  const port = await freePort();
+  const env = { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' };
+  api = await startTestApi({ now: OCT, env });
+  standin = await startStandin({ port, fixturesPath: FIXTURES, webhookSecret: WEBHOOK_SECRET });
+  stripe = new Stripe('sk_test_standin', { host: '127.0.0.1', port, protocol: 'http' });
+  const runtime = {
+    config: loadConfig({ NODE_ENV: 'test', REDIS_PREFIX: api.prefix, ...env }),
+    catalog: loadCatalog('catalog/catalog.example.json'),
+  };
+  const { invoicer } = buildService({ runtime, redis: defineScripts(new Redis(api.url)), clock: api.clock });
+  worker = new Worker(
+    INVOICING_QUEUE,
+    invoicingProcessor({
+      invoicer,
+      queue: api.invoicingQueue,
+      clock: api.clock,
+      log: createLogger({ level: 'silent', name: 't' }),
+    }),
+    {
+      connection: new Redis(api.url, { maxRetriesPerRequest: null }),
+      prefix: queuePrefix(api.prefix),
+      concurrency: 4,
+    },
+  );
+});
+afterAll(async () => {
+  await worker.close();
+  await standin.close();
+  await api.close();
+});
+
+async function drained() {
+  for (let i = 0; i < 400; i++) {
+    const c = await api.invoicingQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (Object.values(c).every((n) => n === 0)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the invoicing queue did not drain');
+}
+
+async function workspace(id: string, planId: string, flexCredits: string, withCustomer = true) {
+  const customer = withCustomer
+    ? (await stripe.customers.create({ metadata: { workspace_id: id } })).id
+    : undefined;
+  await api.call('PUT', `/v1/workspaces/${id}`, {
+    body: { planId, ...(customer ? { stripeCustomerId: customer } : {}) },
+  });
+  await api.call('PATCH', `/v1/workspaces/${id}/flex`, { body: { capCents: null, confirmUnlimited: true } });
+  const included = planId === 'growth-annual' ? 1800 : 150;
+  const credits = (included * 10_000 + Math.round(Number(flexCredits) * 10_000)) / 10_000;
+  const res = await api.call('POST', `/v1/workspaces/${id}/usage`, {
+    key: PLATFORM,
+    body: { idempotencyKey: 'oct', credits: String(credits) },
+  });
+  expect(res.body.debited.flex).toBe(flexCredits);
+  return customer;
+}
+
+it('R-FLX-5/6 bills each workspace-month once: the floor of its flex, annual invoices finalized, re-runs add nothing', async () => {
+  api.clock.set(OCT);
+  const monthly = await workspace('inv-monthly', 'growth', '77.7');
+  const annual = await workspace('inv-annual', 'growth-annual', '10.5');
+  await workspace('inv-tiny', 'growth', '0.9');
+  await workspace('inv-nocustomer', 'growth', '5', false);
+  api.clock.set(NOV);
+
+  expect(
+    (await api.call('POST', '/v1/admin/invoicing/runs', { key: PLATFORM, body: { month: '2026-10' } }))
+      .status,
+  ).toBe(403);
+  expect((await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-11' } })).status).toBe(
+    400,
+  );
+  const dry = await api.call('POST', '/v1/admin/invoicing/runs', {
+    body: { month: '2026-10', dryRun: true },
+  });
+  expect(dry.body).toEqual({ month: '2026-10', dryRun: true, workspaces: 3, billedCredits: 92 });
+  expect(await api.invoicingQueue.count()).toBe(0);
+
+  expect((await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } })).status).toBe(
+    202,
+  );
+  await drained();
+  const status = (await api.call('GET', '/v1/admin/invoicing/runs/2026-10')).body;
+  expect(status).toMatchObject({
+    month: '2026-10',
+    workspaces: 3,
+    counts: { item_created: 1, invoiced: 1, failed: 1, pending: 0 },
+    billedCredits: 87,
+    amountCents: 87 * 400,
+  });
+  expect(status.failures).toEqual([
+    { workspaceId: 'inv-nocustomer', reason: 'the workspace has no Stripe customer' },
+  ]);
+
+  const items = (await stripe.invoiceItems.list({ customer: monthly! })).data;
+  expect(items).toHaveLength(1);
+  expect(items[0]).toMatchObject({
+    quantity: 77,
+    amount: 30_800,
+    invoice: null,
+    metadata: { month: '2026-10', flex_credits: '77.7' },
+  });
+  const invoices = (await stripe.invoices.list({ customer: annual! })).data;
+  expect(invoices).toHaveLength(1);
+  expect(invoices[0]).toMatchObject({ status: 'open', total: 4_000 });
+
+  // A re-run of the month bills nothing twice.
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
+  await drained();
+  expect((await stripe.invoiceItems.list({ customer: monthly! })).data).toHaveLength(1);
+  expect((await stripe.invoiceItems.list({ customer: annual! })).data).toHaveLength(1);
+  expect((await stripe.invoices.list({ customer: annual! })).data).toHaveLength(1);
+  expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-10')).body.counts.invoiced).toBe(1);
+  expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-13')).status).toBe(400);
+});
