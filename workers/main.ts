@@ -57,7 +57,7 @@ const worker = new Worker(
 );
 const stripeWorker = new Worker(
   STRIPE_EVENTS_QUEUE,
-  stripeEventsProcessor({ store, service, clock: systemClock, log }),
+  stripeEventsProcessor({ store, service, invoicer, clock: systemClock, log }),
   {
     connection: bullConnection(url),
     prefix,

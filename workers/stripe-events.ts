@@ -8,9 +8,11 @@ import type { Logger } from '../src/observability/logger.js';
 import { stripeEventJobSchema } from '../src/queues/stripe-events.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
 import type { Clock, CreditService } from '../src/services/credit-service.js';
+import type { Invoicer } from '../src/services/invoicing.js';
 import { handleStripeEvent, PermanentEventError } from '../src/services/stripe-event-handler.js';
 
 export function stripeEventsProcessor(deps: {
+  invoicer?: Invoicer;
   store: EngineStore;
   service: CreditService;
   clock: Clock;
@@ -25,6 +27,7 @@ export function stripeEventsProcessor(deps: {
         store: deps.store,
         service: deps.service,
         now: deps.clock.now(),
+        invoicer: deps.invoicer,
       });
       deps.log.info({ eventId: parsed.data.id, type: parsed.data.type, ...outcome }, 'stripe event applied');
       return outcome;

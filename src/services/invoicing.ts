@@ -85,7 +85,12 @@ export class Invoicer {
    * Bills one workspace-month, resuming from its recorded state. Every Stripe call carries an
    * idempotency key derived from the workspace and month, so repeating any step is harmless.
    */
-  async invoiceWorkspace(workspaceId: string, month: string, now: number): Promise<WorkspaceMonthState> {
+  async invoiceWorkspace(
+    workspaceId: string,
+    month: string,
+    now: number,
+    opts: { final?: boolean } = {},
+  ): Promise<WorkspaceMonthState> {
     const prev = await this.state(month, workspaceId);
     if (prev && (prev.status === 'invoiced' || prev.status === 'skipped')) return prev;
     const snap = await this.deps.store.snapshot(workspaceId, now);
@@ -121,7 +126,9 @@ export class Invoicer {
       await this.save(month, workspaceId, { ...base, status: 'failed', reason });
       throw new PermanentInvoicingError(`${workspaceId} ${month}: ${reason}`);
     }
-    const annual = snap.state.intervalMonths === 12;
+    // Annual plans, and the final month of an ended subscription (R-CYC-3: no next
+    // subscription invoice will sweep the item up), get an invoice finalized at once.
+    const annual = snap.state.intervalMonths === 12 || opts.final === true;
     const metadata = { workspace_id: workspaceId, month, flex_credits: base.flexCredits };
     let invoiceId = prev?.invoiceId;
     if (annual && !invoiceId) {

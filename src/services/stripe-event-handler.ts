@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
+import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { formatUnits, parseDecimal4 } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -29,6 +30,7 @@ import {
   subscriptionSchema,
 } from '../stripe/events.js';
 import type { CreditService } from './credit-service.js';
+import type { Invoicer } from './invoicing.js';
 
 /** A failure no retry can fix (a malformed object, an unknown workspace). */
 export class PermanentEventError extends Error {}
@@ -43,6 +45,8 @@ export interface EventDeps {
   store: EngineStore;
   service: CreditService;
   now: number;
+  /** Bills the final month's flex when a subscription ends (R-CYC-3). */
+  invoicer?: Invoicer | undefined;
 }
 
 const ENDED = new Set(['canceled', 'unpaid', 'paused', 'incomplete_expired']);
@@ -145,7 +149,14 @@ async function endSubscription(
     eventAt: event.created,
     expiryType: 'forfeit',
   });
-  // Issue 4: the final flex invoice of the ended subscription's last month is created here.
+  if (r.outcome !== 'stale' && deps.invoicer) {
+    // The final invoice: the flex of the final (partial) month, now, floor-rounded; that
+    // month is then invoiced and the monthly run does not bill it again. On the free plan
+    // no more flex can accrue.
+    const month = monthOf(deps.now);
+    const hasFlex = ((await deps.store.flexMonths(workspaceId))[month] ?? 0) > 0;
+    if (hasFlex) await deps.invoicer.invoiceWorkspace(workspaceId, month, deps.now, { final: true });
+  }
   return { action: 'subscription_ended', workspaceId, planId, outcome: r.outcome };
 }
 

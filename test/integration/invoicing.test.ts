@@ -16,10 +16,12 @@ import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { buildService } from '../../src/runtime.js';
+import type { Invoicer } from '../../src/services/invoicing.js';
+import { handleStripeEvent } from '../../src/services/stripe-event-handler.js';
 import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
-import { WEBHOOK_SECRET } from '../support/stripe.js';
+import { event, subscription, WEBHOOK_SECRET } from '../support/stripe.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
 const OCT = Date.UTC(2026, 9, 10, 12);
@@ -29,6 +31,7 @@ let api: TestApi;
 let worker: Worker;
 let standin: Awaited<ReturnType<typeof startStandin>>;
 let stripe: Stripe;
+let invoicer: Invoicer;
 beforeAll(async () => {
   const port = await freePort();
   const env = { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' };
@@ -39,7 +42,7 @@ beforeAll(async () => {
     config: loadConfig({ NODE_ENV: 'test', REDIS_PREFIX: api.prefix, ...env }),
     catalog: loadCatalog('catalog/catalog.example.json'),
   };
-  const { invoicer } = buildService({ runtime, redis: defineScripts(new Redis(api.url)), clock: api.clock });
+  invoicer = buildService({ runtime, redis: defineScripts(new Redis(api.url)), clock: api.clock }).invoicer;
   worker = new Worker(
     INVOICING_QUEUE,
     invoicingProcessor({
@@ -145,4 +148,48 @@ it('R-FLX-5/6 bills each workspace-month once: the floor of its flex, annual inv
   expect((await stripe.invoices.list({ customer: annual! })).data).toHaveLength(1);
   expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-10')).body.counts.invoiced).toBe(1);
   expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-13')).status).toBe(400);
+});
+
+it('R-CYC-3 an ended subscription gets its final month invoiced at once, and the monthly run does not bill it again', async () => {
+  api.clock.set(NOV);
+  const customer = await workspace('inv-cancel', 'growth', '12.3');
+  const start = Math.floor(NOV / 1000) - 86_400;
+  const deleted = event(
+    'customer.subscription.deleted',
+    {
+      ...subscription({
+        workspaceId: 'inv-cancel',
+        customer: customer!,
+        price: 'price_growth_monthly',
+        start,
+        end: start + 30 * 86_400,
+      }),
+      status: 'canceled',
+    },
+    { created: Math.floor(NOV / 1000) },
+  );
+  const e = {
+    id: deleted.id as string,
+    type: deleted.type as string,
+    created: deleted.created as number,
+    data: deleted.data as { object: Record<string, unknown> },
+  };
+  const outcome = await handleStripeEvent(e, {
+    store: api.store,
+    service: api.service,
+    now: api.clock.now(),
+    invoicer,
+  });
+  expect(outcome).toMatchObject({ action: 'subscription_ended', planId: 'free' });
+  const invoices = (await stripe.invoices.list({ customer: customer! })).data;
+  expect(invoices).toHaveLength(1);
+  expect(invoices[0]).toMatchObject({ status: 'open', total: 12 * 400 });
+
+  api.clock.set(Date.UTC(2026, 11, 1, 1));
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-11' } });
+  await drained();
+  expect((await stripe.invoiceItems.list({ customer: customer! })).data).toHaveLength(1);
+  expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-11')).body.counts).toMatchObject({
+    invoiced: 1,
+  });
 });
