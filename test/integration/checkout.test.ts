@@ -1,20 +1,11 @@
-/**
- * Buying prepaid credits end to end (R-PRE-1..3): the API creates a Checkout Session through
- * the real Stripe SDK against the local stand-in; the stand-in completes it and sends the
- * signed webhook; the worker grants the credits; a refund through the stand-in takes back the
- * unspent share.
- */
-import { fileURLToPath } from 'node:url';
 import type { Worker } from 'bullmq';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { type Standin, startStandin } from '../../src/stripe/standin/server.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
-import { WEBHOOK_SECRET } from '../support/stripe.js';
+import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
 import { drained as drainedQueue, startStripeWorker } from '../support/stripe-worker.js';
-
-const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
 
 let api: TestApi;
 let worker: Worker;
@@ -27,7 +18,7 @@ beforeAll(async () => {
   });
   standin = await startStandin({
     port,
-    fixturesPath: FIXTURES,
+    fixturesPath: FIXTURES_PATH,
     webhookSecret: WEBHOOK_SECRET,
     webhookUrl: `${api.base}/webhooks/stripe`,
     prices: [

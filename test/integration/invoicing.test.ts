@@ -1,9 +1,3 @@
-/**
- * Monthly flex invoicing end to end (R-FLX-5, R-FLX-6): the admin run, the fan-out, one Stripe
- * invoice item per workspace-month through the real SDK against the stand-in, an annual
- * workspace's invoice finalized at once, and a re-run that bills nothing twice.
- */
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import Stripe from 'stripe';
@@ -21,9 +15,8 @@ import { handleStripeEvent } from '../../src/services/stripe-event-handler.js';
 import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
-import { event, subscription, WEBHOOK_SECRET } from '../support/stripe.js';
+import { event, FIXTURES_PATH, subscription, WEBHOOK_SECRET } from '../support/stripe.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
 const OCT = Date.UTC(2026, 9, 10, 12);
 const NOV = Date.UTC(2026, 10, 2, 12);
 
@@ -36,7 +29,7 @@ beforeAll(async () => {
   const port = await freePort();
   const env = { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' };
   api = await startTestApi({ now: OCT, env });
-  standin = await startStandin({ port, fixturesPath: FIXTURES, webhookSecret: WEBHOOK_SECRET });
+  standin = await startStandin({ port, fixturesPath: FIXTURES_PATH, webhookSecret: WEBHOOK_SECRET });
   stripe = new Stripe('sk_test_standin', { host: '127.0.0.1', port, protocol: 'http' });
   const runtime = {
     config: loadConfig({ NODE_ENV: 'test', REDIS_PREFIX: api.prefix, ...env }),

@@ -1,15 +1,12 @@
-/** The local Stripe stand-in, driven through the real `stripe` SDK as burnrate drives Stripe. */
-import { fileURLToPath } from 'node:url';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startStandin } from '../../src/stripe/standin/server.js';
-import { WEBHOOK_SECRET } from '../support/stripe.js';
+import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
 let s: Awaited<ReturnType<typeof startStandin>>;
 let stripe: Stripe;
 beforeAll(async () => {
-  s = await startStandin({ port: 0, fixturesPath: FIXTURES, webhookSecret: WEBHOOK_SECRET });
+  s = await startStandin({ port: 0, fixturesPath: FIXTURES_PATH, webhookSecret: WEBHOOK_SECRET });
   stripe = new Stripe('sk_test_standin', {
     host: '127.0.0.1',
     port: s.port,

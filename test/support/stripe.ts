@@ -1,11 +1,18 @@
 /** Signed Stripe webhook payloads built from Stripe's own fixtures (../shared/stripe/fixtures3.json). */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import Stripe from 'stripe';
 
-const fixtures = JSON.parse(
-  readFileSync(new URL('../../../shared/stripe/fixtures3.json', import.meta.url), 'utf8'),
-) as {
+/**
+ * Stripe's fixtures: ../shared's copy where the project sits beside it (CI, this workspace),
+ * else the identical copy the project ships in vendor/ (any other clone).
+ */
+const SHARED = fileURLToPath(new URL('../../../shared/stripe/fixtures3.json', import.meta.url));
+export const FIXTURES_PATH = existsSync(SHARED)
+  ? SHARED
+  : fileURLToPath(new URL('../../vendor/stripe-fixtures3.json', import.meta.url));
+const fixtures = JSON.parse(readFileSync(FIXTURES_PATH, 'utf8')) as {
   resources: Record<string, Record<string, unknown>>;
 };
 
