@@ -122,6 +122,16 @@ function defaultCapFor(plan: Plan, interval: 'month' | 'year'): number {
   return interval === 'year' ? own * 12 : Math.max(100, Math.floor(own / 12));
 }
 
+/** Overrides set through the API, as stored beside a workspace's state (JSON, or ''). */
+export function parseStoredOverrides(json: string): Overrides | undefined {
+  return json ? overridesSchema.parse(JSON.parse(json)) : undefined;
+}
+
+/** A workspace's overrides in force: the catalog's for its id, the API's over them (R-CAT-5). */
+export function effectiveOverrides(catalog: Catalog, workspaceId: string, storedJson: string): Overrides {
+  return { ...catalog.enterpriseOverrides[workspaceId], ...parseStoredOverrides(storedJson) };
+}
+
 /** The price book for a workspace created at `createdAt` (R-CAT-3). */
 export function priceBookFor(catalog: Catalog, createdAt: number): PriceBook {
   const books = [...catalog.priceBooks].sort(

@@ -9,10 +9,11 @@ import { z } from 'zod';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import {
   type Catalog,
+  effectiveOverrides,
   featureUnits,
   findPlan,
   type Overrides,
-  overridesSchema,
+  parseStoredOverrides,
   planTerms,
   prepaidQuote,
   priceBookFor,
@@ -176,7 +177,8 @@ export class CreditService {
     const now = clock.now();
     const existing = await store.snapshot(id, now);
     const createdAt = o.createdAt ?? existing?.meta.createdAt ?? new Date(now).toISOString();
-    const apiOverrides = o.overrides ?? (existing ? storedOverrides(existing.meta) : undefined);
+    const apiOverrides =
+      o.overrides ?? (existing ? parseStoredOverrides(existing.meta.overrides) : undefined);
     const overrides = { ...catalog.enterpriseOverrides[id], ...apiOverrides };
     const terms = planTerms({ catalog, plan, createdAt: Date.parse(createdAt), overrides });
     const meta: Partial<WorkspaceMeta> = {
@@ -255,8 +257,7 @@ export class CreditService {
       credits = bundle.credits;
     }
     const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
-    const discount = { ...catalog.enterpriseOverrides[workspaceId], ...storedOverrides(snap.meta) }
-      .prepaidDiscountBps;
+    const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
     const quote = prepaidQuote({ book, credits: credits!, overrideDiscountBps: discount });
     const metadata = { workspace_id: workspaceId, credits: String(quote.credits) };
     try {
@@ -356,7 +357,7 @@ export class CreditService {
       currency: meta.currency,
       createdAt: meta.createdAt,
       stripeCustomerId: meta.stripeCustomerId || null,
-      overrides: storedOverrides(meta) ?? null,
+      overrides: parseStoredOverrides(meta.overrides) ?? null,
       cycle: {
         start: new Date(s.cycleStart).toISOString(),
         end: new Date(s.cycleEnd).toISOString(),
@@ -575,8 +576,7 @@ export class CreditService {
     if (workspaceId !== undefined) {
       const snap = await this.requireWorkspace(workspaceId, clock.now());
       createdAt = Date.parse(snap.meta.createdAt);
-      const o = storedOverrides(snap.meta) ?? {};
-      discount = { ...catalog.enterpriseOverrides[workspaceId], ...o }.prepaidDiscountBps;
+      discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
     }
     const book = priceBookFor(catalog, createdAt);
     return {
@@ -603,11 +603,6 @@ export class CreditService {
     if (!snap) throw new BurnrateError('not_found', `workspace ${id} does not exist`);
     return snap;
   }
-}
-
-/** The overrides set through the API, as stored beside the state. */
-function storedOverrides(meta: WorkspaceMeta): Overrides | undefined {
-  return meta.overrides ? overridesSchema.parse(JSON.parse(meta.overrides)) : undefined;
 }
 
 function outcomeOf(o: DebitOutcome) {

@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import Stripe from 'stripe';
 import { z } from 'zod';
-import type { Catalog } from '../domain/catalog.js';
+import { type Catalog, effectiveOverrides } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { centsForUnits, floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -109,10 +109,7 @@ export class Invoicer {
         status: 'skipped',
         reason: 'under one credit of flex',
       });
-    const overrides = snap.meta.overrides
-      ? (JSON.parse(snap.meta.overrides) as { manualInvoicing?: boolean })
-      : {};
-    if ({ ...this.deps.catalog.enterpriseOverrides[workspaceId], ...overrides }.manualInvoicing) {
+    if (effectiveOverrides(this.deps.catalog, workspaceId, snap.meta.overrides).manualInvoicing) {
       return this.save(month, workspaceId, {
         ...base,
         status: 'skipped',

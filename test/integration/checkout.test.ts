@@ -34,7 +34,7 @@ afterAll(async () => {
   await api.close();
 });
 
-const drained = () => drainedQueue(api);
+const drained = () => drainedQueue(api.stripeQueue);
 const helper = (path: string, body: unknown = {}) =>
   fetch(`${standin.url}${path}`, {
     method: 'POST',

@@ -16,6 +16,7 @@ import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { event, FIXTURES_PATH, subscription, WEBHOOK_SECRET } from '../support/stripe.js';
+import { drained as drainedQueue } from '../support/stripe-worker.js';
 
 const OCT = Date.UTC(2026, 9, 10, 12);
 const NOV = Date.UTC(2026, 10, 2, 12);
@@ -57,14 +58,7 @@ afterAll(async () => {
   await api.close();
 });
 
-async function drained() {
-  for (let i = 0; i < 400; i++) {
-    const c = await api.invoicingQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    if (Object.values(c).every((n) => n === 0)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the invoicing queue did not drain');
-}
+const drained = () => drainedQueue(api.invoicingQueue);
 
 async function workspace(id: string, planId: string, flexCredits: string, withCustomer = true) {
   const customer = withCustomer

@@ -41,7 +41,7 @@ async function deliver(body: unknown, o: { header?: string | null; raw?: string 
 }
 
 /** Waits until the queue has nothing waiting, delayed or running. */
-const drained = () => drainedQueue(api);
+const drained = () => drainedQueue(api.stripeQueue);
 
 let n = 0;
 async function workspace() {

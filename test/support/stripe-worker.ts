@@ -1,5 +1,5 @@
 /** The stripe-events worker in a test, on the test API's Redis, prefix, service and clock. */
-import { Worker } from 'bullmq';
+import { type Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createLogger } from '../../src/observability/logger.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
@@ -23,12 +23,12 @@ export function startStripeWorker(api: TestApi): Worker {
   return worker;
 }
 
-/** Waits until the API's stripe-events queue has nothing waiting, delayed or running. */
-export async function drained(api: TestApi): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const c = await api.stripeQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+/** Waits until a queue has nothing waiting, delayed or running. */
+export async function drained(queue: Queue): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     if (Object.values(c).every((n) => n === 0)) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error('the stripe-events queue did not drain');
+  throw new Error(`the ${queue.name} queue did not drain`);
 }
