@@ -156,7 +156,6 @@ export interface PlanTerms {
   defaultCapCents: number;
   priceBookId: string;
   currency: string;
-  manualInvoicing: boolean;
 }
 
 export function planTerms(opts: {
@@ -179,7 +178,6 @@ export function planTerms(opts: {
     defaultCapCents: o.defaultFlexCapCents ?? defaultCapFor(plan, interval),
     priceBookId: book.id,
     currency: book.currency,
-    manualInvoicing: o.manualInvoicing ?? false,
   };
 }
 

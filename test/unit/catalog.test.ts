@@ -1,7 +1,14 @@
 /** The catalog (R-CAT-1..5): the shipped example validates and prices as the seeds say. */
 import { describe, expect, it } from 'vitest';
 import { loadCatalog, parseCatalog } from '../../src/config/catalog.js';
-import { featureUnits, findPlan, planTerms, prepaidQuote, priceBookFor } from '../../src/domain/catalog.js';
+import {
+  effectiveOverrides,
+  featureUnits,
+  findPlan,
+  planTerms,
+  prepaidQuote,
+  priceBookFor,
+} from '../../src/domain/catalog.js';
 
 const catalog = loadCatalog('catalog/catalog.example.json');
 const LEGACY = Date.parse('2026-03-27T23:59:59Z');
@@ -73,8 +80,12 @@ describe('the example catalog', () => {
     expect(terms).toMatchObject({
       allotmentUnits: 5_000 * 10_000,
       flexPriceE4: 3_500_000,
-      manualInvoicing: true,
     });
+    // Invoicing by hand: the monthly run skips the workspace (src/services/invoicing.ts).
+    expect(effectiveOverrides(catalog, 'acme-enterprise', '').manualInvoicing).toBe(true);
+    expect(effectiveOverrides(catalog, 'acme-enterprise', '{"manualInvoicing":false}').manualInvoicing).toBe(
+      false,
+    );
   });
 
   it('refuses an invalid catalog with a message naming the field', () => {
