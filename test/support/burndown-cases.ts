@@ -420,4 +420,15 @@ export const CASES: BurndownCase[] = [
       },
     ],
   },
+  {
+    name: 'R-FLX-4 the lower limit binds: the cap below the threshold says cap, a tie says threshold',
+    plan: GROWTH,
+    steps: [
+      { op: 'flex', capCents: 2_000, thresholdCents: 4_000 },
+      { op: 'consume', credits: '155.0001', expect: { ok: false, reason: 'flex_cap_reached' } },
+      { op: 'flex', thresholdCents: 2_000 },
+      { op: 'consume', credits: '155.0001', expect: { ok: false, reason: 'billing_threshold_reached' } },
+      { op: 'consume', credits: '155', expect: { ok: true, flex: '5' } },
+    ],
+  },
 ];
