@@ -11,6 +11,12 @@ export interface WorkspaceKeys {
   lotbal: string;
   ledger: string;
   flexMonths: string;
+  /**
+   * Months whose flex invoicing has read this workspace's amount (R-FLX-5): late usage
+   * (`occurredAt`) no longer counts toward them but toward the current month. The invoicer adds
+   * a month here in the same MULTI that reads `flexMonths[month]`.
+   */
+  flexClosed: string;
   /** Per prepaid lot, the units already taken back by refunds (R-PRE-3). */
   lotClawback: string;
   usageIdem(key: string): string;
@@ -26,6 +32,7 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     lotbal: `${base}:lotbal`,
     ledger: `${base}:ledger`,
     flexMonths: `${base}:flexm`,
+    flexClosed: `${base}:flexclosed`,
     lotClawback: `${base}:lotclaw`,
     usageIdem: (key) => `${base}:idem:usage:${key}`,
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
