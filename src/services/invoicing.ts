@@ -65,17 +65,43 @@ export class Invoicer {
     return raw === null ? null : stateSchema.parse(JSON.parse(raw));
   }
 
-  /** The workspaces with flex to bill in a month, walked in pages (bounded memory). */
-  async *candidates(month: string): AsyncGenerator<{ workspaceId: string; units: number }> {
+  /**
+   * Reads a workspace-month's flex to bill and closes that month for the workspace, in one
+   * MULTI: from then on late usage (`occurredAt`) of the month counts toward the current month
+   * (the debit script checks `flexClosed`), so the amount read is final and nothing booked
+   * later is lost. Both keys carry the workspace's hash tag, so this works on Redis Cluster.
+   */
+  private async readClosing(workspaceId: string, month: string): Promise<number> {
+    const k = this.deps.store.keys(workspaceId);
+    const res = await this.deps.redis.multi().sadd(k.flexClosed, month).hget(k.flexMonths, month).exec();
+    const [err, units] = res?.[1] ?? [new Error('the closing read was discarded'), null];
+    if (err) throw err;
+    return Number(units ?? 0);
+  }
+
+  /**
+   * The workspaces with flex to bill in a month, walked in pages (bounded memory). With
+   * `close` (a real run, not a dry run) every workspace's amount is a closing read.
+   */
+  async *candidates(
+    month: string,
+    opts: { close?: boolean } = {},
+  ): AsyncGenerator<{ workspaceId: string; units: number }> {
     let cursor = '0';
     do {
       const [next, ids] = await this.deps.redis.sscan(this.deps.workspacesKey, cursor, 'COUNT', 1000);
       cursor = next;
-      const pipe = this.deps.redis.pipeline();
-      for (const id of ids) pipe.hget(this.deps.store.keys(id).flexMonths, month);
-      const units = (await pipe.exec()) ?? [];
+      let units: number[];
+      if (opts.close) {
+        // Issued together, the transactions go out as one write; each stays atomic.
+        units = await Promise.all(ids.map((id) => this.readClosing(id, month)));
+      } else {
+        const pipe = this.deps.redis.pipeline();
+        for (const id of ids) pipe.hget(this.deps.store.keys(id).flexMonths, month);
+        units = ((await pipe.exec()) ?? []).map(([, u]) => Number(u ?? 0));
+      }
       for (const [i, id] of ids.entries()) {
-        const u = Number(units[i]?.[1] ?? 0);
+        const u = units[i] ?? 0;
         if (u >= UNITS_PER_CREDIT) yield { workspaceId: id, units: u };
       }
     } while (cursor !== '0');
@@ -95,7 +121,7 @@ export class Invoicer {
     if (prev && (prev.status === 'invoiced' || prev.status === 'skipped')) return prev;
     const snap = await this.deps.store.snapshot(workspaceId, now);
     if (!snap) throw new PermanentInvoicingError(`workspace ${workspaceId} does not exist`);
-    const units = (await this.deps.store.flexMonths(workspaceId))[month] ?? 0;
+    const units = await this.readClosing(workspaceId, month);
     const billed = floorToWholeCredits(units);
     const price = snap.state.flexPriceE4;
     const base = {
@@ -193,7 +219,7 @@ export class Invoicer {
   /** Marks a run's candidates pending (keeping any state already there); returns them. */
   async markPending(month: string, now: number): Promise<string[]> {
     const ids: string[] = [];
-    for await (const c of this.candidates(month)) {
+    for await (const c of this.candidates(month, { close: true })) {
       ids.push(c.workspaceId);
       const snap = await this.deps.store.snapshot(c.workspaceId, now);
       const billed = floorToWholeCredits(c.units);

@@ -98,6 +98,9 @@ it('R-FLX-5/6 bills each workspace-month once: the floor of its flex, annual inv
   });
   expect(dry.body).toEqual({ month: '2026-10', dryRun: true, workspaces: 3, billedCredits: 92 });
   expect(await api.invoicingQueue.count()).toBe(0);
+  // A dry run closes no month to late usage; the run closes it for every workspace it read.
+  const closed = (id: string) => api.redis.smembers(api.store.keys(id).flexClosed);
+  expect(await closed('inv-monthly')).toEqual([]);
 
   expect((await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } })).status).toBe(
     202,
@@ -114,6 +117,8 @@ it('R-FLX-5/6 bills each workspace-month once: the floor of its flex, annual inv
   expect(status.failures).toEqual([
     { workspaceId: 'inv-nocustomer', reason: 'the workspace has no Stripe customer' },
   ]);
+  for (const id of ['inv-monthly', 'inv-annual', 'inv-tiny', 'inv-nocustomer'])
+    expect(await closed(id), id).toEqual(['2026-10']);
 
   const items = (await stripe.invoiceItems.list({ customer: monthly! })).data;
   expect(items).toHaveLength(1);
