@@ -2,6 +2,7 @@
  * Wiring shared by the HTTP and worker processes: config and catalog validated at start,
  * Redis clients, the store and the service. Nothing here runs at import.
  */
+import type { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
@@ -9,6 +10,7 @@ import type { Catalog } from './domain/catalog.js';
 import type { Logger } from './observability/logger.js';
 import { EngineStore } from './redis/engine-store.js';
 import { defineScripts, type ScriptClient } from './redis/scripts.js';
+import { AlertService } from './services/alerts.js';
 import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
 import { Invoicer } from './services/invoicing.js';
 import { createStripeClient } from './stripe/client.js';
@@ -81,7 +83,9 @@ export function buildService(o: {
   clock?: Clock;
   /** Queues a monthly invoicing run (the API process has the producer). */
   enqueueInvoicingRun?: (month: string) => Promise<void>;
-}): { store: EngineStore; service: CreditService; invoicer: Invoicer } {
+  /** The producer of the outbound alert webhooks (R-ALR-2); without it alerts are banners only. */
+  alertQueue?: Queue;
+}): { store: EngineStore; service: CreditService; invoicer: Invoicer; alerts: AlertService } {
   const s = o.runtime.config.stripe;
   const { config, catalog } = o.runtime;
   const store = new EngineStore(o.redis, {
@@ -104,6 +108,14 @@ export function buildService(o: {
     keyPrefix: config.redisPrefix,
     workspacesKey: workspacesKey(config),
   });
+  const alerts = new AlertService({
+    redis: o.redis,
+    store,
+    catalog,
+    workspacesKey: workspacesKey(config),
+    webhookUrls: config.alerts.webhookUrls,
+    queue: o.alertQueue,
+  });
   const service = new CreditService({
     redis: o.redis,
     store,
@@ -114,8 +126,9 @@ export function buildService(o: {
     keyPrefix: config.redisPrefix,
     stripe,
     invoicing: { invoicer, enqueueRun: o.enqueueInvoicingRun },
+    alerts,
   });
-  return { store, service, invoicer };
+  return { store, service, invoicer, alerts };
 }
 
 /** Graceful shutdown on SIGTERM/SIGINT (R-OPS-3): `close` finishes in-flight work, then exit. */

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
+import { ALERT_WEBHOOKS_QUEUE } from '../src/queues/alerts.js';
 import { INVOICING_QUEUE } from '../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { queuePrefix, stripeEventClaimKey } from '../src/redis/keys.js';
@@ -33,6 +34,11 @@ const invoicingQueue = new Queue(INVOICING_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
+// Outbound alert webhooks (R-ALR-2): the API queues what a debit raised; workers deliver.
+const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, {
+  connection: queueConnection,
+  prefix: queuePrefix(config.redisPrefix),
+});
 if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');
 const http = await startHttp({
   runtime,
@@ -40,6 +46,7 @@ const http = await startHttp({
   log,
   port: config.port,
   host: config.host,
+  alertQueue,
   enqueueInvoicingRun: async (month) => {
     // Each request a run of its own: workspace jobs already done are not added twice.
     await invoicingQueue.add(
@@ -63,5 +70,6 @@ onShutdown(log, 'finishing in-flight requests', async () => {
   await http.close();
   await stripeQueue.close();
   await invoicingQueue.close();
+  await alertQueue.close();
   await redis.quit();
 });

@@ -8,6 +8,7 @@ import type { Role } from '../config/env.js';
 import type { CreditService } from '../services/credit-service.js';
 import {
   adjustmentBodySchema,
+  alertsQuerySchema,
   authorizeBodySchema,
   authorizeResponseSchema,
   batchBodySchema,
@@ -206,6 +207,16 @@ export const ROUTES: RouteDef[] = [
     query: ledgerQuerySchema,
     responses: { 200: { description: 'A page', schema: ledgerResponseSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, query }) => ok(await svc.ledger(workspaceId, query)),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/workspaces/:workspaceId/alerts',
+    role: 'platform',
+    summary:
+      "This cycle's active alert banners, with their figures, in English, Hindi or Korean (R-ALR-1..3)",
+    query: alertsQuerySchema,
+    responses: { 200: { description: 'The banners' }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, query }) => ok(await svc.alerts(workspaceId, query.lang)),
   }),
   route({
     method: 'get',

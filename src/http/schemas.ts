@@ -3,6 +3,7 @@
  * server validates with these and /openapi.json is generated from them.
  */
 import { z } from 'zod';
+import { LANGS } from '../domain/alerts.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { overridesSchema } from '../domain/catalog.js';
 import { MAX_REQUEST_UNITS, parseDecimal4 } from '../domain/units.js';
@@ -84,6 +85,10 @@ const usageFields = {
   ...amountFields,
   mode: z.enum(['consume', 'record']).default('consume'),
   metadata: metadata.optional(),
+  occurredAt: z.iso.datetime({ offset: true }).optional().meta({
+    description:
+      'When the usage happened, at most 35 days back: its flex counts toward that month while the month is not yet invoiced (R-FLX-5)',
+  }),
 };
 
 export const usageBodySchema = z.object(usageFields).strict().superRefine(oneAmount);
@@ -191,6 +196,10 @@ export const ledgerQuerySchema = z.object({
     .optional(),
 });
 
+export const alertsQuerySchema = z.object({
+  lang: z.enum(LANGS).default('en'),
+});
+
 export const previewQuerySchema = z.object({
   month: z
     .string()
@@ -275,6 +284,11 @@ export const ledgerResponseSchema = z.object({
       credits: creditString,
       balanceAfter: creditString,
       ref: z.string(),
+      lot: z.string().optional(),
+      feature: z.string().optional(),
+      reason: z.string().optional(),
+      occurredAt: z.string().optional().meta({ description: 'Late usage: when it happened' }),
+      month: z.string().optional().meta({ description: 'Flex: the month it is invoiced in' }),
     }),
   ),
   nextCursor: z.string().nullable(),

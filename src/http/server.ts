@@ -1,6 +1,7 @@
 /** Starts the HTTP app on a port; shared by the HTTP process, the benchmark and the tests. */
 import { once } from 'node:events';
 import type { Server } from 'node:http';
+import type { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -25,6 +26,7 @@ export async function startHttp(o: {
   clock?: Clock;
   mountBefore?: (app: Express) => void;
   enqueueInvoicingRun?: (month: string) => Promise<void>;
+  alertQueue?: Queue;
 }): Promise<HttpServer> {
   const metrics = new Metrics({ defaults: true });
   const { service } = buildService({
@@ -33,6 +35,7 @@ export async function startHttp(o: {
     metrics,
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.enqueueInvoicingRun ? { enqueueInvoicingRun: o.enqueueInvoicingRun } : {}),
+    ...(o.alertQueue ? { alertQueue: o.alertQueue } : {}),
   });
   const app = createApp({
     config: o.runtime.config,

@@ -1,7 +1,13 @@
-/** The maintenance queue: its name, its job payloads (zod), and its schedule. */
+/** The maintenance queue: its name, its job payloads (zod), and its schedules. */
 import { z } from 'zod';
 
 export const MAINTENANCE_QUEUE = 'maintenance';
 export const CYCLE_SWEEP_SCHEDULER = 'cycle-sweep';
+export const ALERT_SWEEP_SCHEDULER = 'alert-sweep';
 
-export const cycleSweepJobSchema = z.object({ kind: z.literal('cycle-sweep') });
+export const maintenanceJobSchema = z.discriminatedUnion('kind', [
+  /** Writes the roll of idle workspaces' ended cycles to their ledgers. */
+  z.object({ kind: z.literal('cycle-sweep') }),
+  /** Queues alerts left in a workspace's outbox (R-ALR-2). */
+  z.object({ kind: z.literal('alert-sweep') }),
+]);

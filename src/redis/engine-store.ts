@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
+import { dayOf, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
 import type { ScriptClient } from './scripts.js';
@@ -100,12 +101,15 @@ export interface DebitEvent {
   bodyHash: string;
   usageId: string;
   feature: string;
+  /** When the usage happened (ms), if earlier than now: late usage (R-FLX-5). */
+  occurredAt?: number | undefined;
 }
 
 export interface DebitInput extends DebitEvent {
   workspaceId: string;
   now: number;
   month: string;
+  outbound?: boolean;
 }
 
 /** The balances after a debit, as every usage answer shows them. */
@@ -124,12 +128,14 @@ export interface DebitOutcome {
   /** Units spendable at a refusal; null on a debit. */
   available: number | null;
   state: DebitBalances;
+  /** The ids of the alerts this event raised (R-ALR-1); empty on a replay of an event that raised none. */
+  alerts: string[];
 }
 
 function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
   if (packed === CONFLICT) return CONFLICT;
   const r = packed.split('\t');
-  if (r.length !== 14) throw new BurnrateError('internal', `debit replied ${r.length} fields`);
+  if (r.length !== 15) throw new BurnrateError('internal', `debit replied ${r.length} fields`);
   const avail = r[8]!;
   return {
     ok: r[0] === 'ok',
@@ -146,6 +152,7 @@ function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
       flexPriceE4: int(r[12]!),
       blocked: r[13] === '' ? null : reasonSchema.parse(r[13]),
     },
+    alerts: r[14] === '' ? [] : r[14]!.split(','),
   };
 }
 
@@ -226,6 +233,13 @@ export class EngineStore {
     return { state: parseState(reply.slice(1)), meta, rolled: reply[0] === 'rolled' };
   }
 
+  /** The descriptive fields alone; null when the workspace has none (does not exist). */
+  async meta(workspaceId: string): Promise<WorkspaceMeta | null> {
+    const values = await this.redis.hmget(this.keys(workspaceId).meta, ...META_FIELDS);
+    if (values.every((v) => v === null)) return null;
+    return Object.fromEntries(META_FIELDS.map((f, i) => [f, values[i] ?? ''])) as WorkspaceMeta;
+  }
+
   /**
    * Several usage events of one workspace in one script call, applied in order; one answer
    * per event (or CONFLICT). A workspace that does not exist fails the whole call.
@@ -235,19 +249,33 @@ export class EngineStore {
     events: DebitEvent[];
     now: number;
     month: string;
+    /** Queue raised alerts for the outbound webhooks (R-ALR-2). */
+    outbound?: boolean;
   }): Promise<(DebitOutcome | typeof CONFLICT)[]> {
     const k = this.keys(o.workspaceId);
     const args: (string | number)[] = [
-      5 + o.events.length,
+      8 + 2 * o.events.length,
       k.engine,
       k.lots,
       k.lotbal,
       k.ledger,
       k.flexMonths,
+      k.flexClosed,
+      k.alerts,
+      k.alertQueue,
     ];
-    for (const e of o.events) args.push(k.usageIdem(e.idempotencyKey));
-    args.push(o.now, o.month, this.opts.idempotencyTtlSeconds);
-    for (const e of o.events) args.push(e.units, e.mode, e.usageId, e.bodyHash, e.feature);
+    const today = dayOf(o.now);
+    for (const e of o.events) {
+      args.push(
+        k.usageIdem(e.idempotencyKey),
+        k.usageDay(e.occurredAt === undefined ? today : dayOf(e.occurredAt)),
+      );
+    }
+    args.push(o.now, o.month, this.opts.idempotencyTtlSeconds, o.outbound ? '1' : '0');
+    for (const e of o.events) {
+      const late = e.occurredAt === undefined ? ['', ''] : [e.occurredAt, monthOf(e.occurredAt)];
+      args.push(e.units, e.mode, e.usageId, e.bodyHash, e.feature, ...late);
+    }
     const reply = replySchema.parse(await this.redis.debit(...args));
     if (reply[0] === 'not_found')
       throw new BurnrateError('not_found', `workspace ${o.workspaceId} does not exist`);
@@ -262,6 +290,7 @@ export class EngineStore {
       events: [o],
       now: o.now,
       month: o.month,
+      ...(o.outbound === undefined ? {} : { outbound: o.outbound }),
     });
     if (out === CONFLICT || out === undefined) {
       throw new BurnrateError('idempotency_conflict', CONFLICT_MESSAGE);

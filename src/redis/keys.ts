@@ -19,6 +19,12 @@ export interface WorkspaceKeys {
   flexClosed: string;
   /** Per prepaid lot, the units already taken back by refunds (R-PRE-3). */
   lotClawback: string;
+  /** Alert id -> the alert with the figures behind it, as JSON (R-ALR-1). */
+  alerts: string;
+  /** The outbox: alert ids not yet queued for the outbound webhooks, scored by when (R-ALR-2). */
+  alertQueue: string;
+  /** One day's usage totals (R-USE-1): "<feature>|<kind>" -> units; `day` is "YYYY-MM-DD" (UTC). */
+  usageDay(day: string): string;
   usageIdem(key: string): string;
   adjustmentIdem(key: string): string;
 }
@@ -34,6 +40,9 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     flexMonths: `${base}:flexm`,
     flexClosed: `${base}:flexclosed`,
     lotClawback: `${base}:lotclaw`,
+    alerts: `${base}:alerts`,
+    alertQueue: `${base}:alertq`,
+    usageDay: (day) => `${base}:ud:${day}`,
     usageIdem: (key) => `${base}:idem:usage:${key}`,
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
   };

@@ -6,6 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type Stripe from 'stripe';
 import { z } from 'zod';
+import type { Lang } from '../domain/alerts.js';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import {
   type Catalog,
@@ -38,6 +39,7 @@ import {
 } from '../redis/engine-store.js';
 import { stripeCustomerKey, stripePaymentKey } from '../redis/keys.js';
 import { isRetryableStripeError, type StripeClient } from '../stripe/client.js';
+import type { AlertService } from './alerts.js';
 import type { Invoicer } from './invoicing.js';
 
 const paymentRecordSchema = z.object({
@@ -65,7 +67,14 @@ export interface UsageRequest {
   quantity?: number | undefined;
   mode: 'consume' | 'record';
   metadata?: Record<string, string | number | boolean> | undefined;
+  /** When the usage happened (ISO 8601), for late usage: at most 35 days back (R-FLX-5). */
+  occurredAt?: string | undefined;
 }
+
+/** How far back `occurredAt` may be, as Stripe's meters accept (R-FLX-5). */
+export const LATE_USAGE_MAX_MS = 35 * 24 * 3600 * 1000;
+/** Clock skew allowed for an `occurredAt` slightly ahead of burnrate's clock. */
+const OCCURRED_AT_SKEW_MS = 5 * 60 * 1000;
 
 export interface UsageResponse {
   status: 200 | 402;
@@ -94,9 +103,10 @@ function summary(s: DebitBalances) {
  */
 function usageHash(r: UsageRequest): string {
   const meta = r.metadata ? Object.entries(r.metadata).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
-  return createHash('sha256')
-    .update(JSON.stringify([r.credits ?? 0, r.feature ?? '', r.quantity ?? 0, r.mode, meta]))
-    .digest('base64');
+  const fields: unknown[] = [r.credits ?? 0, r.feature ?? '', r.quantity ?? 0, r.mode, meta];
+  // Only when given, so requests without it hash as they always did.
+  if (r.occurredAt !== undefined) fields.push(Date.parse(r.occurredAt));
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64');
 }
 
 export class CreditService {
@@ -115,6 +125,8 @@ export class CreditService {
       stripe?: StripeClient | undefined;
       /** Monthly flex invoicing: its state, and how to queue a run (API process only). */
       invoicing?: { invoicer: Invoicer; enqueueRun?: ((month: string) => Promise<void>) | undefined };
+      /** Banners and the outbound alert webhooks (R-ALR-1..3). */
+      alerts?: AlertService | undefined;
     },
   ) {}
 
@@ -379,29 +391,56 @@ export class CreditService {
         unitAmountCents: formatUnits(s.flexPriceE4),
       },
       blocked: s.blocked,
-      alerts: [] as unknown[],
+      alerts: (await this.deps.alerts?.banners(id, snap, 'en')) ?? [],
     };
   }
 
+  /** The current banners in one language (R-ALR-2, R-ALR-3). */
+  async alerts(id: string, lang: Lang) {
+    const snap = await this.requireWorkspace(id);
+    return { lang, alerts: (await this.deps.alerts?.banners(id, snap, lang)) ?? [] };
+  }
+
   /** A usage request as the debit script takes it: priced, hashed, with a new usage id. */
-  private debitEvent(r: UsageRequest, units = this.unitsOf(r)): DebitEvent {
+  private debitEvent(r: UsageRequest, now: number): DebitEvent {
     return {
-      units,
+      units: this.unitsOf(r),
       mode: r.mode,
       idempotencyKey: r.idempotencyKey,
       bodyHash: usageHash(r),
       usageId: `use_${randomUUID().replaceAll('-', '')}`,
       feature: r.feature ?? '',
+      occurredAt: lateUsageAt(r.occurredAt, now),
     };
+  }
+
+  /** Queues the alerts a debit raised for the webhooks; the worker's sweep catches a failure. */
+  private async dispatchAlerts(workspaceId: string, outs: readonly (DebitOutcome | typeof CONFLICT)[]) {
+    const alerts = this.deps.alerts;
+    if (!alerts?.outbound) return;
+    const ids = outs.flatMap((o) => (o === CONFLICT || o.replayed ? [] : o.alerts));
+    if (ids.length === 0) return;
+    try {
+      await alerts.dispatch(workspaceId, ids);
+    } catch {
+      // Left in the workspace's outbox: the worker's sweep queues it within a minute.
+    }
   }
 
   /** consume (R-CON-2) or record (R-CON-4), idempotent per key (R-CON-5). */
   async spend(workspaceId: string, r: UsageRequest): Promise<UsageResponse> {
-    const event = this.debitEvent(r);
-    const started = process.hrtime.bigint();
     const now = this.deps.clock.now();
-    const out = await this.deps.store.debit({ workspaceId, ...event, now, month: monthOf(now) });
+    const event = this.debitEvent(r, now);
+    const started = process.hrtime.bigint();
+    const out = await this.deps.store.debit({
+      workspaceId,
+      ...event,
+      now,
+      month: monthOf(now),
+      outbound: this.deps.alerts?.outbound ?? false,
+    });
     this.deps.metrics?.debit(outcomeOf(out), r.mode, Number(process.hrtime.bigint() - started) / 1e9);
+    await this.dispatchAlerts(workspaceId, [out]);
     return usageResponse(out);
   }
 
@@ -411,9 +450,10 @@ export class CreditService {
    * each with its own status (200, 402, 404 unknown workspace, 409 key conflict).
    */
   async spendBatch(events: (UsageRequest & { workspaceId: string })[]) {
+    const now = this.deps.clock.now();
     const prepared = events.map((e, i) => {
       try {
-        return this.debitEvent(e);
+        return this.debitEvent(e, now);
       } catch (err) {
         if (err instanceof BurnrateError)
           throw new BurnrateError(err.code, `events[${i}]: ${err.message}`, err.details);
@@ -426,8 +466,8 @@ export class CreditService {
       if (g) g.push(i);
       else groups.set(e.workspaceId, [i]);
     });
-    const now = this.deps.clock.now();
     const month = monthOf(now);
+    const outbound = this.deps.alerts?.outbound ?? false;
     const results: Record<string, unknown>[] = new Array(events.length);
     await Promise.all(
       [...groups].map(async ([workspaceId, idx]) => {
@@ -439,6 +479,7 @@ export class CreditService {
             events: idx.map((i) => prepared[i]!),
             now,
             month,
+            outbound,
           });
         } catch (err) {
           if (!(err instanceof BurnrateError && err.code === 'not_found')) throw err;
@@ -456,6 +497,7 @@ export class CreditService {
           const res = usageResponse(out);
           results[i] = { status: res.status, ...(res.replayed ? { replayed: true } : {}), ...res.body };
         });
+        await this.dispatchAlerts(workspaceId, outs);
       }),
     );
     return results;
@@ -543,6 +585,8 @@ export class CreditService {
         ref: e.ref,
         ...(e.fields.lot ? { lot: e.fields.lot } : {}),
         ...(e.fields.feature ? { feature: e.fields.feature } : {}),
+        ...(e.fields.occurredAt ? { occurredAt: new Date(Number(e.fields.occurredAt)).toISOString() } : {}),
+        ...(e.fields.month ? { month: e.fields.month } : {}),
         ...(e.fields.reason ? { reason: e.fields.reason } : {}),
       })),
       nextCursor: page.nextCursor,
@@ -603,6 +647,25 @@ export class CreditService {
     if (!snap) throw new BurnrateError('not_found', `workspace ${id} does not exist`);
     return snap;
   }
+}
+
+/**
+ * The instant of late usage, checked: at most 35 days back and not ahead of now (beyond clock
+ * skew); undefined when not given or not earlier than now (then it is simply now's usage).
+ */
+function lateUsageAt(occurredAt: string | undefined, now: number): number | undefined {
+  if (occurredAt === undefined) return undefined;
+  const at = Date.parse(occurredAt);
+  if (at > now + OCCURRED_AT_SKEW_MS) {
+    throw new BurnrateError('invalid_request', 'occurredAt is in the future', { occurredAt });
+  }
+  if (at < now - LATE_USAGE_MAX_MS) {
+    throw new BurnrateError('invalid_request', 'occurredAt is more than 35 days ago (R-FLX-5)', {
+      occurredAt,
+      earliest: new Date(now - LATE_USAGE_MAX_MS).toISOString(),
+    });
+  }
+  return at < now ? at : undefined;
 }
 
 function outcomeOf(o: DebitOutcome) {

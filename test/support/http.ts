@@ -7,12 +7,14 @@ import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import type { EngineStore } from '../../src/redis/engine-store.js';
 import { queuePrefix, stripeEventClaimKey } from '../../src/redis/keys.js';
 import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
 import { buildService, connectApiRedis, type Runtime } from '../../src/runtime.js';
+import type { AlertService } from '../../src/services/alerts.js';
 import type { CreditService } from '../../src/services/credit-service.js';
 import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
 import { WEBHOOK_SECRET } from './stripe.js';
@@ -28,6 +30,10 @@ export interface TestApi {
   stripeQueue: Queue;
   /** The queue POST /v1/admin/invoicing/runs feeds (R-FLX-6). */
   invoicingQueue: Queue;
+  /** The outbound alert webhooks' queue (R-ALR-2); used when env sets the receiver URLs. */
+  alertQueue: Queue;
+  /** The alert service on the test's prefix (banners, dispatch, sweep). */
+  alerts: AlertService;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   store: EngineStore;
   /** The same service the API runs, on the test's prefix and clock (for workers in tests). */
@@ -78,7 +84,12 @@ export async function startTestApi(
     connection: queueConnection,
     prefix: queuePrefix(prefix),
   });
+  const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, {
+    connection: queueConnection,
+    prefix: queuePrefix(prefix),
+  });
   const http: HttpServer = await startHttp({
+    alertQueue,
     enqueueInvoicingRun: async (month) => {
       await invoicingQueue.add('run', { kind: 'run', month }, { jobId: `run_${month}_${Date.now()}` });
     },
@@ -98,7 +109,7 @@ export async function startTestApi(
   });
   const reader = defineScripts(new Redis(url));
   reader.on('error', () => {}); // a test may stop this Redis on purpose
-  const { store, service } = buildService({ runtime, redis: reader, clock });
+  const { store, service, alerts } = buildService({ runtime, redis: reader, clock, alertQueue });
   const base = `http://127.0.0.1:${http.port}`;
   return {
     base,
@@ -106,6 +117,8 @@ export async function startTestApi(
     url,
     stripeQueue,
     invoicingQueue,
+    alertQueue,
+    alerts,
     clock,
     store,
     service,
@@ -132,6 +145,7 @@ export async function startTestApi(
       await http.close();
       await stripeQueue.close().catch(() => {});
       await invoicingQueue.close().catch(() => {});
+      await alertQueue.close().catch(() => {});
       await redis.quit();
       await reader.quit();
     },

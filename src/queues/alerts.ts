@@ -1,0 +1,34 @@
+/** The outbound alert webhooks (R-ALR-2): one job per alert and receiver URL. */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const ALERT_WEBHOOKS_QUEUE = 'alert-webhooks';
+
+/** The body is fixed when the job is made, so every retry sends the same bytes. */
+export const alertWebhookJobSchema = z.object({
+  url: z.url(),
+  alertId: z.string().min(1),
+  body: z.string().min(2),
+});
+export type AlertWebhookJob = z.infer<typeof alertWebhookJobSchema>;
+
+/** One job per alert and receiver: a second enqueue while it exists adds nothing. */
+export function alertJobId(alertId: string, url: string): string {
+  return `${alertId}_${createHash('sha1').update(url).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * Retries: doubling from 1 s, at most an hour apart, for about four days; a receiver that is
+ * down only delays delivery. A job still failing then stays in the failed set (kept), to be
+ * retried by an operator.
+ */
+export const ALERT_JOB_OPTIONS = {
+  attempts: 110,
+  backoff: { type: 'capped-exponential' },
+  removeOnComplete: { age: 7 * 24 * 3600 },
+  removeOnFail: false,
+} as const;
+
+export function alertBackoffMs(attemptsMade: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attemptsMade - 1), 3_600_000);
+}

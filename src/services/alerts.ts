@@ -1,0 +1,186 @@
+/**
+ * Alerts on the Redis side (R-ALR-1..3). The debit script raises them (once per cycle, in the
+ * atomic step that crosses the threshold) and stores each with its figures; this module reads
+ * the current cycle's banners, and moves raised alerts to the outbound webhooks:
+ *
+ *   debit script: HSETNX alerts id, ZADD alertq id   (the outbox, in the same atomic step)
+ *   API, right after the debit: one job per alert and URL, then ZREM alertq id
+ *   worker, every minute (sweep): alerts left in an outbox (the API died in between) → same
+ *   worker (deliver): POST, signed, retried with backoff until a 2xx
+ *
+ * Job ids are per alert and URL, so an alert queued twice is delivered once while its job
+ * exists; a receiver sees each alert id at least once and dedupes on it.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  ALERT_NAMES,
+  type AlertRecord,
+  alertId,
+  alertMessages,
+  alertRecordSchema,
+  isActive,
+  type Lang,
+  type PrepaidOffer,
+  renderAlert,
+} from '../domain/alerts.js';
+import type { EngineState } from '../domain/burndown.js';
+import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
+import { centsForUnits, UNITS_PER_CREDIT } from '../domain/units.js';
+import { ALERT_JOB_OPTIONS, alertJobId } from '../queues/alerts.js';
+import type { EngineStore, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
+
+/** `Burnrate-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (Stripe's scheme). */
+export function signAlertBody(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
+  const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+  return `t=${t},v1=${v1}`;
+}
+
+/** A receiver's check of the signature: the right secret, within `toleranceS` seconds. */
+export function verifyAlertSignature(
+  secret: string,
+  body: string,
+  header: string | undefined,
+  now = Math.floor(Date.now() / 1000),
+  toleranceS = 300,
+): boolean {
+  if (!header) return false;
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
+  const t = Number(parts.t);
+  if (!Number.isInteger(t) || Math.abs(now - t) > toleranceS || !parts.v1) return false;
+  const want = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
+  const got = Buffer.from(parts.v1);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
+export class AlertService {
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      store: EngineStore;
+      catalog: Catalog;
+      workspacesKey: string;
+      /** Where the outbound webhooks go; none: alerts are banners only. */
+      webhookUrls: string[];
+      /** The producer of the alert-webhooks queue (API and workers). */
+      queue?: Queue | undefined;
+    },
+  ) {}
+
+  /** Whether raised alerts go to the outbox (the debit script's ARGV outbound flag). */
+  get outbound(): boolean {
+    return this.deps.webhookUrls.length > 0 && this.deps.queue !== undefined;
+  }
+
+  /** The alerts raised in the workspace's current cycle, oldest first. */
+  async raisedThisCycle(workspaceId: string, state: StoredState): Promise<AlertRecord[]> {
+    const k = this.deps.store.keys(workspaceId);
+    const ids = ALERT_NAMES.map((n) => alertId(k.engine, state.cycleSeq, n));
+    const raw = await this.deps.redis.hmget(k.alerts, ...ids);
+    return raw
+      .filter((r): r is string => r !== null)
+      .map((r) => alertRecordSchema.parse(JSON.parse(r)))
+      .sort((a, b) => a.at - b.at);
+  }
+
+  /** The current banners (R-ALR-2): raised this cycle and still true now, in one language. */
+  async banners(workspaceId: string, snap: { state: StoredState; meta: WorkspaceMeta }, lang: Lang) {
+    const state: EngineState = { ...snap.state, lots: [] };
+    const raised = await this.raisedThisCycle(workspaceId, snap.state);
+    return raised
+      .filter((r) => isActive(r.name, state))
+      .map((r) => renderAlert(r, lang, snap.meta.currency || 'usd', this.offer(workspaceId, snap.meta, r)));
+  }
+
+  /**
+   * The prepaid offer of flex_started: the smallest bundle that costs less than the same
+   * credits as flex, at the workspace's price book and discount; null when none does.
+   */
+  offer(workspaceId: string, meta: WorkspaceMeta, r: AlertRecord): PrepaidOffer | null {
+    if (r.name !== 'flex_started') return null;
+    const { catalog } = this.deps;
+    const book = priceBookFor(catalog, Date.parse(meta.createdAt) || r.at);
+    const discount = effectiveOverrides(catalog, workspaceId, meta.overrides).prepaidDiscountBps;
+    for (const b of [...catalog.bundles].sort((x, y) => x.credits - y.credits)) {
+      const q = prepaidQuote({ book, credits: b.credits, overrideDiscountBps: discount });
+      const asFlex = centsForUnits(b.credits * UNITS_PER_CREDIT, r.priceE4);
+      if (asFlex > q.amountCents) {
+        return {
+          bundleId: b.id,
+          credits: b.credits,
+          amountCents: q.amountCents,
+          savingCents: asFlex - q.amountCents,
+        };
+      }
+    }
+    return null;
+  }
+
+  /** The webhook body of an alert (API.md): fixed bytes, so retries are identical. */
+  private async webhookBody(workspaceId: string, record: AlertRecord): Promise<string> {
+    const meta = (await this.deps.store.meta(workspaceId)) ?? undefined;
+    const currency = meta?.currency || 'usd';
+    const offer = meta ? this.offer(workspaceId, meta, record) : null;
+    const view = renderAlert(record, 'en', currency, offer);
+    return JSON.stringify({
+      id: record.id,
+      type: `alert.${record.name}`,
+      workspaceId,
+      createdAt: view.raisedAt,
+      data: { ...view.data, messages: alertMessages(record, currency, offer) },
+    });
+  }
+
+  /**
+   * Queues alerts for every receiver, then takes them out of the outbox. Safe to repeat: the
+   * job id is per alert and URL.
+   */
+  async dispatch(workspaceId: string, ids: string[]): Promise<number> {
+    const queue = this.deps.queue;
+    if (ids.length === 0 || !queue || this.deps.webhookUrls.length === 0) return 0;
+    const k = this.deps.store.keys(workspaceId);
+    const raw = await this.deps.redis.hmget(k.alerts, ...ids);
+    const jobs = [];
+    for (const r of raw) {
+      if (r === null) continue;
+      const record = alertRecordSchema.parse(JSON.parse(r));
+      const body = await this.webhookBody(workspaceId, record);
+      for (const url of this.deps.webhookUrls) {
+        jobs.push({
+          name: record.name,
+          data: { url, alertId: record.id, body },
+          opts: { ...ALERT_JOB_OPTIONS, jobId: alertJobId(record.id, url) },
+        });
+      }
+    }
+    if (jobs.length > 0) await queue.addBulk(jobs);
+    await this.deps.redis.zrem(k.alertQueue, ...ids);
+    return jobs.length;
+  }
+
+  /**
+   * Queues what an API process raised but could not queue (it stopped, or Redis failed
+   * between the debit and the queue): outbox entries older than `graceMs`. Walks the
+   * workspaces in pages (bounded memory).
+   */
+  async sweep(now: number, graceMs = 30_000): Promise<{ workspaces: number; queued: number }> {
+    let cursor = '0';
+    let workspaces = 0;
+    let queued = 0;
+    do {
+      const [next, ids] = await this.deps.redis.sscan(this.deps.workspacesKey, cursor, 'COUNT', 1000);
+      cursor = next;
+      const pipe = this.deps.redis.pipeline();
+      for (const id of ids) pipe.zrangebyscore(this.deps.store.keys(id).alertQueue, '-inf', now - graceMs);
+      const res = (await pipe.exec()) ?? [];
+      for (const [i, id] of ids.entries()) {
+        const pending = (res[i]?.[1] as string[] | undefined) ?? [];
+        if (pending.length === 0) continue;
+        workspaces++;
+        queued += await this.dispatch(id, pending);
+      }
+    } while (cursor !== '0');
+    return { workspaces, queued };
+  }
+}

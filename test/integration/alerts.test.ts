@@ -1,0 +1,352 @@
+/**
+ * Alerts end to end on a real Redis (R-ALR-1..3): raised in the debit's atomic step, once per
+ * cycle, shown as banners in three languages, and delivered as signed outbound webhooks that
+ * survive a receiver that is down and an API that died before queueing them.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
+import { queuePrefix } from '../../src/redis/keys.js';
+import { verifyAlertSignature } from '../../src/services/alerts.js';
+import { alertWebhookProcessor } from '../../workers/alert-webhooks.js';
+import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { drained } from '../support/stripe-worker.js';
+
+const SECRET = 'alert-secret-for-tests';
+const START = Date.UTC(2026, 10, 21, 12);
+
+/** A receiver that answers `failFirst` requests with 503, then 200; it records what came. */
+class Receiver {
+  received: { body: string; signature: string | undefined }[] = [];
+  failFirst = 0;
+  private server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (this.failFirst > 0) {
+        this.failFirst--;
+        res.writeHead(503).end();
+        return;
+      }
+      this.received.push({
+        body: Buffer.concat(chunks).toString('utf8'),
+        signature: req.headers['burnrate-signature'] as string | undefined,
+      });
+      res.writeHead(200).end('ok');
+    });
+  });
+  async listen(port = 0) {
+    this.server.listen(port, '127.0.0.1');
+    await once(this.server, 'listening');
+    return (this.server.address() as AddressInfo).port;
+  }
+  async close() {
+    this.server.close();
+    this.server.closeAllConnections();
+  }
+  bodies() {
+    // biome-ignore lint/suspicious/noExplicitAny: the test asserts on the JSON received
+    return this.received.map((r) => JSON.parse(r.body) as any);
+  }
+}
+
+let api: TestApi;
+let receiver: Receiver;
+let receiverPort: number;
+let worker: Worker;
+beforeAll(async () => {
+  receiver = new Receiver();
+  receiverPort = await receiver.listen();
+  api = await startTestApi({
+    now: START,
+    env: {
+      BURNRATE_ALERT_WEBHOOK_URLS: `http://127.0.0.1:${receiverPort}/hooks`,
+      BURNRATE_ALERT_WEBHOOK_SECRET: SECRET,
+    },
+  });
+  const connection = new Redis(api.url, { maxRetriesPerRequest: null });
+  worker = new Worker(
+    ALERT_WEBHOOKS_QUEUE,
+    alertWebhookProcessor({
+      secret: SECRET,
+      log: createLogger({ level: 'silent', name: 't' }),
+      timeoutMs: 2000,
+    }),
+    {
+      connection,
+      prefix: queuePrefix(api.prefix),
+      concurrency: 4,
+      // Retries in tens of milliseconds here; production doubles from 1 s (ALERT_JOB_OPTIONS).
+      settings: { backoffStrategy: () => 20 },
+    },
+  );
+  worker.on('closed', () => connection.disconnect());
+});
+afterAll(async () => {
+  await worker.close();
+  await api.close();
+  await receiver.close();
+});
+beforeEach(() => {
+  api.clock.set(START);
+  receiver.received = [];
+  receiver.failFirst = 0;
+});
+
+let n = 0;
+async function workspace(planId = 'growth') {
+  const id = `al${++n}`;
+  expect((await api.call('PUT', `/v1/workspaces/${id}`, { body: { planId } })).status).toBe(201);
+  return id;
+}
+let k = 0;
+const use = (id: string, credits: number, mode = 'consume') =>
+  api.call('POST', `/v1/workspaces/${id}/usage`, {
+    body: { idempotencyKey: `k${++k}`, credits, mode },
+    key: PLATFORM,
+  });
+const banners = async (id: string, lang = 'en') => {
+  const res = await api.call('GET', `/v1/workspaces/${id}/alerts?lang=${lang}`, { key: PLATFORM });
+  expect(res.status).toBe(200);
+  return res.body.alerts as { id: string; type: string; message: string; data: Record<string, unknown> }[];
+};
+const types = async (id: string) => (await banners(id)).map((a) => a.type);
+/** Every alert stored for a workspace, by name: how many times each was raised. */
+async function raisedCounts(id: string) {
+  const all = await api.redis.hvals(api.store.keys(id).alerts);
+  const counts: Record<string, number> = {};
+  for (const raw of all) {
+    const name = JSON.parse(raw).name as string;
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('raising (R-ALR-1)', () => {
+  it('walks a growth workspace through every alert of a cycle, each once, with its figures', async () => {
+    const id = await workspace('growth');
+    await use(id, 100);
+    expect(await types(id)).toEqual([]);
+    await use(id, 20); // 120 of 150: 80%
+    const [eighty] = await banners(id);
+    expect(eighty).toMatchObject({
+      type: 'included_80',
+      data: { usedCredits: '120', grantedCredits: '150', percentUsed: 80 },
+    });
+    expect(eighty!.message).toBe(
+      'You have used 120 of your 150 included credits (80%) this billing cycle. Prepaid credits cost less per credit than flex usage.',
+    );
+    await use(id, 5);
+    expect(await raisedCounts(id)).toEqual({ included_80: 1 });
+
+    await use(id, 25); // 150: included used up; it replaces the 80% banner
+    expect(await types(id)).toEqual(['included_exhausted']);
+
+    await use(id, 2); // flex starts: $4 a credit; the 50-credit bundle saves $16 (8% off)
+    const flex = (await banners(id)).find((a) => a.type === 'flex_started')!;
+    expect(flex.data).toMatchObject({
+      flexUnitAmountCents: '400',
+      recommendation: { bundleId: 'bundle-50', credits: 50, amountCents: 18_400, savingCents: 1600 },
+    });
+    expect(flex.message).toContain(
+      'The 50-credit prepaid bundle costs $184.00 and saves $16.00 against flex.',
+    );
+
+    await use(id, 18); // 20 flex credits = $80 of the $100 cap
+    const cap80 = (await banners(id)).find((a) => a.type === 'flex_cap_80')!;
+    expect(cap80.data).toMatchObject({ usedCents: 8000, capCents: 10_000, percentUsed: 80 });
+
+    const last = await use(id, 10, 'record'); // 5 fit under the cap, 5 are a shortfall
+    expect(last.body.shortfall).toBe('5');
+    expect(await types(id)).toEqual(['included_exhausted', 'flex_started', 'flex_cap_reached']);
+    const reached = (await banners(id)).find((a) => a.type === 'flex_cap_reached')!;
+    expect(reached.data).toMatchObject({ limit: 'cap', limitCents: 10_000, usedCents: 10_000 });
+
+    // Refusals after that raise nothing again (once per cycle).
+    expect((await use(id, 1)).status).toBe(402);
+    expect(await raisedCounts(id)).toEqual({
+      included_80: 1,
+      included_exhausted: 1,
+      flex_started: 1,
+      flex_cap_80: 1,
+      flex_cap_reached: 1,
+    });
+
+    // Raising the cap lifts the block and the banner; the alert stays on record.
+    await api.call('PATCH', `/v1/workspaces/${id}/flex`, { body: { capCents: 20_000 }, key: PLATFORM });
+    expect(await types(id)).not.toContain('flex_cap_reached');
+
+    // GET /v1/workspaces/{id} carries the same banners (English).
+    const ws = await api.call('GET', `/v1/workspaces/${id}`, { key: PLATFORM });
+    expect(ws.body.alerts.map((a: { type: string }) => a.type)).toEqual(await types(id));
+
+    // A new cycle starts clean: the same crossing raises again, with new ids.
+    const before = new Set((await banners(id)).map((a) => a.id));
+    api.clock.set(Date.UTC(2026, 11, 21, 12, 1));
+    expect(await types(id)).toEqual([]);
+    await use(id, 130);
+    const again = await banners(id);
+    expect(again.map((a) => a.type)).toEqual(['included_80']);
+    expect(before.has(again[0]!.id)).toBe(false);
+  });
+
+  it('raises credits exhausted on the free plan, and on a paid plan with flex switched off', async () => {
+    const free = await workspace('free');
+    await use(free, 30);
+    expect(await types(free)).toEqual(['included_exhausted', 'credits_exhausted']);
+    const [, exhausted] = await banners(free);
+    expect(exhausted!.data).toMatchObject({ cause: 'plan_without_flex', grantedCredits: '30' });
+    expect(exhausted!.message).toContain('upgrade your plan');
+
+    const paid = await workspace('growth');
+    await api.call('PATCH', `/v1/workspaces/${paid}/flex`, { body: { enabled: false }, key: PLATFORM });
+    expect((await use(paid, 151)).status).toBe(402);
+    expect(await types(paid)).toEqual([]); // refused: nothing was used
+    await use(paid, 150);
+    expect(await types(paid)).toContain('credits_exhausted');
+    expect((await banners(paid)).find((a) => a.type === 'credits_exhausted')!.data).toMatchObject({
+      cause: 'flex_disabled',
+    });
+  });
+
+  it('names the billing threshold when it is the limit that was reached (R-FLX-4)', async () => {
+    const id = await workspace('growth');
+    await api.call('PUT', `/v1/workspaces/${id}/billing-threshold`, { body: { thresholdCents: 2000 } });
+    await use(id, 160, 'record'); // 150 included, 5 flex ($20), 5 short
+    const reached = (await banners(id)).find((a) => a.type === 'flex_cap_reached')!;
+    expect(reached.data).toMatchObject({ limit: 'threshold', limitCents: 2000 });
+    expect(reached.message).toContain('billing threshold of $20.00');
+  });
+
+  it('raises each alert exactly once when 8 connections race across the thresholds', async () => {
+    const id = await workspace('growth');
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, j) => {
+        for (let i = 0; i < 25; i++) {
+          const res = await fetch(`${api.base}/v1/workspaces/${id}/usage`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${PLATFORM}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ idempotencyKey: `race-${j}-${i}`, credits: 1 }),
+          });
+          expect([200, 402]).toContain(res.status);
+        }
+      }),
+    );
+    // 200 credits asked: 150 included, 25 flex up to the $100 cap (reached), 25 refused.
+    const counts = await raisedCounts(id);
+    expect(counts).toEqual({
+      included_80: 1,
+      included_exhausted: 1,
+      flex_started: 1,
+      flex_cap_80: 1,
+      flex_cap_reached: 1,
+    });
+  });
+});
+
+describe('texts (R-ALR-3)', () => {
+  it('reads every banner in English, Hindi and Korean with the figures filled in', async () => {
+    const id = await workspace('growth');
+    await use(id, 120);
+    const [en] = await banners(id, 'en');
+    const [hi] = await banners(id, 'hi');
+    const [ko] = await banners(id, 'ko');
+    expect(hi!.message).toBe(
+      'आपने इस billing cycle में अपने 150 included credits में से 120 (80%) उपयोग कर लिए हैं। Prepaid credits की प्रति credit कीमत flex usage से कम है।',
+    );
+    expect(ko!.message).toBe(
+      '이번 billing cycle에 included credits 150개 중 120개(80%)를 사용했습니다. Prepaid credits는 flex usage보다 크레딧당 가격이 낮습니다.',
+    );
+    expect(en!.id).toBe(hi!.id);
+    expect(ko!.data).toEqual(en!.data);
+    const bad = await api.call('GET', `/v1/workspaces/${id}/alerts?lang=fr`, { key: PLATFORM });
+    expect(bad.status).toBe(400);
+    expect((await api.call('GET', '/v1/workspaces/nope/alerts', { key: PLATFORM })).status).toBe(404);
+  });
+});
+
+describe('outbound webhooks (R-ALR-2)', () => {
+  it('delivers each alert signed, with a stable id, after the receiver failed twice', async () => {
+    receiver.failFirst = 2;
+    const id = await workspace('free');
+    await use(id, 30);
+    await drained(api.alertQueue);
+    const got = receiver.bodies();
+    expect(got.map((b) => b.type).sort()).toEqual([
+      'alert.credits_exhausted',
+      'alert.included_80',
+      'alert.included_exhausted',
+    ]);
+    for (const r of receiver.received) expect(verifyAlertSignature(SECRET, r.body, r.signature)).toBe(true);
+    expect(
+      verifyAlertSignature(
+        'another-secret-entirely',
+        receiver.received[0]!.body,
+        receiver.received[0]!.signature,
+      ),
+    ).toBe(false);
+    const exhausted = got.find((b) => b.type === 'alert.included_exhausted');
+    const [banner] = await banners(id);
+    expect(exhausted).toMatchObject({
+      id: banner!.id,
+      workspaceId: id,
+      createdAt: new Date(START).toISOString(),
+    });
+    expect(Object.keys(exhausted.data.messages)).toEqual(['en', 'hi', 'ko']);
+    expect(await api.redis.zcard(api.store.keys(id).alertQueue)).toBe(0);
+  });
+
+  it('queues from the outbox what an API left behind, and delivers it once', async () => {
+    const id = await workspace('free');
+    // A debit whose process died before queueing: the alerts sit in the outbox.
+    const out = await api.store.debit({
+      workspaceId: id,
+      units: 300_000,
+      mode: 'consume',
+      idempotencyKey: 'crashed',
+      bodyHash: 'h',
+      usageId: 'use_crashed',
+      feature: '',
+      now: START,
+      month: '2026-11',
+      outbound: true,
+    });
+    expect(out.alerts).toHaveLength(3);
+    expect(await api.redis.zcard(api.store.keys(id).alertQueue)).toBe(3);
+    expect(await api.alerts.sweep(START + 10_000)).toMatchObject({ queued: 0 }); // within the grace
+    const swept = await api.alerts.sweep(START + 60_000);
+    expect(swept.queued).toBe(3);
+    expect(await api.alerts.sweep(START + 60_000)).toMatchObject({ queued: 0 });
+    await drained(api.alertQueue);
+    expect(
+      receiver
+        .bodies()
+        .map((b) => b.id)
+        .sort(),
+    ).toEqual([...out.alerts].sort());
+    // Queueing again while the jobs exist delivers nothing twice.
+    await api.alerts.dispatch(id, out.alerts);
+    await drained(api.alertQueue);
+    expect(receiver.received).toHaveLength(3);
+  });
+
+  it('keeps retrying while the receiver is down and delivers when it is back', async () => {
+    receiver.failFirst = 25;
+    const id = await workspace('free');
+    await use(id, 30);
+    for (let i = 0; i < 200 && receiver.failFirst > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(receiver.failFirst).toBe(0);
+    await drained(api.alertQueue);
+    expect(
+      receiver
+        .bodies()
+        .map((b) => b.type)
+        .sort(),
+    ).toEqual(['alert.credits_exhausted', 'alert.included_80', 'alert.included_exhausted']);
+  });
+});

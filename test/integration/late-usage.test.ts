@@ -1,0 +1,115 @@
+/**
+ * Late usage (R-FLX-5, issue 4): `occurredAt` up to 35 days back. Its flex counts toward the
+ * month it occurred in while the invoicer has not read that month, else toward the current
+ * month; the balances it debits are today's.
+ */
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { checkLedger } from '../../src/services/ledger-check.js';
+import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+
+const OCT_20 = Date.UTC(2026, 9, 20, 12);
+const NOV_2 = Date.UTC(2026, 10, 2, 9);
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi({ now: OCT_20 });
+});
+afterAll(() => api.close());
+beforeEach(() => api.clock.set(OCT_20));
+
+let n = 0;
+/** A growth workspace (cycle from Oct 20) whose 150 included credits are used up, plus 10 flex. */
+async function inFlex() {
+  const id = `late${++n}`;
+  expect((await api.call('PUT', `/v1/workspaces/${id}`, { body: { planId: 'growth' } })).status).toBe(201);
+  expect((await use(id, { idempotencyKey: 'setup', credits: 160 })).status).toBe(200);
+  api.clock.set(NOV_2);
+  return id;
+}
+const use = (id: string, body: Record<string, unknown>) =>
+  api.call('POST', `/v1/workspaces/${id}/usage`, { body: { mode: 'record', ...body }, key: PLATFORM });
+const preview = async (id: string, month: string) =>
+  (await api.call('GET', `/v1/workspaces/${id}/invoice-preview?month=${month}`, { key: PLATFORM })).body;
+
+it('counts late flex toward the month it occurred in while that month is open', async () => {
+  const id = await inFlex();
+  const res = await use(id, { idempotencyKey: 'late-oct', credits: 5, occurredAt: '2026-10-30T23:00:00Z' });
+  expect(res.status).toBe(200);
+  expect(res.body.debited).toEqual({ included: '0', prepaid: '0', flex: '5' });
+  // Today's cycle balance: the cap counts it whatever month it is billed in.
+  expect(res.body.workspace.flex.usedCredits).toBe('15');
+  expect((await preview(id, '2026-10')).flexCredits).toBe('15');
+  expect((await preview(id, '2026-11')).flexCredits).toBe('0');
+  const ledger = await api.call('GET', `/v1/workspaces/${id}/ledger?limit=1`, { key: PLATFORM });
+  expect(ledger.body.entries[0]).toMatchObject({
+    kind: 'flex',
+    credits: '-5',
+    month: '2026-10',
+    occurredAt: '2026-10-30T23:00:00.000Z',
+  });
+  expect((await checkLedger(api.store, id, NOV_2)).problems).toEqual([]);
+});
+
+it('counts it toward the current month once the invoicer has read the month', async () => {
+  const id = await inFlex();
+  // What the invoicer does in the MULTI that reads the month's flex (src/services/invoicing.ts).
+  await api.redis.sadd(api.store.keys(id).flexClosed, '2026-10');
+  const res = await use(id, { idempotencyKey: 'late-oct', credits: 3, occurredAt: '2026-10-31T10:00:00Z' });
+  expect(res.status).toBe(200);
+  expect((await preview(id, '2026-10')).flexCredits).toBe('10');
+  expect((await preview(id, '2026-11')).flexCredits).toBe('3');
+  expect((await checkLedger(api.store, id, NOV_2)).problems).toEqual([]);
+});
+
+it('refuses occurredAt more than 35 days back or in the future, and changes nothing', async () => {
+  const id = await inFlex();
+  const before = await api.call('GET', `/v1/workspaces/${id}`, { key: PLATFORM });
+  const old = await use(id, { idempotencyKey: 'old', credits: 1, occurredAt: '2026-09-27T09:00:00Z' });
+  expect(old.status).toBe(400);
+  expect(old.body.error.message).toContain('35 days');
+  const future = await use(id, { idempotencyKey: 'future', credits: 1, occurredAt: '2026-11-02T10:00:00Z' });
+  expect(future.status).toBe(400);
+  expect(future.body.error.message).toContain('future');
+  const notDate = await use(id, { idempotencyKey: 'nd', credits: 1, occurredAt: 'yesterday' });
+  expect(notDate.status).toBe(400);
+  // Exactly 35 days back is still accepted.
+  const edge = await use(id, { idempotencyKey: 'edge', credits: 1, occurredAt: '2026-09-28T09:00:00Z' });
+  expect(edge.status).toBe(200);
+  const after = await api.call('GET', `/v1/workspaces/${id}`, { key: PLATFORM });
+  expect(after.body.flex.usedCredits).toBe(String(Number(before.body.flex.usedCredits) + 1));
+  // Its flex counts toward September: still open, as nothing invoiced it.
+  expect((await preview(id, '2026-09')).flexCredits).toBe('1');
+});
+
+it('treats occurredAt as part of the request: the same key with another time is a conflict', async () => {
+  const id = await inFlex();
+  const body = { idempotencyKey: 'k', credits: 1, occurredAt: '2026-10-25T00:00:00Z' };
+  expect((await use(id, body)).status).toBe(200);
+  const replay = await use(id, body);
+  expect(replay.status).toBe(200);
+  expect(replay.headers.get('idempotent-replayed')).toBe('true');
+  expect((await use(id, { ...body, occurredAt: '2026-10-26T00:00:00Z' })).status).toBe(409);
+  expect((await preview(id, '2026-10')).flexCredits).toBe('11');
+});
+
+it('takes late usage in a batch too', async () => {
+  const id = await inFlex();
+  const res = await api.call('POST', '/v1/usage/batch', {
+    key: PLATFORM,
+    body: {
+      events: [
+        {
+          workspaceId: id,
+          idempotencyKey: 'b1',
+          credits: 2,
+          mode: 'record',
+          occurredAt: '2026-10-29T00:00:00Z',
+        },
+        { workspaceId: id, idempotencyKey: 'b2', credits: 1, mode: 'record' },
+      ],
+    },
+  });
+  expect(res.body.results.map((r: { status: number }) => r.status)).toEqual([200, 200]);
+  expect((await preview(id, '2026-10')).flexCredits).toBe('12');
+  expect((await preview(id, '2026-11')).flexCredits).toBe('1');
+});
