@@ -15,3 +15,24 @@ export type InvoicingJob = z.infer<typeof invoicingJobSchema>;
 
 /** One job per workspace-month: a second run of the same month adds nothing while it exists. */
 export const workspaceJobId = (workspaceId: string, m: string) => `flex_${m}_${workspaceId}`;
+
+/**
+ * The most Stripe calls one workspace job makes: an annual plan's invoice, its item, and the
+ * finalization (a monthly plan makes one).
+ */
+export const STRIPE_CALLS_PER_JOB = 3;
+
+/**
+ * BullMQ's limiter for the invoicing queue, from Stripe's request rate: it counts job starts
+ * in Redis for all workers of the queue together, so N worker processes share one budget
+ * (Bottleneck in each process only paces that process). A job may make up to
+ * STRIPE_CALLS_PER_JOB calls, so jobs start at most at a third of the request rate, whatever the
+ * plan mix. The window is kept short (about 100 ms, a whole number of jobs each) so the starts
+ * are spread over the second rather than bunched at its beginning: BullMQ's windows are fixed,
+ * and any second overlaps at most ⌊1000/duration⌋ + 1 of them. Undefined at 0 (unthrottled).
+ */
+export function invoicingRateLimit(requestsPerSecond: number): { max: number; duration: number } | undefined {
+  if (requestsPerSecond <= 0) return undefined;
+  const max = Math.ceil((requestsPerSecond * 100) / (1000 * STRIPE_CALLS_PER_JOB));
+  return { max, duration: Math.ceil((max * STRIPE_CALLS_PER_JOB * 1000) / requestsPerSecond) };
+}

@@ -10,6 +10,7 @@ export interface StripeTarget {
   secretKey: string;
   /** e.g. http://127.0.0.1:12111; unset: Stripe itself. */
   apiBase?: string | undefined;
+  /** 0: unthrottled. */
   requestsPerSecond: number;
 }
 
@@ -31,6 +32,8 @@ export function createStripeClient(t: StripeTarget): StripeClient {
         }
       : {}),
   });
+  if (t.requestsPerSecond === 0) return { sdk, call: (fn) => fn(sdk) };
+  // Per process: the invoicing queue's limiter paces all worker processes together.
   const limiter = new Bottleneck({
     reservoir: t.requestsPerSecond,
     reservoirRefreshAmount: t.requestsPerSecond,

@@ -28,6 +28,11 @@ export interface StandinOptions {
   prices?: { id: string; interval: 'month' | 'year' }[];
   /** Stripe's fixtures file (../shared/stripe/fixtures3.json): the base of every object. */
   fixturesPath: string;
+  /**
+   * Called with each request to Stripe's API (/v1) once its body is read, before it is
+   * handled; the request waits for a returned promise (tests count requests, or hold them).
+   */
+  onRequest?: (req: { method: string; path: string }) => void | Promise<void>;
 }
 
 /** The fixtures the stand-in ships with (vendor/, a copy of Stripe's). */
@@ -54,13 +59,20 @@ export class Standin {
   readonly app: Express;
   private readonly fixtures: Record<string, Record<string, unknown>>;
   private readonly objects = new Map<string, StripeObject>();
+  /** The objects of each type, oldest first: lists and lookups never scan everything. */
+  private readonly byType = new Map<string, Map<string, StripeObject>>();
+  /** The invoice items attached to each invoice. */
+  private readonly invoiceItems = new Map<string, StripeObject[]>();
   readonly events: StripeObject[] = [];
   /** payment_intent_data.metadata of each session, for the PaymentIntent its payment creates. */
   private readonly paymentMetadata = new Map<string, unknown>();
   /** Recurring prices by id: those it was started with, and those created through the API. */
   private readonly prices = new Map<string, { id: string; interval: 'month' | 'year' }>();
-  /** Idempotency-Key → the request's body and the answer (Stripe keeps them at least 24 h). */
-  private readonly idempotent = new Map<string, { body: string; answer: unknown }>();
+  /**
+   * Idempotency-Key → the request's body and its answer (Stripe keeps them at least 24 h); a
+   * request with a key still in flight waits for the first one's answer.
+   */
+  private readonly idempotent = new Map<string, { body: string; answer: Promise<unknown> }>();
   private readonly signer = new Stripe('sk_standin_signer');
 
   constructor(private readonly opts: StandinOptions) {
@@ -83,7 +95,31 @@ export class Standin {
       ...fields,
     } as unknown as StripeObject;
     this.objects.set(obj.id, obj);
+    const type = String(obj.object);
+    const ofType = this.byType.get(type) ?? new Map<string, StripeObject>();
+    this.byType.set(type, ofType.set(obj.id, obj));
     return obj;
+  }
+
+  /** The objects of one type (`invoiceitem`, `invoice`, …), oldest first: for tests and benchmarks. */
+  objectsOf(type: string): StripeObject[] {
+    return [...(this.byType.get(type)?.values() ?? [])];
+  }
+
+  /** A customer, as `POST /v1/customers` creates it (tests and benchmarks seed many at once). */
+  createCustomer(fields: { email?: string | null; metadata?: Record<string, string> } = {}): StripeObject {
+    return this.fixture('customer', {
+      id: newId('cus'),
+      email: fields.email ?? null,
+      metadata: fields.metadata ?? {},
+    });
+  }
+
+  private attach(item: StripeObject, invoiceId: string) {
+    item.invoice = invoiceId;
+    const items = this.invoiceItems.get(invoiceId);
+    if (items) items.push(item);
+    else this.invoiceItems.set(invoiceId, [item]);
   }
 
   private get(id: string, object: string): StripeObject {
@@ -126,9 +162,7 @@ export class Standin {
 
   /** An invoice with its lines and total: the invoice items attached to it. */
   private withLines(invoice: StripeObject): StripeObject {
-    const items = [...this.objects.values()].filter(
-      (o) => o.object === 'invoiceitem' && o.invoice === invoice.id,
-    );
+    const items = this.invoiceItems.get(invoice.id) ?? [];
     const total = items.reduce((sum, i) => sum + Number(i.amount), 0);
     Object.assign(invoice, {
       amount_due: total,
@@ -192,7 +226,9 @@ export class Standin {
       const auth = req.headers.authorization ?? '';
       if (!/^Bearer sk_/.test(auth))
         return next(new StripeStandinError(401, 'invalid_request_error', 'Invalid API Key provided'));
-      next();
+      const seen = this.opts.onRequest?.({ method: req.method, path: req.path });
+      if (seen) seen.then(() => next(), next);
+      else next();
     });
     const handle =
       (fn: (req: Request) => Promise<unknown> | unknown) =>
@@ -200,43 +236,40 @@ export class Standin {
         try {
           const key = req.method === 'POST' ? req.header('idempotency-key') : undefined;
           const body = JSON.stringify(req.body ?? {});
-          if (key) {
-            const seen = this.idempotent.get(`${req.path} ${key}`);
-            if (seen && seen.body !== body) {
-              throw new StripeStandinError(
-                400,
-                'idempotency_error',
-                'Keys for idempotent requests can only be used with the same parameters they were first used with.',
-              );
-            }
-            if (seen) {
-              res.set('Idempotent-Replayed', 'true').json(seen.answer);
-              return;
-            }
+          const at = `${req.path} ${key}`;
+          const seen = key ? this.idempotent.get(at) : undefined;
+          if (seen && seen.body !== body) {
+            throw new StripeStandinError(
+              400,
+              'idempotency_error',
+              'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+            );
           }
-          const answer = await fn(req);
-          if (key) this.idempotent.set(`${req.path} ${key}`, { body, answer });
-          res.json(answer);
+          if (seen) {
+            res.set('Idempotent-Replayed', 'true').json(await seen.answer);
+            return;
+          }
+          const answer = Promise.resolve().then(() => fn(req));
+          if (key) {
+            this.idempotent.set(at, { body, answer });
+            // A failed request is not kept: the same key may try again.
+            answer.catch(() => this.idempotent.delete(at));
+          }
+          res.json(await answer);
         } catch (err) {
           next(err);
         }
       };
     const list = (object: string, where: (o: StripeObject) => boolean = () => true) => ({
       object: 'list',
-      data: [...this.objects.values()].filter((o) => o.object === object && where(o)).reverse(),
+      data: this.objectsOf(object).filter(where).reverse(),
       has_more: false,
       url: `/v1/${object}s`,
     });
 
     app.post(
       '/v1/customers',
-      handle((req) =>
-        this.fixture('customer', {
-          id: newId('cus'),
-          email: req.body.email ?? null,
-          metadata: req.body.metadata ?? {},
-        }),
-      ),
+      handle((req) => this.createCustomer({ email: req.body.email, metadata: req.body.metadata })),
     );
     app.get(
       '/v1/customers/:id',
@@ -388,7 +421,7 @@ export class Standin {
         const unit = b.unit_amount_decimal;
         const amount = b.amount !== undefined ? Number(b.amount) : Math.round(quantity * Number(unit ?? 0));
         if (b.invoice) this.get(b.invoice, 'invoice');
-        return this.fixture('invoiceitem', {
+        const item = this.fixture('invoiceitem', {
           id: newId('ii'),
           customer: b.customer,
           amount,
@@ -396,8 +429,10 @@ export class Standin {
           quantity,
           description: b.description ?? null,
           metadata: b.metadata ?? {},
-          invoice: b.invoice ?? null,
+          invoice: null,
         });
+        if (b.invoice) this.attach(item, b.invoice);
+        return item;
       }),
     );
     app.get(
@@ -426,9 +461,8 @@ export class Standin {
         });
         // Stripe's default is 'exclude': pending items wait for the next subscription invoice.
         if (b.pending_invoice_items_behavior === 'include') {
-          for (const item of this.objects.values()) {
-            if (item.object === 'invoiceitem' && item.customer === b.customer && item.invoice === null)
-              item.invoice = invoice.id;
+          for (const item of this.objectsOf('invoiceitem')) {
+            if (item.customer === b.customer && item.invoice === null) this.attach(item, invoice.id);
           }
         }
         return this.withLines(invoice);
@@ -498,7 +532,7 @@ export class Standin {
         const pi = this.get(String(req.params.id), 'payment_intent');
         const total = Number(pi.amount);
         const charge =
-          [...this.objects.values()].find((o) => o.object === 'charge' && o.payment_intent === pi.id) ??
+          this.objectsOf('charge').find((o) => o.payment_intent === pi.id) ??
           this.fixture('charge', {
             id: newId('ch'),
             payment_intent: pi.id,
