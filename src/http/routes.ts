@@ -26,6 +26,7 @@ import {
   thresholdBodySchema,
   usageBodySchema,
   usageOkSchema,
+  usageQuerySchema,
   usageRefusedSchema,
   workspaceIdSchema,
   workspaceSchema,
@@ -207,6 +208,16 @@ export const ROUTES: RouteDef[] = [
     query: ledgerQuerySchema,
     responses: { 200: { description: 'A page', schema: ledgerResponseSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, query }) => ok(await svc.ledger(workspaceId, query)),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/workspaces/:workspaceId/usage',
+    role: 'platform',
+    summary:
+      "Usage by day, category, feature or credit kind over a range of UTC days, and the current cycle's summary (R-USE-1)",
+    query: usageQuerySchema,
+    responses: { 200: { description: 'The usage' }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, query }) => ok(await svc.usageView(workspaceId, query)),
   }),
   route({
     method: 'get',

@@ -7,6 +7,7 @@ import { LANGS } from '../domain/alerts.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { overridesSchema } from '../domain/catalog.js';
 import { MAX_REQUEST_UNITS, parseDecimal4 } from '../domain/units.js';
+import { GROUP_BYS } from '../services/usage-view.js';
 
 export const workspaceIdSchema = z
   .string()
@@ -194,6 +195,17 @@ export const ledgerQuerySchema = z.object({
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, 'a cursor from a previous page')
     .optional(),
+});
+
+/** A day (YYYY-MM-DD) or an instant (ISO 8601); usage is grouped by UTC day. */
+const dayOrInstant = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })])
+  .transform((v) => Date.parse(v));
+
+export const usageQuerySchema = z.object({
+  from: dayOrInstant.optional().meta({ description: 'First UTC day (default: the current cycle start)' }),
+  to: dayOrInstant.optional().meta({ description: 'Last UTC day, included (default: today)' }),
+  groupBy: z.enum(GROUP_BYS).default('day'),
 });
 
 export const alertsQuerySchema = z.object({

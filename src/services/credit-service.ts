@@ -41,6 +41,7 @@ import { stripeCustomerKey, stripePaymentKey } from '../redis/keys.js';
 import { isRetryableStripeError, type StripeClient } from '../stripe/client.js';
 import type { AlertService } from './alerts.js';
 import type { Invoicer } from './invoicing.js';
+import { type GroupBy, UsageView } from './usage-view.js';
 
 const paymentRecordSchema = z.object({
   workspaceId: z.string(),
@@ -110,6 +111,8 @@ function usageHash(r: UsageRequest): string {
 }
 
 export class CreditService {
+  private readonly usage: UsageView;
+
   constructor(
     private readonly deps: {
       redis: Redis;
@@ -128,7 +131,9 @@ export class CreditService {
       /** Banners and the outbound alert webhooks (R-ALR-1..3). */
       alerts?: AlertService | undefined;
     },
-  ) {}
+  ) {
+    this.usage = new UsageView({ redis: deps.redis, store: deps.store, catalog: deps.catalog });
+  }
 
   get catalog(): Catalog {
     return this.deps.catalog;
@@ -392,6 +397,24 @@ export class CreditService {
       },
       blocked: s.blocked,
       alerts: (await this.deps.alerts?.banners(id, snap, 'en')) ?? [],
+    };
+  }
+
+  /** Usage over a range of days, grouped, and the current cycle's summary (R-USE-1). */
+  async usageView(id: string, q: { from?: number | undefined; to?: number | undefined; groupBy: GroupBy }) {
+    const now = this.deps.clock.now();
+    const snap = await this.requireWorkspace(id, now);
+    const usage = await this.usage.usage(id, {
+      from: q.from ?? snap.state.cycleStart,
+      to: q.to ?? now,
+      groupBy: q.groupBy,
+    });
+    return {
+      ...usage,
+      cycle: {
+        ...UsageView.cycleSummary(snap.state),
+        alerts: (await this.deps.alerts?.banners(id, snap, 'en')) ?? [],
+      },
     };
   }
 

@@ -1,0 +1,135 @@
+/**
+ * The usage view (R-USE-1): usage by day, feature category, feature or credit kind over a range
+ * of UTC days, and the current cycle's summary.
+ *
+ * It never reads the ledger. The debit script adds every debited event to its day's totals
+ * (`{ws:<id>}:ud:YYYY-MM-DD`, a hash "<feature>|<kind>" -> units, in the same atomic step), so
+ * a request reads one small hash per day in the range, in one pipeline: its cost depends on
+ * the range and the number of features, not on how many ledger entries the workspace has.
+ */
+import type { Redis } from 'ioredis';
+import { flexRoom } from '../domain/burndown.js';
+import type { Catalog } from '../domain/catalog.js';
+import { BurnrateError } from '../domain/errors.js';
+import { centsForUnits, formatUnits } from '../domain/units.js';
+import type { EngineStore, StoredState } from '../redis/engine-store.js';
+
+export const GROUP_BYS = ['day', 'category', 'feature', 'kind'] as const;
+export type GroupBy = (typeof GROUP_BYS)[number];
+
+/** At most this many days in one request (three years): its cost is one hash per day. */
+export const MAX_RANGE_DAYS = 1096;
+const DAY_MS = 86_400_000;
+
+const KINDS = ['included', 'prepaid', 'flex', 'shortfall'] as const;
+type Kind = (typeof KINDS)[number];
+type ByKind = Record<Kind, number>;
+
+/** Usage given as credits rather than a feature has no feature: it is shown as this. */
+export const UNATTRIBUTED = 'unattributed';
+
+const zero = (): ByKind => ({ included: 0, prepaid: 0, flex: 0, shortfall: 0 });
+
+function view(k: ByKind) {
+  return {
+    credits: formatUnits(k.included + k.prepaid + k.flex),
+    included: formatUnits(k.included),
+    prepaid: formatUnits(k.prepaid),
+    flex: formatUnits(k.flex),
+    shortfall: formatUnits(k.shortfall),
+  };
+}
+
+export class UsageView {
+  private readonly categoryOf: Map<string, string>;
+
+  constructor(private readonly deps: { redis: Redis; store: EngineStore; catalog: Catalog }) {
+    this.categoryOf = new Map(deps.catalog.rateCard.features.map((f) => [f.id, f.category]));
+  }
+
+  /** A feature's category (R-CAT-4): Data, Training, Deployment; third-party and unattributed usage apart. */
+  category(feature: string): string {
+    if (feature === '') return UNATTRIBUTED;
+    if (feature.startsWith(this.deps.catalog.rateCard.thirdParty.featurePrefix)) return 'third_party';
+    return this.categoryOf.get(feature) ?? 'other';
+  }
+
+  /**
+   * Usage of the days from `from` to `to` (UTC, both included), grouped. Credits are what was
+   * debited (included + prepaid + flex); a shortfall (recorded, not covered) is shown apart.
+   */
+  async usage(workspaceId: string, o: { from: number; to: number; groupBy: GroupBy }) {
+    const first = Math.floor(o.from / DAY_MS);
+    const last = Math.floor(o.to / DAY_MS);
+    if (last < first) throw new BurnrateError('invalid_request', '`to` is before `from`');
+    if (last - first + 1 > MAX_RANGE_DAYS) {
+      throw new BurnrateError('invalid_request', `a range covers at most ${MAX_RANGE_DAYS} days`, {
+        days: last - first + 1,
+      });
+    }
+    const k = this.deps.store.keys(workspaceId);
+    const days: string[] = [];
+    for (let d = first; d <= last; d++) days.push(new Date(d * DAY_MS).toISOString().slice(0, 10));
+    const pipe = this.deps.redis.pipeline();
+    for (const day of days) pipe.hgetall(k.usageDay(day));
+    const res = (await pipe.exec()) ?? [];
+    const groups = new Map<string, ByKind>();
+    const total = zero();
+    days.forEach((day, i) => {
+      const [err, fields] = res[i] ?? [];
+      if (err) throw err;
+      for (const [field, value] of Object.entries((fields ?? {}) as Record<string, string>)) {
+        const bar = field.lastIndexOf('|');
+        const feature = field.slice(0, bar);
+        const kind = field.slice(bar + 1) as Kind;
+        const units = Number(value);
+        if (!KINDS.includes(kind) || !Number.isSafeInteger(units)) continue;
+        const key =
+          o.groupBy === 'day'
+            ? day
+            : o.groupBy === 'kind'
+              ? kind
+              : o.groupBy === 'feature'
+                ? feature || UNATTRIBUTED
+                : this.category(feature);
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = zero()));
+        g[kind] += units;
+        total[kind] += units;
+      }
+    });
+    const keys = [...groups.keys()].sort();
+    return {
+      from: days[0]!,
+      to: days[days.length - 1]!,
+      groupBy: o.groupBy,
+      groups: keys.map((key) => ({ key, ...view(groups.get(key)!) })),
+      total: view(total),
+    };
+  }
+
+  /** The current cycle at a glance (R-USE-1): used, left, the flex limit and its use. */
+  static cycleSummary(s: StoredState) {
+    const { room } = flexRoom({ ...s, lots: [] });
+    return {
+      start: new Date(s.cycleStart).toISOString(),
+      end: new Date(s.cycleEnd).toISOString(),
+      included: {
+        granted: formatUnits(s.includedGranted),
+        used: formatUnits(s.includedGranted - s.included),
+        left: formatUnits(s.included),
+      },
+      prepaid: { left: formatUnits(s.prepaid) },
+      flex: {
+        enabled: s.flexAllowed && s.flexEnabled,
+        usedCredits: formatUnits(s.flexCycle),
+        usedCents: centsForUnits(s.flexCycle, s.flexPriceE4),
+        capCents: s.capCents,
+        thresholdCents: s.thresholdCents,
+        /** Flex credits still allowed this cycle (the lower of cap and threshold); null: no limit. */
+        leftCredits: room === null ? null : formatUnits(s.blocked === null ? room : 0),
+      },
+      blocked: s.blocked,
+    };
+  }
+}
