@@ -90,6 +90,10 @@ export const catalogSchema = z
       thirdParty: z.object({ featurePrefix: z.string(), creditsPerProviderDollar: positiveDecimal4 }),
     }),
     enterpriseOverrides: z.record(z.string(), overridesSchema).default({}),
+    /** R-ALR-4: above this average monthly spend, a workspace is pointed to sales. */
+    recommendations: z
+      .object({ contactSalesAboveMonthlyCents: cents.min(1) })
+      .default({ contactSalesAboveMonthlyCents: 300_000 }),
   })
   .superRefine((c, ctx) => {
     const planIds = new Set(c.plans.map((p) => p.id));

@@ -221,6 +221,15 @@ export const ROUTES: RouteDef[] = [
   }),
   route({
     method: 'get',
+    path: '/v1/workspaces/:workspaceId/recommendations',
+    role: 'platform',
+    summary:
+      'From the last three months: the cheapest prepaid bundle for the flex used, an upgrade, or sales, with the figures (R-ALR-4)',
+    responses: { 200: { description: 'The recommendations' }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId }) => ok(await svc.recommendations(workspaceId)),
+  }),
+  route({
+    method: 'get',
     path: '/v1/workspaces/:workspaceId/alerts',
     role: 'platform',
     summary:

@@ -84,6 +84,21 @@ export class AlertService {
       .sort((a, b) => a.at - b.at);
   }
 
+  /**
+   * For each of the last `cycles` cycles (newest first, the current one included): whether
+   * included credits ran out in it (R-ALR-4's upgrade looks at these).
+   */
+  async includedExhaustedInRecentCycles(workspaceId: string, state: StoredState, cycles: number) {
+    const k = this.deps.store.keys(workspaceId);
+    const seqs = Array.from({ length: Math.min(cycles, state.cycleSeq) }, (_, i) => state.cycleSeq - i);
+    if (seqs.length === 0) return [];
+    const found = await this.deps.redis.hmget(
+      k.alerts,
+      ...seqs.map((q) => alertId(k.engine, q, 'included_exhausted')),
+    );
+    return found.map((r) => r !== null);
+  }
+
   /** The current banners (R-ALR-2): raised this cycle and still true now, in one language. */
   async banners(workspaceId: string, snap: { state: StoredState; meta: WorkspaceMeta }, lang: Lang) {
     const state: EngineState = { ...snap.state, lots: [] };

@@ -21,6 +21,7 @@ import {
 } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
+import { RECENT_CYCLES, recommend, WINDOW_MONTHS } from '../domain/recommendations.js';
 import {
   centsForUnits,
   floorToWholeCredits,
@@ -415,6 +416,40 @@ export class CreditService {
         ...UsageView.cycleSummary(snap.state),
         alerts: (await this.deps.alerts?.banners(id, snap, 'en')) ?? [],
       },
+    };
+  }
+
+  /**
+   * Recommendations from the last three months (R-ALR-4): the cheapest prepaid bundle for the
+   * flex used, an upgrade, or sales; each with the figures behind it.
+   */
+  async recommendations(id: string) {
+    const now = this.deps.clock.now();
+    const { catalog } = this.deps;
+    const snap = await this.requireWorkspace(id, now);
+    const { state, meta } = snap;
+    const plan = findPlan(catalog, state.planId);
+    if (!plan) throw new BurnrateError('internal', `plan ${state.planId} is not in the catalog`);
+    const flexByMonth = await this.deps.store.flexMonths(id);
+    const d = new Date(now);
+    const months = Array.from({ length: WINDOW_MONTHS }, (_, i) =>
+      monthOf(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - (WINDOW_MONTHS - 1 - i), 1)),
+    ).map((month) => ({ month, flexUnits: flexByMonth[month] ?? 0 }));
+    const includedExhausted =
+      (await this.deps.alerts?.includedExhaustedInRecentCycles(id, state, RECENT_CYCLES)) ?? [];
+    const createdAt = Date.parse(meta.createdAt) || now;
+    return {
+      currency: meta.currency || 'usd',
+      ...recommend({
+        catalog,
+        plan,
+        book: priceBookFor(catalog, createdAt),
+        discountBps: effectiveOverrides(catalog, id, meta.overrides).prepaidDiscountBps,
+        flexPriceE4: state.flexPriceE4,
+        months,
+        includedExhausted,
+        currency: meta.currency || 'usd',
+      }),
     };
   }
 
