@@ -5,8 +5,14 @@
  */
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { createLogger } from '../src/observability/logger.js';
-import { INVOICING_QUEUE, MONTHLY_INVOICING_SCHEDULER } from '../src/queues/invoicing.js';
-import { CYCLE_SWEEP_SCHEDULER, cycleSweepJobSchema, MAINTENANCE_QUEUE } from '../src/queues/maintenance.js';
+import { INVOICING_QUEUE, invoicingRateLimit, MONTHLY_INVOICING_SCHEDULER } from '../src/queues/invoicing.js';
+import { ALERT_JOB_OPTIONS, ALERT_WEBHOOKS_QUEUE, alertBackoffMs } from '../src/queues/alerts.js';
+import {
+  ALERT_SWEEP_SCHEDULER,
+  CYCLE_SWEEP_SCHEDULER,
+  MAINTENANCE_QUEUE,
+  maintenanceJobSchema,
+} from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import {
@@ -21,6 +27,7 @@ import {
 import { systemClock } from '../src/services/credit-service.js';
 import { sweepCycles } from '../src/services/cycle-sweep.js';
 import { invoicingProcessor } from './invoicing.js';
+import { alertWebhookProcessor } from './alert-webhooks.js';
 import { stripeEventsProcessor } from './stripe-events.js';
 
 const runtime = loadRuntimeOrExit();
@@ -28,8 +35,9 @@ const { config } = runtime;
 const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
 const url = requireRedisUrl(config);
 const redis = await connectApiRedis(url, { enableOfflineQueue: true, maxRetriesPerRequest: 3 });
-const { store, service, invoicer } = buildService({ runtime, redis });
 const prefix = queuePrefix(config.redisPrefix);
+const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, { connection: bullConnection(url), prefix });
+const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue });
 
 const queue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection(url), prefix });
 // Safe from every worker process: one scheduler per id.
@@ -38,12 +46,26 @@ await queue.upsertJobScheduler(
   { every: config.cycleSweepEveryMs },
   { name: 'cycle-sweep', data: { kind: 'cycle-sweep' }, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
 );
+if (alerts.outbound) {
+  await queue.upsertJobScheduler(
+    ALERT_SWEEP_SCHEDULER,
+    { every: config.alerts.sweepEveryMs },
+    { name: 'alert-sweep', data: { kind: 'alert-sweep' }, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+  );
+} else {
+  await queue.removeJobScheduler(ALERT_SWEEP_SCHEDULER);
+}
 
 const worker = new Worker(
   MAINTENANCE_QUEUE,
   async (job) => {
-    const parsed = cycleSweepJobSchema.safeParse(job.data);
+    const parsed = maintenanceJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed ${job.name} job: ${parsed.error.message}`);
+    if (parsed.data.kind === 'alert-sweep') {
+      const swept = await alerts.sweep(systemClock.now());
+      if (swept.queued > 0) log.warn(swept, 'alert sweep queued alerts the API had not');
+      return swept;
+    }
     const result = await sweepCycles({
       redis,
       store,
@@ -73,27 +95,52 @@ await invoicingQueue.upsertJobScheduler(
   { pattern: '0 5 0 1 * *', tz: 'UTC' },
   { name: 'run', data: { kind: 'run' }, opts: { removeOnComplete: 24, removeOnFail: false } },
 );
+const limiter = invoicingRateLimit(config.stripe.requestsPerSecond);
 const invoicingWorker = new Worker(
   INVOICING_QUEUE,
   invoicingProcessor({ invoicer, queue: invoicingQueue, clock: systemClock, log }),
   {
     connection: bullConnection(url),
     prefix,
-    // Stripe is throttled in the client; a few in flight keep it busy.
+    // Recorded on each job (processedBy): which process billed a workspace-month.
+    name: `pid-${process.pid}`,
+    // A few in flight keep Stripe busy; the limiter paces all worker processes together.
     concurrency: 16,
+    ...(limiter ? { limiter } : {}),
     lockDuration: config.workerLockMs,
     stalledInterval: config.workerLockMs,
   },
 );
-for (const w of [worker, stripeWorker, invoicingWorker]) {
+const alertWorker = new Worker(
+  ALERT_WEBHOOKS_QUEUE,
+  alertWebhookProcessor({ secret: config.alerts.webhookSecret, log }),
+  {
+    connection: bullConnection(url),
+    prefix,
+    concurrency: 16,
+    lockDuration: config.workerLockMs,
+    stalledInterval: config.workerLockMs,
+    settings: {
+      backoffStrategy: (attemptsMade, type) =>
+        type === ALERT_JOB_OPTIONS.backoff.type ? alertBackoffMs(attemptsMade) : 1000,
+    },
+  },
+);
+for (const w of [worker, stripeWorker, invoicingWorker, alertWorker]) {
   w.on('failed', (job, err) => log.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
 }
-await Promise.all([worker.waitUntilReady(), stripeWorker.waitUntilReady(), invoicingWorker.waitUntilReady()]);
-log.info({ queues: [MAINTENANCE_QUEUE, STRIPE_EVENTS_QUEUE, INVOICING_QUEUE] }, 'burnrate worker running');
+await Promise.all(
+  [worker, stripeWorker, invoicingWorker, alertWorker].map((w) => w.waitUntilReady()),
+);
+log.info(
+  { queues: [MAINTENANCE_QUEUE, STRIPE_EVENTS_QUEUE, INVOICING_QUEUE, ALERT_WEBHOOKS_QUEUE] },
+  'burnrate worker running',
+);
 
 onShutdown(log, 'letting the running job finish', async () => {
-  await Promise.all([worker.close(), stripeWorker.close(), invoicingWorker.close()]);
+  await Promise.all([worker.close(), stripeWorker.close(), invoicingWorker.close(), alertWorker.close()]);
   await invoicingQueue.close();
+  await alertQueue.close();
   await queue.close();
   await redis.quit();
 });

@@ -67,11 +67,35 @@ const envSchema = z.object({
     .optional(),
   /** Points the Stripe SDK elsewhere, e.g. the stand-in at http://127.0.0.1:12111. */
   STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
-  /** Client-side throttle: about 25/s in test mode, 100/s in live mode. */
-  STRIPE_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(25),
+  /**
+   * Calls to Stripe per second, for all worker processes together (invoicing: BullMQ's
+   * queue-wide limiter) and per process (Bottleneck). Unset: 100 with a live key (Stripe's
+   * live-mode limit), else 25 (test mode). 0 lifts the throttle (benchmarks on the stand-in).
+   */
+  STRIPE_REQUESTS_PER_SECOND: z
+    .string()
+    .regex(/^\d+$/, 'a whole number of requests per second (0: unthrottled)')
+    .transform(Number)
+    .pipe(z.number().max(10_000))
+    .optional(),
   STRIPE_STANDIN_PORT: z.coerce.number().int().min(0).max(65_535).default(12_111),
   /** Where `npm run stripe:standin` sends events; default the API on PORT. */
   STRIPE_STANDIN_WEBHOOK_URL: z.url().optional(),
+  /** Receivers of the outbound alert webhooks (R-ALR-2): comma-separated http(s) URLs. */
+  BURNRATE_ALERT_WEBHOOK_URLS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^https?$/ })))
+    .optional(),
+  /** Signs the outbound alert webhooks (HMAC-SHA256, Stripe's scheme). */
+  BURNRATE_ALERT_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  /** Workers: how often alerts the API could not queue (it crashed, Redis blinked) are queued. */
+  ALERT_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
 });
@@ -94,6 +118,11 @@ export interface Config {
   cycleSweepEveryMs: number;
   stripeWebhookSecret: string | undefined;
   workerLockMs: number;
+  alerts: {
+    webhookUrls: string[];
+    webhookSecret: string | undefined;
+    sweepEveryMs: number;
+  };
   stripe: {
     secretKey: string | undefined;
     apiBase: string | undefined;
@@ -115,6 +144,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!e.BURNRATE_API_KEYS && e.NODE_ENV === 'production') {
     throw new ConfigError('invalid configuration:\n  BURNRATE_API_KEYS: required when NODE_ENV=production');
   }
+  if (e.BURNRATE_ALERT_WEBHOOK_URLS?.length && !e.BURNRATE_ALERT_WEBHOOK_SECRET) {
+    throw new ConfigError(
+      'invalid configuration:\n  BURNRATE_ALERT_WEBHOOK_SECRET: required when BURNRATE_ALERT_WEBHOOK_URLS is set',
+    );
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -130,10 +164,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cycleSweepEveryMs: e.CYCLE_SWEEP_EVERY_MS,
     stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
     workerLockMs: e.WORKER_LOCK_MS,
+    alerts: {
+      webhookUrls: e.BURNRATE_ALERT_WEBHOOK_URLS ?? [],
+      webhookSecret: e.BURNRATE_ALERT_WEBHOOK_SECRET,
+      sweepEveryMs: e.ALERT_SWEEP_EVERY_MS,
+    },
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY,
       apiBase: e.STRIPE_API_BASE,
-      requestsPerSecond: e.STRIPE_REQUESTS_PER_SECOND,
+      requestsPerSecond: e.STRIPE_REQUESTS_PER_SECOND ?? (/^[sr]k_live_/.test(e.STRIPE_SECRET_KEY ?? '') ? 100 : 25),
       standinPort: e.STRIPE_STANDIN_PORT,
       standinWebhookUrl: e.STRIPE_STANDIN_WEBHOOK_URL,
     },
