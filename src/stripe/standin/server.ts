@@ -226,7 +226,7 @@ export class Standin {
       const auth = req.headers.authorization ?? '';
       if (!/^Bearer sk_/.test(auth))
         return next(new StripeStandinError(401, 'invalid_request_error', 'Invalid API Key provided'));
-      const seen = this.opts.onRequest?.({ method: req.method, path: req.path });
+      const seen = this.opts.onRequest?.({ method: req.method, path: req.originalUrl.split('?')[0]! });
       if (seen) seen.then(() => next(), next);
       else next();
     });
