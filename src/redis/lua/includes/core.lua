@@ -263,10 +263,12 @@ local function crossed(s, short)
     if s.capC >= 0 and s.flexCyc > 0 and s.flexCyc * 5 >= unitsForCents(s.capC, s.price) * 4 then
       due.flex_cap_80 = true
     end
-    local room, why = flexRoom(s)
-    if room == 0 and s.incl + s.pre == 0 and (s.flexCyc > 0 or short) then
-      due.flex_cap_reached = true
-      limit = why == 'billing_threshold_reached' and 'threshold' or 'cap'
+    if s.incl + s.pre == 0 and (s.flexCyc > 0 or short) then
+      local room, why = flexRoom(s)
+      if room == 0 then
+        due.flex_cap_reached = true
+        limit = why == 'billing_threshold_reached' and 'threshold' or 'cap'
+      end
     end
   elseif s.incl + s.pre == 0 then
     due.credits_exhausted = true
