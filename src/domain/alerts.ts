@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { type EngineState, split } from './burndown.js';
+import { type EngineState, flexRoom, split } from './burndown.js';
 import { centsForUnits, formatUnits, unitsForCents } from './units.js';
 
 /** In the order core.lua's ALERTS raises them. */
@@ -52,6 +52,34 @@ export type AlertRecord = z.infer<typeof alertRecordSchema>;
 /** The id core.lua's alertId gives: stable per workspace, cycle and alert. */
 export function alertId(engineKey: string, cycleSeq: number, name: AlertName): string {
   return `alr_${createHash('sha1').update(`${engineKey}\n${cycleSeq}\n${name}`).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * The alerts the state after a debit has crossed: the mirror of core.lua's `crossed` (the
+ * property tests hold the two to the same answers). `short`: the event was refused or left a
+ * shortfall.
+ */
+export function crossedAlerts(s: EngineState, short: boolean): Set<AlertName> {
+  const due = new Set<AlertName>();
+  if (s.includedGranted > 0) {
+    if ((s.includedGranted - s.included) * 5 >= s.includedGranted * 4) due.add('included_80');
+    if (s.included === 0) due.add('included_exhausted');
+  }
+  if (s.flexCycle > 0) due.add('flex_started');
+  if (s.flexAllowed && s.flexEnabled) {
+    if (
+      s.capCents !== null &&
+      s.flexCycle > 0 &&
+      s.flexCycle * 5 >= unitsForCents(s.capCents, s.flexPriceE4) * 4
+    )
+      due.add('flex_cap_80');
+    if (s.included + s.prepaid === 0 && (s.flexCycle > 0 || short) && flexRoom(s).room === 0) {
+      due.add('flex_cap_reached');
+    }
+  } else if (s.included + s.prepaid === 0) {
+    due.add('credits_exhausted');
+  }
+  return due;
 }
 
 /**

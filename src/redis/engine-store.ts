@@ -3,6 +3,7 @@
  * parses its reply through zod. This is the only code that knows the scripts' reply layout.
  */
 import { z } from 'zod';
+import { type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { dayOf, monthOf } from '../domain/cycle.js';
@@ -231,6 +232,13 @@ export class EngineStore {
     const values = z.array(z.string().nullable()).parse(metaVals);
     const meta = Object.fromEntries(META_FIELDS.map((f, i) => [f, values[i] ?? ''])) as WorkspaceMeta;
     return { state: parseState(reply.slice(1)), meta, rolled: reply[0] === 'rolled' };
+  }
+
+  /** Stored alerts by id (R-ALR-1), in the order asked; ids not stored are left out. */
+  async alertRecords(workspaceId: string, ids: string[]): Promise<AlertRecord[]> {
+    if (ids.length === 0) return [];
+    const raw = await this.redis.hmget(this.keys(workspaceId).alerts, ...ids);
+    return raw.filter((r): r is string => r !== null).map((r) => alertRecordSchema.parse(JSON.parse(r)));
   }
 
   /** The descriptive fields alone; null when the workspace has none (does not exist). */

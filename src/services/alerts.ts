@@ -19,7 +19,6 @@ import {
   type AlertRecord,
   alertId,
   alertMessages,
-  alertRecordSchema,
   isActive,
   type Lang,
   type PrepaidOffer,
@@ -75,13 +74,9 @@ export class AlertService {
 
   /** The alerts raised in the workspace's current cycle, oldest first. */
   async raisedThisCycle(workspaceId: string, state: StoredState): Promise<AlertRecord[]> {
-    const k = this.deps.store.keys(workspaceId);
-    const ids = ALERT_NAMES.map((n) => alertId(k.engine, state.cycleSeq, n));
-    const raw = await this.deps.redis.hmget(k.alerts, ...ids);
-    return raw
-      .filter((r): r is string => r !== null)
-      .map((r) => alertRecordSchema.parse(JSON.parse(r)))
-      .sort((a, b) => a.at - b.at);
+    const engineKey = this.deps.store.keys(workspaceId).engine;
+    const ids = ALERT_NAMES.map((n) => alertId(engineKey, state.cycleSeq, n));
+    return (await this.deps.store.alertRecords(workspaceId, ids)).sort((a, b) => a.at - b.at);
   }
 
   /**
@@ -155,11 +150,8 @@ export class AlertService {
     const queue = this.deps.queue;
     if (ids.length === 0 || !queue || this.deps.webhookUrls.length === 0) return 0;
     const k = this.deps.store.keys(workspaceId);
-    const raw = await this.deps.redis.hmget(k.alerts, ...ids);
     const jobs = [];
-    for (const r of raw) {
-      if (r === null) continue;
-      const record = alertRecordSchema.parse(JSON.parse(r));
+    for (const record of await this.deps.store.alertRecords(workspaceId, ids)) {
       const body = await this.webhookBody(workspaceId, record);
       for (const url of this.deps.webhookUrls) {
         jobs.push({

@@ -4,6 +4,7 @@
  * the property tests drive both and compare what they say.
  */
 import { createHash } from 'node:crypto';
+import { ALERT_NAMES, type AlertName, crossedAlerts } from '../../src/domain/alerts.js';
 import {
   adjust,
   changePlan,
@@ -23,6 +24,8 @@ export interface DebitView {
   debited: { included: number; prepaid: number; flex: number };
   shortfall: number;
   reason: RefusalReason | null;
+  /** The alerts the event raised (R-ALR-1), in ALERT_NAMES order. */
+  alerts: AlertName[];
 }
 
 export interface StripeChange {
@@ -50,6 +53,8 @@ export interface Engine {
 export class MirrorEngine implements Engine {
   private s: EngineState | null = null;
   private readonly seen = new Map<string, DebitView>();
+  /** The alerts raised per cycle (by cycle sequence): each at most once (R-ALR-1). */
+  private readonly raised = new Map<number, Set<AlertName>>();
 
   private get current(): EngineState {
     if (!this.s) throw new Error('no workspace');
@@ -69,6 +74,11 @@ export class MirrorEngine implements Engine {
     if (first) return first;
     const r = debit(this.current, { ...o, ref: o.key });
     this.s = r.state;
+    const raised = this.raised.get(r.state.cycleSeq) ?? new Set<AlertName>();
+    this.raised.set(r.state.cycleSeq, raised);
+    const crossed = crossedAlerts(r.state, r.result.split.shortfall > 0);
+    const alerts = ALERT_NAMES.filter((n) => crossed.has(n) && !raised.has(n));
+    for (const n of alerts) raised.add(n);
     const view: DebitView = {
       ok: r.result.applied,
       debited: r.result.applied
@@ -76,6 +86,7 @@ export class MirrorEngine implements Engine {
         : { included: 0, prepaid: 0, flex: 0 },
       shortfall: r.result.split.shortfall,
       reason: r.result.split.reason,
+      alerts,
     };
     this.seen.set(o.key, view);
     return view;
@@ -124,7 +135,8 @@ export class RedisEngine implements Engine {
       now: o.now,
       month: monthOf(o.now),
     });
-    return { ok: r.ok, debited: r.debited, shortfall: r.shortfall, reason: r.reason };
+    const names = (await this.store.alertRecords(this.workspaceId, r.alerts)).map((a) => a.name);
+    return { ok: r.ok, debited: r.debited, shortfall: r.shortfall, reason: r.reason, alerts: names };
   }
   async adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }) {
     const r = await this.store.adjust({
