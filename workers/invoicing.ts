@@ -1,11 +1,12 @@
 /**
  * The processor of the invoicing queue (R-FLX-6). A run marks every workspace with flex in the
  * month pending and adds one job per workspace (job id per workspace-month, so a second run
- * adds nothing while the first's jobs exist); a workspace job bills that workspace-month.
+ * adds nothing while the first's jobs exist, and retries the ones that failed); a workspace job
+ * bills that workspace-month.
  * Failures sorted in one place: a permanent one is recorded and fails the job at once; Stripe's
  * rate limits and outages are retried with backoff.
  */
-import { type Job, type Queue, UnrecoverableError } from 'bullmq';
+import { Job, type Queue, UnrecoverableError } from 'bullmq';
 import Stripe from 'stripe';
 import type { Logger } from '../src/observability/logger.js';
 import { invoicingJobSchema, workspaceJobId } from '../src/queues/invoicing.js';
@@ -29,18 +30,30 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
     const now = deps.clock.now();
     if (data.kind === 'run') {
       const month = data.month ?? previousMonth(now);
-      const ids = await deps.invoicer.markPending(month, now);
-      for (let i = 0; i < ids.length; i += 1000) {
+      let workspaces = 0;
+      let retried = 0;
+      // Page by page: the first jobs run while the rest of the month is still being read.
+      for await (const page of deps.invoicer.markPending(month, now)) {
         await deps.queue.addBulk(
-          ids.slice(i, i + 1000).map((workspaceId) => ({
+          page.ids.map((workspaceId) => ({
             name: 'workspace',
             data: { kind: 'workspace', month, workspaceId },
             opts: { ...WORKSPACE_JOB_OPTIONS, jobId: workspaceJobId(workspaceId, month) },
           })),
         );
+        // A failed job keeps its id (removeOnFail: false), so adding it again adds nothing.
+        for (const workspaceId of page.failed) {
+          const failed = await Job.fromId(deps.queue, workspaceJobId(workspaceId, month));
+          if (failed && (await failed.isFailed())) {
+            await failed.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+            retried++;
+          }
+        }
+        workspaces += page.ids.length;
       }
-      deps.log.info({ month, workspaces: ids.length }, 'invoicing run fanned out');
-      return { month, workspaces: ids.length };
+      await deps.invoicer.recordRun(month);
+      deps.log.info({ month, workspaces, retried }, 'invoicing run fanned out');
+      return { month, workspaces, retried };
     }
     try {
       const state = await deps.invoicer.invoiceWorkspace(data.workspaceId, data.month, now);

@@ -72,3 +72,8 @@ export function stripePaymentKey(prefix: string, paymentIntentId: string): strin
 export function invoicingKey(prefix: string, month: string): string {
   return `${prefix}invoicing:${month}`;
 }
+
+/** How many runs of a month have queued all their workspace-months (a counter). */
+export function invoicingRunsKey(prefix: string, month: string): string {
+  return `${prefix}invoicing:${month}:runs`;
+}

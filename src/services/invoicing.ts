@@ -15,7 +15,7 @@ import { type Catalog, effectiveOverrides } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { centsForUnits, floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
-import { invoicingKey } from '../redis/keys.js';
+import { invoicingKey, invoicingRunsKey } from '../redis/keys.js';
 import type { StripeClient } from '../stripe/client.js';
 
 export const INVOICE_STATUSES = ['pending', 'item_created', 'invoiced', 'skipped', 'failed'] as const;
@@ -80,13 +80,13 @@ export class Invoicer {
   }
 
   /**
-   * The workspaces with flex to bill in a month, walked in pages (bounded memory). With
+   * The workspaces with flex to bill in a month, a page at a time (bounded memory). With
    * `close` (a real run, not a dry run) every workspace's amount is a closing read.
    */
-  async *candidates(
+  async *candidatePages(
     month: string,
     opts: { close?: boolean } = {},
-  ): AsyncGenerator<{ workspaceId: string; units: number }> {
+  ): AsyncGenerator<{ workspaceId: string; units: number }[]> {
     let cursor = '0';
     do {
       const [next, ids] = await this.deps.redis.sscan(this.deps.workspacesKey, cursor, 'COUNT', 1000);
@@ -100,11 +100,17 @@ export class Invoicer {
         for (const id of ids) pipe.hget(this.deps.store.keys(id).flexMonths, month);
         units = ((await pipe.exec()) ?? []).map(([, u]) => Number(u ?? 0));
       }
-      for (const [i, id] of ids.entries()) {
+      const page = ids.flatMap((workspaceId, i) => {
         const u = units[i] ?? 0;
-        if (u >= UNITS_PER_CREDIT) yield { workspaceId: id, units: u };
-      }
+        return u >= UNITS_PER_CREDIT ? [{ workspaceId, units: u }] : [];
+      });
+      if (page.length > 0) yield page;
     } while (cursor !== '0');
+  }
+
+  /** The workspaces with flex to bill in a month (a dry run: closes nothing). */
+  async *candidates(month: string): AsyncGenerator<{ workspaceId: string; units: number }> {
+    for await (const page of this.candidatePages(month)) yield* page;
   }
 
   /**
@@ -193,9 +199,21 @@ export class Invoicer {
     return this.save(month, workspaceId, { ...created, status: 'invoiced' });
   }
 
-  /** A month's progress and totals (GET /v1/admin/invoicing/runs/{month}). */
+  /** A run has queued every workspace-month it found: `runs` in the status counts these. */
+  async recordRun(month: string): Promise<void> {
+    await this.deps.redis.incr(invoicingRunsKey(this.deps.keyPrefix, month));
+  }
+
+  /**
+   * A month's progress and totals (GET /v1/admin/invoicing/runs/{month}); `runs` is how many
+   * runs have queued all their workspace-months, so a caller that queued one can tell when its
+   * states are all there.
+   */
   async status(month: string) {
-    const all = await this.deps.redis.hgetall(this.key(month));
+    const [all, runs] = await Promise.all([
+      this.deps.redis.hgetall(this.key(month)),
+      this.deps.redis.get(invoicingRunsKey(this.deps.keyPrefix, month)),
+    ]);
     const counts = Object.fromEntries(INVOICE_STATUSES.map((s) => [s, 0])) as Record<
       (typeof INVOICE_STATUSES)[number],
       number
@@ -213,24 +231,50 @@ export class Invoicer {
       if (s.status === 'failed' && failures.length < 100)
         failures.push({ workspaceId: id, reason: s.reason ?? '' });
     }
-    return { month, workspaces: Object.keys(all).length, counts, billedCredits, amountCents, failures };
+    return {
+      month,
+      workspaces: Object.keys(all).length,
+      counts,
+      billedCredits,
+      amountCents,
+      failures,
+      runs: Number(runs ?? 0),
+    };
   }
 
-  /** Marks a run's candidates pending (keeping any state already there); returns them. */
-  async markPending(month: string, now: number): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const c of this.candidates(month, { close: true })) {
-      ids.push(c.workspaceId);
-      const snap = await this.deps.store.snapshot(c.workspaceId, now);
-      const billed = floorToWholeCredits(c.units);
-      const s: WorkspaceMonthState = {
-        status: 'pending',
-        flexCredits: formatUnits(c.units),
-        billedCredits: billed,
-        amountCents: snap ? centsForUnits(billed * UNITS_PER_CREDIT, snap.state.flexPriceE4) : 0,
-      };
-      await this.deps.redis.hsetnx(this.key(month), c.workspaceId, JSON.stringify(s));
+  /**
+   * Marks a run's candidates pending, a page at a time: a workspace-month seen for the first
+   * time, and one whose last attempt failed (a re-run tries it again: the operator may have
+   * fixed its cause); any other keeps its state, so billing resumes where it was. Yields each
+   * page's workspaces and, of those, the ones that had failed.
+   */
+  async *markPending(month: string, now: number): AsyncGenerator<{ ids: string[]; failed: string[] }> {
+    const key = this.key(month);
+    for await (const page of this.candidatePages(month, { close: true })) {
+      const ids = page.map((c) => c.workspaceId);
+      const prev = await this.deps.redis.hmget(key, ...ids);
+      const failed = ids.filter(
+        (_, i) => prev[i] != null && stateSchema.parse(JSON.parse(prev[i]!)).status === 'failed',
+      );
+      const fresh = page.filter((_, i) => prev[i] == null || failed.includes(ids[i]!));
+      // The flex price of each, for the amount the state shows; concurrent, one round trip.
+      const snaps = await Promise.all(fresh.map((c) => this.deps.store.snapshot(c.workspaceId, now)));
+      const pipe = this.deps.redis.pipeline();
+      for (const [i, c] of fresh.entries()) {
+        const billed = floorToWholeCredits(c.units);
+        const snap = snaps[i];
+        const s: WorkspaceMonthState = {
+          status: 'pending',
+          flexCredits: formatUnits(c.units),
+          billedCredits: billed,
+          amountCents: snap ? centsForUnits(billed * UNITS_PER_CREDIT, snap.state.flexPriceE4) : 0,
+        };
+        // Never over a state a job wrote meanwhile, unless it is the failure being retried.
+        if (failed.includes(c.workspaceId)) pipe.hset(key, c.workspaceId, JSON.stringify(s));
+        else pipe.hsetnx(key, c.workspaceId, JSON.stringify(s));
+      }
+      await pipe.exec();
+      yield { ids, failed };
     }
-    return ids;
   }
 }

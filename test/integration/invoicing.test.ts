@@ -185,3 +185,30 @@ it('R-CYC-3 an ended subscription gets its final month invoiced at once, and the
     invoiced: 1,
   });
 });
+
+it('R-FLX-6 a re-run tries a failed workspace-month again once its cause is fixed, and bills it once', async () => {
+  api.clock.set(Date.UTC(2026, 8, 10, 12));
+  await workspace('inv-retry', 'growth', '6', false);
+  api.clock.set(OCT);
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-09' } });
+  await drained();
+  expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-09')).body).toMatchObject({
+    counts: { failed: 1 },
+    failures: [{ workspaceId: 'inv-retry', reason: 'the workspace has no Stripe customer' }],
+    runs: 1,
+  });
+
+  const customer = (await stripe.customers.create({ metadata: { workspace_id: 'inv-retry' } })).id;
+  await api.call('PUT', '/v1/workspaces/inv-retry', {
+    body: { planId: 'growth', stripeCustomerId: customer },
+  });
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-09' } });
+  await drained();
+  expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-09')).body).toMatchObject({
+    counts: { failed: 0, item_created: 1 },
+    failures: [],
+    billedCredits: 6,
+    runs: 2,
+  });
+  expect((await stripe.invoiceItems.list({ customer })).data).toHaveLength(1);
+});

@@ -60,7 +60,8 @@ it("R-FLX-5 a run's candidate scan closes the month for every workspace it reads
     if (source === addr) commands.push([args[0]!.toLowerCase(), ...args.slice(1)]);
   });
 
-  const pending = await invoicer.markPending(MONTH, NOW);
+  const pending: string[] = [];
+  for await (const page of invoicer.markPending(MONTH, NOW)) pending.push(...page.ids);
   expect(pending.sort()).toEqual(['close-a', 'close-b']);
   for (const id of Object.keys(FLEX)) expect(await closed(id), id).toEqual([MONTH]);
 
