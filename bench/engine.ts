@@ -29,7 +29,7 @@ import { monthOf } from '../src/domain/cycle.js';
 import { parseDecimal4, UNITS_PER_CREDIT } from '../src/domain/units.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
-import { type WorkspaceKeys, workspaceKeys } from '../src/redis/keys.js';
+import { workspaceKeys } from '../src/redis/keys.js';
 import type { ScriptClient } from '../src/redis/scripts.js';
 import { connectApiRedis } from '../src/runtime.js';
 import {
@@ -147,11 +147,19 @@ async function main() {
     const bodyHash = createHash('sha256').update('bench').digest('base64');
     let next = 0;
     const consume = async () => {
-      const k = keys[next++ % WORKSPACES]!;
+      const workspaceId = ids[next++ % WORKSPACES]!;
       const id = nextId();
       const at = Date.now();
+      const event = {
+        units: UNITS,
+        mode: 'consume' as const,
+        idempotencyKey: id,
+        bodyHash,
+        usageId: usageIdOf(id),
+        feature: '',
+      };
       const reply = await redis.debit(
-        ...debitArgs(k, { id, at, bodyHash, ttl: config.idempotencyTtlSeconds }),
+        ...store.debitArgs({ workspaceId, events: [event], now: at, month: monthOf(at) }),
       );
       // One tab-joined answer per event; the first field is the status.
       return reply[0]?.startsWith('ok\t') === true;
@@ -357,26 +365,6 @@ async function main() {
 
 /** The 32 hex characters of a production usage id (`use_` + a dashless UUID), so Redis stores as much. */
 const usageIdOf = (id: string) => `use_${id.padStart(32, '0')}`;
-
-/** The number of keys, KEYS and ARGV of debit.lua for one event, as EngineStore.debit builds them. */
-function debitArgs(
-  k: WorkspaceKeys,
-  o: { id: string; at: number; bodyHash: string; ttl: number },
-): (string | number)[] {
-  const keys = [k.engine, k.lots, k.lotbal, k.ledger, k.flexMonths, k.usageIdem(o.id)];
-  return [
-    keys.length,
-    ...keys,
-    o.at,
-    monthOf(o.at),
-    o.ttl,
-    UNITS,
-    'consume',
-    usageIdOf(o.id),
-    o.bodyHash,
-    '',
-  ];
-}
 
 /** Starts bench/server.ts as a child and waits for the port it prints. */
 async function startServer(env: NodeJS.ProcessEnv): Promise<{ process: ChildProcess; port: number }> {

@@ -113,6 +113,15 @@ export interface DebitInput extends DebitEvent {
   outbound?: boolean;
 }
 
+export interface DebitManyInput {
+  workspaceId: string;
+  events: DebitEvent[];
+  now: number;
+  month: string;
+  /** Queue raised alerts for the outbound webhooks (R-ALR-2). */
+  outbound?: boolean | undefined;
+}
+
 /** The balances after a debit, as every usage answer shows them. */
 export type DebitBalances = Pick<
   StoredState,
@@ -252,14 +261,8 @@ export class EngineStore {
    * Several usage events of one workspace in one script call, applied in order; one answer
    * per event (or CONFLICT). A workspace that does not exist fails the whole call.
    */
-  async debitMany(o: {
-    workspaceId: string;
-    events: DebitEvent[];
-    now: number;
-    month: string;
-    /** Queue raised alerts for the outbound webhooks (R-ALR-2). */
-    outbound?: boolean;
-  }): Promise<(DebitOutcome | typeof CONFLICT)[]> {
+  /** The number of keys, KEYS and ARGV of debit.lua for these events (also the benchmark's). */
+  debitArgs(o: DebitManyInput): (string | number)[] {
     const k = this.keys(o.workspaceId);
     const args: (string | number)[] = [
       8 + 2 * o.events.length,
@@ -284,6 +287,11 @@ export class EngineStore {
       const late = e.occurredAt === undefined ? ['', ''] : [e.occurredAt, monthOf(e.occurredAt)];
       args.push(e.units, e.mode, e.usageId, e.bodyHash, e.feature, ...late);
     }
+    return args;
+  }
+
+  async debitMany(o: DebitManyInput): Promise<(DebitOutcome | typeof CONFLICT)[]> {
+    const args = this.debitArgs(o);
     const reply = replySchema.parse(await this.redis.debit(...args));
     if (reply[0] === 'not_found')
       throw new BurnrateError('not_found', `workspace ${o.workspaceId} does not exist`);

@@ -63,6 +63,19 @@ local function flexMonthOf(occMonth)
   return occMonth
 end
 
+-- Usage totals of this call, per day key and "<feature>|<kind>": written once at the end, so
+-- a batch of one workspace's events adds to each total once.
+local tallies = {}
+local function tally(dayKey, feature, kind, n)
+  local day = tallies[dayKey]
+  if not day then
+    day = {}
+    tallies[dayKey] = day
+  end
+  local field = feature .. '|' .. kind
+  day[field] = (day[field] or 0) + n
+end
+
 local function debitOne(units, mode, usageId, feature, occAt, occMonth, dayKey)
   local inc, pre, flex, short, reason = split(s, units)
   if mode == 'consume' and short > 0 then
@@ -77,17 +90,14 @@ local function debitOne(units, mode, usageId, feature, occAt, occMonth, dayKey)
     extra = extra or {}
     extra[#extra + 1], extra[#extra + 2] = 'occurredAt', occAt
   end
-  local function tally(kind, n)
-    redis.call('HINCRBY', dayKey, feature .. '|' .. kind, fmt(n))
-  end
   if inc > 0 then
     set(s, 'incl', s.incl - inc)
     ledger(K.ledger, now, 'consume', 'included', -inc, s.incl, usageId, extra)
-    tally('included', inc)
+    tally(dayKey, feature, 'included', inc)
   end
   if pre > 0 then
     takePrepaid(K, s, pre, now, 'consume', usageId, extra)
-    tally('prepaid', pre)
+    tally(dayKey, feature, 'prepaid', pre)
   end
   if flex > 0 then
     local fm = flexMonthOf(occMonth)
@@ -96,12 +106,12 @@ local function debitOne(units, mode, usageId, feature, occAt, occMonth, dayKey)
     local fields = {'month', fm, 'cyc', fmt(s.cseq)}
     if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
     ledger(K.ledger, now, 'consume', 'flex', -flex, s.flexCyc, usageId, fields)
-    tally('flex', flex)
+    tally(dayKey, feature, 'flex', flex)
   end
   if short > 0 then
     if s.blocked == '' then set(s, 'blocked', reason) end
     ledger(K.ledger, now, 'shortfall', 'none', -short, 0, usageId, extra)
-    tally('shortfall', short)
+    tally(dayKey, feature, 'shortfall', short)
   end
   return {'ok', '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason, ''}
 end
@@ -122,6 +132,9 @@ for i = 1, (#KEYS - 8) / 2 do
     rememberIdempotent(idem, ARGV[a + 4], reply, ttl)
   end
   replies[i] = reply
+end
+for dayKey, fields in pairs(tallies) do
+  for field, units in pairs(fields) do redis.call('HINCRBY', dayKey, field, fmt(units)) end
 end
 saveState(K.engine, s)
 return replies

@@ -240,63 +240,63 @@ end
 -- Alerts (R-ALR-1), each at most once per cycle per workspace: s.alr holds a bit per alert
 -- raised this cycle (startCycle clears it). The id is stable (workspace, cycle, name): the API
 -- computes the current cycle's ids to find its banners, and webhook receivers dedupe by it.
-local ALERTS = {
-  {'included_80', 1}, {'included_exhausted', 2}, {'flex_started', 4},
-  {'flex_cap_80', 8}, {'flex_cap_reached', 16}, {'credits_exhausted', 32},
-}
+-- Bits: included_80 1, included_exhausted 2, flex_started 4, flex_cap_80 8,
+-- flex_cap_reached 16, credits_exhausted 32 (the order they are raised in, as ALERT_NAMES).
+local ALL_ALERTS = 63
 
 local function alertId(engineKey, cseq, name)
   return 'alr_' .. string.sub(redis.sha1hex(engineKey .. '\n' .. fmt(cseq) .. '\n' .. name), 1, 24)
 end
 
--- Which alerts the state after a debit has crossed. `short`: the event was refused or left a
--- shortfall. Returns a set of names, and the limit that binds flex (cap or threshold).
-local function crossed(s, short)
-  local due = {}
-  if s.inclGr > 0 then
-    if (s.inclGr - s.incl) * 5 >= s.inclGr * 4 then due.included_80 = true end
-    if s.incl == 0 then due.included_exhausted = true end
-  end
-  if s.flexCyc > 0 then due.flex_started = true end
-  local limit = ''
-  if s.flexOk == 1 and s.flexOn == 1 then
-    if s.capC >= 0 and s.flexCyc > 0 and s.flexCyc * 5 >= unitsForCents(s.capC, s.price) * 4 then
-      due.flex_cap_80 = true
-    end
-    if s.incl + s.pre == 0 and (s.flexCyc > 0 or short) then
-      local room, why = flexRoom(s)
-      if room == 0 then
-        due.flex_cap_reached = true
-        limit = why == 'billing_threshold_reached' and 'threshold' or 'cap'
-      end
-    end
-  elseif s.incl + s.pre == 0 then
-    due.credits_exhausted = true
-  end
-  return due, limit
+-- Stores one alert with the figures behind it (JSON of strings: exact integers) and, when
+-- outbound webhooks are configured, puts it in the outbox. Appends its id to `ids`.
+local function raiseAlert(K, s, now, outbound, ids, name, flag, limit)
+  set(s, 'alr', bit.bor(s.alr, flag))
+  local id = alertId(K.engine, s.cseq, name)
+  redis.call('HSETNX', K.alerts, id, cjson.encode({
+    id = id, name = name, at = fmt(now), cycleSeq = fmt(s.cseq), cycleStart = fmt(s.cstart),
+    cycleEnd = fmt(s.cend), plan = s.plan, includedGranted = fmt(s.inclGr), included = fmt(s.incl),
+    prepaid = fmt(s.pre), flexUnits = fmt(s.flexCyc), priceE4 = fmt(s.price), capCents = fmt(s.capC),
+    thresholdCents = fmt(s.thrC), flexAllowed = fmt(s.flexOk), flexEnabled = fmt(s.flexOn), limit = limit,
+  }))
+  if outbound then redis.call('ZADD', K.alertq, now, id) end
+  ids[#ids + 1] = id
 end
 
--- Raises the alerts crossed and not yet raised this cycle: each is stored with the figures
--- behind it (KEYS alerts, as JSON of strings: exact integers) and, when outbound webhooks are
--- configured, queued in the outbox (KEYS alertq). Returns the new ids joined by commas.
+-- Raises the alerts the state after a debit has crossed and this cycle has not raised yet.
+-- `short`: the event was refused or left a shortfall. Mirrored by crossedAlerts in
+-- src/domain/alerts.ts. Returns the new ids joined by commas. Alerts already raised cost one
+-- comparison each, so the common debit pays little.
 local function raiseAlerts(K, s, now, short, outbound)
-  local due, limit = crossed(s, short)
+  local done = s.alr
+  if done == ALL_ALERTS then return '' end
   local ids = {}
-  for _, a in ipairs(ALERTS) do
-    local name, flag = a[1], a[2]
-    if due[name] and bit.band(s.alr, flag) == 0 then
-      set(s, 'alr', bit.bor(s.alr, flag))
-      local id = alertId(K.engine, s.cseq, name)
-      local record = cjson.encode({
-        id = id, name = name, at = fmt(now), cycleSeq = fmt(s.cseq), cycleStart = fmt(s.cstart),
-        cycleEnd = fmt(s.cend), plan = s.plan, includedGranted = fmt(s.inclGr), included = fmt(s.incl),
-        prepaid = fmt(s.pre), flexUnits = fmt(s.flexCyc), priceE4 = fmt(s.price), capCents = fmt(s.capC),
-        thresholdCents = fmt(s.thrC), flexAllowed = fmt(s.flexOk), flexEnabled = fmt(s.flexOn), limit = limit,
-      })
-      redis.call('HSETNX', K.alerts, id, record)
-      if outbound then redis.call('ZADD', K.alertq, now, id) end
-      ids[#ids + 1] = id
+  local gr, incl = s.inclGr, s.incl
+  if gr > 0 then
+    if bit.band(done, 1) == 0 and (gr - incl) * 5 >= gr * 4 then
+      raiseAlert(K, s, now, outbound, ids, 'included_80', 1, '')
     end
+    if bit.band(done, 2) == 0 and incl == 0 then
+      raiseAlert(K, s, now, outbound, ids, 'included_exhausted', 2, '')
+    end
+  end
+  if bit.band(done, 4) == 0 and s.flexCyc > 0 then
+    raiseAlert(K, s, now, outbound, ids, 'flex_started', 4, '')
+  end
+  if s.flexOk == 1 and s.flexOn == 1 then
+    if bit.band(done, 8) == 0 and s.capC >= 0 and s.flexCyc > 0
+      and s.flexCyc * 5 >= unitsForCents(s.capC, s.price) * 4 then
+      raiseAlert(K, s, now, outbound, ids, 'flex_cap_80', 8, '')
+    end
+    if bit.band(done, 16) == 0 and incl + s.pre == 0 and (s.flexCyc > 0 or short) then
+      local room, why = flexRoom(s)
+      if room == 0 then
+        local limit = why == 'billing_threshold_reached' and 'threshold' or 'cap'
+        raiseAlert(K, s, now, outbound, ids, 'flex_cap_reached', 16, limit)
+      end
+    end
+  elseif bit.band(done, 32) == 0 and incl + s.pre == 0 then
+    raiseAlert(K, s, now, outbound, ids, 'credits_exhausted', 32, '')
   end
   return table.concat(ids, ',')
 end
