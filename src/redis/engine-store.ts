@@ -250,6 +250,31 @@ export class EngineStore {
     return raw.filter((r): r is string => r !== null).map((r) => alertRecordSchema.parse(JSON.parse(r)));
   }
 
+  /**
+   * Usage totals of some days (R-USE-1), summed in Redis: per "<feature>|<kind>" over all the
+   * days ('field'), or per day and kind ('day', the day as its index in `days`).
+   */
+  async usageTotals(
+    workspaceId: string,
+    days: string[],
+    mode: 'field' | 'day',
+  ): Promise<{ day: number; field: string; units: number }[]> {
+    if (days.length === 0) return [];
+    const k = this.keys(workspaceId);
+    const reply = replySchema.parse(
+      await this.redis.usageSum(days.length, ...days.map((d) => k.usageDay(d)), mode),
+    );
+    const out: { day: number; field: string; units: number }[] = [];
+    if (mode === 'field') {
+      for (let i = 0; i < reply.length; i += 2)
+        out.push({ day: -1, field: reply[i]!, units: int(reply[i + 1]!) });
+    } else {
+      for (let i = 0; i < reply.length; i += 3)
+        out.push({ day: int(reply[i]!) - 1, field: reply[i + 1]!, units: int(reply[i + 2]!) });
+    }
+    return out;
+  }
+
   /** The descriptive fields alone; null when the workspace has none (does not exist). */
   async meta(workspaceId: string): Promise<WorkspaceMeta | null> {
     const values = await this.redis.hmget(this.keys(workspaceId).meta, ...META_FIELDS);

@@ -39,7 +39,14 @@ export function loadScripts(): ScriptSource[] {
 const SOURCES = loadScripts();
 
 /** The commands the scripts add to a client. */
-export type ScriptName = 'debit' | 'snapshot' | 'upsertWorkspace' | 'adjust' | 'flexSettings' | 'clawback';
+export type ScriptName =
+  | 'debit'
+  | 'snapshot'
+  | 'upsertWorkspace'
+  | 'adjust'
+  | 'flexSettings'
+  | 'clawback'
+  | 'usageSum';
 export type ScriptClient = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
 
 export function defineScripts(redis: Redis): ScriptClient {

@@ -133,7 +133,7 @@ export class CreditService {
       alerts?: AlertService | undefined;
     },
   ) {
-    this.usage = new UsageView({ redis: deps.redis, store: deps.store, catalog: deps.catalog });
+    this.usage = new UsageView({ store: deps.store, catalog: deps.catalog });
   }
 
   get catalog(): Catalog {

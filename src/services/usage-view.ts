@@ -4,10 +4,9 @@
  *
  * It never reads the ledger. The debit script adds every debited event to its day's totals
  * (`{ws:<id>}:ud:YYYY-MM-DD`, a hash "<feature>|<kind>" -> units, in the same atomic step), so
- * a request reads one small hash per day in the range, in one pipeline: its cost depends on
- * the range and the number of features, not on how many ledger entries the workspace has.
+ * a request sums one small hash per day of the range, inside Redis (usage-sum.lua): its cost
+ * depends on the range and the number of features, not on how many ledger entries there are.
  */
-import type { Redis } from 'ioredis';
 import { flexRoom } from '../domain/burndown.js';
 import type { Catalog } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
@@ -43,7 +42,7 @@ function view(k: ByKind) {
 export class UsageView {
   private readonly categoryOf: Map<string, string>;
 
-  constructor(private readonly deps: { redis: Redis; store: EngineStore; catalog: Catalog }) {
+  constructor(private readonly deps: { store: EngineStore; catalog: Catalog }) {
     this.categoryOf = new Map(deps.catalog.rateCard.features.map((f) => [f.id, f.category]));
   }
 
@@ -67,37 +66,34 @@ export class UsageView {
         days: last - first + 1,
       });
     }
-    const k = this.deps.store.keys(workspaceId);
     const days: string[] = [];
     for (let d = first; d <= last; d++) days.push(new Date(d * DAY_MS).toISOString().slice(0, 10));
-    const pipe = this.deps.redis.pipeline();
-    for (const day of days) pipe.hgetall(k.usageDay(day));
-    const res = (await pipe.exec()) ?? [];
     const groups = new Map<string, ByKind>();
     const total = zero();
-    days.forEach((day, i) => {
-      const [err, fields] = res[i] ?? [];
-      if (err) throw err;
-      for (const [field, value] of Object.entries((fields ?? {}) as Record<string, string>)) {
-        const bar = field.lastIndexOf('|');
-        const feature = field.slice(0, bar);
-        const kind = field.slice(bar + 1) as Kind;
-        const units = Number(value);
-        if (!KINDS.includes(kind) || !Number.isSafeInteger(units)) continue;
+    const add = (key: string, kind: string, units: number) => {
+      if (!(KINDS as readonly string[]).includes(kind)) return;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = zero()));
+      g[kind as Kind] += units;
+      total[kind as Kind] += units;
+    };
+    if (o.groupBy === 'day') {
+      for (const t of await this.deps.store.usageTotals(workspaceId, days, 'day'))
+        add(days[t.day]!, t.field, t.units);
+    } else {
+      for (const t of await this.deps.store.usageTotals(workspaceId, days, 'field')) {
+        const bar = t.field.lastIndexOf('|');
+        const feature = t.field.slice(0, bar);
+        const kind = t.field.slice(bar + 1);
         const key =
-          o.groupBy === 'day'
-            ? day
-            : o.groupBy === 'kind'
-              ? kind
-              : o.groupBy === 'feature'
-                ? feature || UNATTRIBUTED
-                : this.category(feature);
-        let g = groups.get(key);
-        if (!g) groups.set(key, (g = zero()));
-        g[kind] += units;
-        total[kind] += units;
+          o.groupBy === 'kind'
+            ? kind
+            : o.groupBy === 'feature'
+              ? feature || UNATTRIBUTED
+              : this.category(feature);
+        add(key, kind, t.units);
       }
-    });
+    }
     const keys = [...groups.keys()].sort();
     return {
       from: days[0]!,
