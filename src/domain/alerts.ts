@@ -55,6 +55,21 @@ export function alertId(engineKey: string, cycleSeq: number, name: AlertName): s
 }
 
 /**
+ * The flex limit that binds (R-FLX-4): the lower of the customer's cap and the operator's
+ * threshold, a tie being the threshold's (as flexRoom); null when there is neither.
+ */
+export function flexLimit(
+  s: EngineState,
+): { kind: 'cap' | 'threshold'; cents: number; units: number } | null {
+  const cap = s.capCents === null ? null : unitsForCents(s.capCents, s.flexPriceE4);
+  const thr = s.thresholdCents === null ? null : unitsForCents(s.thresholdCents, s.flexPriceE4);
+  if (thr !== null && (cap === null || thr <= cap))
+    return { kind: 'threshold', cents: s.thresholdCents!, units: thr };
+  if (cap !== null) return { kind: 'cap', cents: s.capCents!, units: cap };
+  return null;
+}
+
+/**
  * The alerts the state after a debit has crossed: the mirror of core.lua's `crossed` (the
  * property tests hold the two to the same answers). `short`: the event was refused or left a
  * shortfall.
@@ -67,12 +82,8 @@ export function crossedAlerts(s: EngineState, short: boolean): Set<AlertName> {
   }
   if (s.flexCycle > 0) due.add('flex_started');
   if (s.flexAllowed && s.flexEnabled) {
-    if (
-      s.capCents !== null &&
-      s.flexCycle > 0 &&
-      s.flexCycle * 5 >= unitsForCents(s.capCents, s.flexPriceE4) * 4
-    )
-      due.add('flex_cap_80');
+    const limit = flexLimit(s);
+    if (limit && s.flexCycle > 0 && s.flexCycle * 5 >= limit.units * 4) due.add('flex_cap_80');
     if (s.included + s.prepaid === 0 && (s.flexCycle > 0 || short) && flexRoom(s).room === 0) {
       due.add('flex_cap_reached');
     }
@@ -98,10 +109,10 @@ export function isActive(name: AlertName, s: EngineState): boolean {
       return s.includedGranted > 0 && s.included === 0;
     case 'flex_started':
       return s.flexCycle > 0;
-    case 'flex_cap_80':
-      return (
-        !capReached && s.capCents !== null && s.flexCycle * 5 >= unitsForCents(s.capCents, s.flexPriceE4) * 4
-      );
+    case 'flex_cap_80': {
+      const limit = flexLimit(s);
+      return !capReached && limit !== null && s.flexCycle * 5 >= limit.units * 4;
+    }
     case 'flex_cap_reached':
       return capReached;
     case 'credits_exhausted':
@@ -138,14 +149,17 @@ export function alertFigures(r: AlertRecord, offer: PrepaidOffer | null) {
         flexUsedCredits: formatUnits(r.flexUnits),
         recommendation: offer,
       };
-    case 'flex_cap_80':
+    case 'flex_cap_80': {
+      const limitCents = r.limit === 'threshold' ? r.thresholdCents : r.capCents;
       return {
         cycle,
+        limit: r.limit === 'threshold' ? ('threshold' as const) : ('cap' as const),
+        limitCents,
         flexUsedCredits: formatUnits(r.flexUnits),
         usedCents: flexCents,
-        capCents: r.capCents,
-        percentUsed: r.capCents > 0 ? Math.floor((flexCents * 100) / r.capCents) : 100,
+        percentUsed: limitCents > 0 ? Math.floor((flexCents * 100) / limitCents) : 100,
       };
+    }
     case 'flex_cap_reached':
       return {
         cycle,
@@ -172,7 +186,10 @@ export function formatMoney(cents: number, currency: string): string {
 }
 
 type Vars = Record<string, string>;
-type Texts = Record<AlertName | 'flex_started_offer' | 'threshold_reached' | 'exhausted_no_flex', string>;
+type Texts = Record<
+  AlertName | 'flex_started_offer' | 'threshold_80' | 'threshold_reached' | 'exhausted_no_flex',
+  string
+>;
 
 /**
  * The banner texts (R-ALR-3), in the register of the seed help pages: Hindi and Korean keep
@@ -188,6 +205,8 @@ const TEXTS: Record<Lang, Texts> = {
     flex_started_offer:
       'Your workspace has started using flex credits, at {price} per credit. The {credits}-credit prepaid bundle costs {amount} and saves {saving} against flex.',
     flex_cap_80: 'Flex usage has reached {pct}% of your {cap} cap this billing cycle ({used} used).',
+    threshold_80:
+      'Flex usage has reached {pct}% of the billing threshold of {cap} this billing cycle ({used} used).',
     flex_cap_reached:
       'Flex usage has reached your {cap} cap: usage that consumes credits is blocked until the cap is raised or the billing cycle resets.',
     threshold_reached:
@@ -206,6 +225,8 @@ const TEXTS: Record<Lang, Texts> = {
     flex_started_offer:
       'आपका workspace अब {price} प्रति credit की दर से flex credits उपयोग कर रहा है। {credits} credits का prepaid bundle {amount} का है और flex की तुलना में {saving} बचाता है।',
     flex_cap_80: 'इस billing cycle में flex usage आपकी {cap} की cap के {pct}% तक पहुँच गया है ({used} उपयोग हुआ)।',
+    threshold_80:
+      'इस billing cycle में flex usage {cap} की billing threshold के {pct}% तक पहुँच गया है ({used} उपयोग हुआ)।',
     flex_cap_reached:
       'Flex usage आपकी {cap} की cap तक पहुँच गया है: cap बढ़ाए जाने या billing cycle reset होने तक credits उपयोग करने वाला usage रोका गया है।',
     threshold_reached:
@@ -224,6 +245,8 @@ const TEXTS: Record<Lang, Texts> = {
     flex_started_offer:
       'workspace가 크레딧당 {price}에 flex credits를 사용하기 시작했습니다. {credits} credits prepaid bundle은 {amount}이며 flex보다 {saving} 절약됩니다.',
     flex_cap_80: '이번 billing cycle의 flex usage가 {cap} cap의 {pct}%에 도달했습니다({used} 사용).',
+    threshold_80:
+      '이번 billing cycle의 flex usage가 billing threshold {cap}의 {pct}%에 도달했습니다({used} 사용).',
     flex_cap_reached:
       'flex usage가 {cap} cap에 도달했습니다. cap을 올리거나 billing cycle이 재설정될 때까지 크레딧을 사용하는 작업이 차단됩니다.',
     threshold_reached:
@@ -273,9 +296,9 @@ export function alertMessage(
       });
     }
     case 'flex_cap_80':
-      return fill(t.flex_cap_80, {
+      return fill(r.limit === 'threshold' ? t.threshold_80 : t.flex_cap_80, {
         pct: String(f.percentUsed),
-        cap: money(r.capCents),
+        cap: money(f.limitCents as number),
         used: money(f.usedCents as number),
       });
     case 'flex_cap_reached':

@@ -3,7 +3,7 @@
  * parses its reply through zod. This is the only code that knows the scripts' reply layout.
  */
 import { z } from 'zod';
-import { type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
+import { ALERT_NAMES, type AlertName, type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { dayOf, monthOf } from '../domain/cycle.js';
@@ -47,6 +47,7 @@ const upsertOutcomeSchema = z.enum(['created', 'plan_changed', 'renewed', 'updat
 export type UpsertOutcome = z.infer<typeof upsertOutcomeSchema>;
 
 const reasonSchema = z.enum(REFUSAL_REASONS);
+const alertNameSchema = z.enum(ALERT_NAMES);
 const replySchema = z.array(z.string());
 
 /** An event whose idempotency key was used before with a different body. */
@@ -138,8 +139,8 @@ export interface DebitOutcome {
   /** Units spendable at a refusal; null on a debit. */
   available: number | null;
   state: DebitBalances;
-  /** The ids of the alerts this event raised (R-ALR-1); empty on a replay of an event that raised none. */
-  alerts: string[];
+  /** The alerts this event raised (R-ALR-1); a replay repeats the first answer's. */
+  alerts: { id: string; name: AlertName }[];
 }
 
 function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
@@ -162,7 +163,13 @@ function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
       flexPriceE4: int(r[12]!),
       blocked: r[13] === '' ? null : reasonSchema.parse(r[13]),
     },
-    alerts: r[14] === '' ? [] : r[14]!.split(','),
+    alerts:
+      r[14] === ''
+        ? []
+        : r[14]!.split(',').map((pair) => {
+            const [id, name] = pair.split('=');
+            return { id: id!, name: alertNameSchema.parse(name) };
+          }),
   };
 }
 

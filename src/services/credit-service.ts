@@ -476,7 +476,7 @@ export class CreditService {
   private async dispatchAlerts(workspaceId: string, outs: readonly (DebitOutcome | typeof CONFLICT)[]) {
     const alerts = this.deps.alerts;
     if (!alerts?.outbound) return;
-    const ids = outs.flatMap((o) => (o === CONFLICT || o.replayed ? [] : o.alerts));
+    const ids = outs.flatMap((o) => (o === CONFLICT || o.replayed ? [] : o.alerts.map((a) => a.id)));
     if (ids.length === 0) return;
     try {
       await alerts.dispatch(workspaceId, ids);
@@ -732,6 +732,11 @@ function outcomeOf(o: DebitOutcome) {
   return o.shortfall > 0 ? ('shortfall' as const) : ('ok' as const);
 }
 
+/** The alerts an event raised, when it raised any (R-ALR-1): the platform may act at once. */
+function alertsOf(o: DebitOutcome) {
+  return o.alerts.length > 0 ? { alerts: o.alerts.map((a) => ({ id: a.id, type: a.name })) } : {};
+}
+
 function usageResponse(o: DebitOutcome): UsageResponse {
   if (!o.ok) {
     return {
@@ -742,6 +747,7 @@ function usageResponse(o: DebitOutcome): UsageResponse {
         reason: o.reason,
         available: o.available === null ? null : formatUnits(o.available),
         usageId: o.usageId,
+        ...alertsOf(o),
         workspace: summary(o.state),
       },
     };
@@ -758,6 +764,7 @@ function usageResponse(o: DebitOutcome): UsageResponse {
         flex: formatUnits(o.debited.flex),
       },
       ...(o.shortfall > 0 ? { shortfall: formatUnits(o.shortfall) } : {}),
+      ...alertsOf(o),
       workspace: summary(o.state),
     },
   };

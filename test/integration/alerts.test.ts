@@ -159,7 +159,7 @@ describe('raising (R-ALR-1)', () => {
 
     await use(id, 18); // 20 flex credits = $80 of the $100 cap
     const cap80 = (await banners(id)).find((a) => a.type === 'flex_cap_80')!;
-    expect(cap80.data).toMatchObject({ usedCents: 8000, capCents: 10_000, percentUsed: 80 });
+    expect(cap80.data).toMatchObject({ limit: 'cap', usedCents: 8000, limitCents: 10_000, percentUsed: 80 });
 
     const last = await use(id, 10, 'record'); // 5 fit under the cap, 5 are a shortfall
     expect(last.body.shortfall).toBe('5');
@@ -168,7 +168,9 @@ describe('raising (R-ALR-1)', () => {
     expect(reached.data).toMatchObject({ limit: 'cap', limitCents: 10_000, usedCents: 10_000 });
 
     // Refusals after that raise nothing again (once per cycle).
-    expect((await use(id, 1)).status).toBe(402);
+    const refused = await use(id, 1);
+    expect(refused.status).toBe(402);
+    expect(refused.body.alerts).toBeUndefined();
     expect(await raisedCounts(id)).toEqual({
       included_80: 1,
       included_exhausted: 1,
@@ -225,6 +227,8 @@ describe('raising (R-ALR-1)', () => {
 
   it('raises each alert exactly once when 8 connections race across the thresholds', async () => {
     const id = await workspace('growth');
+    // Every answer names the alerts its event raised: across all of them, each exactly once.
+    const raised: string[] = [];
     await Promise.all(
       Array.from({ length: 8 }, async (_, j) => {
         for (let i = 0; i < 25; i++) {
@@ -234,18 +238,71 @@ describe('raising (R-ALR-1)', () => {
             body: JSON.stringify({ idempotencyKey: `race-${j}-${i}`, credits: 1 }),
           });
           expect([200, 402]).toContain(res.status);
+          const body = (await res.json()) as { alerts?: { type: string }[] };
+          for (const a of body.alerts ?? []) raised.push(a.type);
         }
       }),
     );
     // 200 credits asked: 150 included, 25 flex up to the $100 cap (reached), 25 refused.
-    const counts = await raisedCounts(id);
-    expect(counts).toEqual({
+    expect(raised.sort()).toEqual([
+      'flex_cap_80',
+      'flex_cap_reached',
+      'flex_started',
+      'included_80',
+      'included_exhausted',
+    ]);
+    expect(await raisedCounts(id)).toEqual({
       included_80: 1,
       included_exhausted: 1,
       flex_started: 1,
       flex_cap_80: 1,
       flex_cap_reached: 1,
     });
+  });
+
+  it('warns at 80% of the billing threshold when it is below the cap (R-FLX-4)', async () => {
+    const id = await workspace('growth');
+    await api.call('PUT', `/v1/workspaces/${id}/billing-threshold`, { body: { thresholdCents: 4000 } });
+    await use(id, 150);
+    const res = await use(id, 8); // 8 flex credits = $32 of the $40 threshold (the cap is $100)
+    expect(res.body.alerts.map((a: { type: string }) => a.type)).toEqual(['flex_started', 'flex_cap_80']);
+    const warning = (await banners(id)).find((a) => a.type === 'flex_cap_80')!;
+    expect(warning.data).toMatchObject({
+      limit: 'threshold',
+      limitCents: 4000,
+      usedCents: 3200,
+      percentUsed: 80,
+    });
+    expect(warning.message).toBe(
+      'Flex usage has reached 80% of the billing threshold of $40.00 this billing cycle ($32.00 used).',
+    );
+  });
+
+  it('raises alerts from a batch, per workspace, and queues them', async () => {
+    receiver.received = [];
+    const a = await workspace('free');
+    const b = await workspace('free');
+    const res = await api.call('POST', '/v1/usage/batch', {
+      key: PLATFORM,
+      body: {
+        events: [
+          { workspaceId: a, idempotencyKey: 'b1', credits: 24 },
+          { workspaceId: b, idempotencyKey: 'b1', credits: 10 },
+          { workspaceId: a, idempotencyKey: 'b2', credits: 6 },
+        ],
+      },
+    });
+    const types = res.body.results.map((r: { alerts?: { type: string }[] }) =>
+      (r.alerts ?? []).map((x) => x.type),
+    );
+    expect(types).toEqual([['included_80'], [], ['included_exhausted', 'credits_exhausted']]);
+    await drained(api.alertQueue);
+    expect(
+      receiver
+        .bodies()
+        .map((x) => `${x.workspaceId}:${x.type}`)
+        .sort(),
+    ).toEqual([`${a}:alert.credits_exhausted`, `${a}:alert.included_80`, `${a}:alert.included_exhausted`]);
   });
 });
 
@@ -316,7 +373,8 @@ describe('outbound webhooks (R-ALR-2)', () => {
       month: '2026-11',
       outbound: true,
     });
-    expect(out.alerts).toHaveLength(3);
+    expect(out.alerts.map((x) => x.name)).toEqual(['included_80', 'included_exhausted', 'credits_exhausted']);
+    const ids = out.alerts.map((x) => x.id);
     expect(await api.redis.zcard(api.store.keys(id).alertQueue)).toBe(3);
     expect(await api.alerts.sweep(START + 10_000)).toMatchObject({ queued: 0 }); // within the grace
     const swept = await api.alerts.sweep(START + 60_000);
@@ -328,9 +386,9 @@ describe('outbound webhooks (R-ALR-2)', () => {
         .bodies()
         .map((b) => b.id)
         .sort(),
-    ).toEqual([...out.alerts].sort());
+    ).toEqual([...ids].sort());
     // Queueing again while the jobs exist delivers nothing twice.
-    await api.alerts.dispatch(id, out.alerts);
+    await api.alerts.dispatch(id, ids);
     await drained(api.alertQueue);
     expect(receiver.received).toHaveLength(3);
   });

@@ -52,13 +52,51 @@ it('counts late flex toward the month it occurred in while that month is open', 
 
 it('counts it toward the current month once the invoicer has read the month', async () => {
   const id = await inFlex();
-  // What the invoicer does in the MULTI that reads the month's flex (src/services/invoicing.ts).
-  await api.redis.sadd(api.store.keys(id).flexClosed, '2026-10');
+  // A dry run reads without closing: late usage still counts toward October.
+  for await (const _ of api.invoicer.candidatePages('2026-10')) void _;
+  await use(id, { idempotencyKey: 'before-run', credits: 2, occurredAt: '2026-10-31T09:00:00Z' });
+  expect((await preview(id, '2026-10')).flexCredits).toBe('12');
+  // The run's scan reads each workspace's October and closes it in the same MULTI.
+  for await (const _ of api.invoicer.candidatePages('2026-10', { close: true })) void _;
+  expect(await api.redis.sismember(api.store.keys(id).flexClosed, '2026-10')).toBe(1);
   const res = await use(id, { idempotencyKey: 'late-oct', credits: 3, occurredAt: '2026-10-31T10:00:00Z' });
   expect(res.status).toBe(200);
-  expect((await preview(id, '2026-10')).flexCredits).toBe('10');
+  expect((await preview(id, '2026-10')).flexCredits).toBe('12');
   expect((await preview(id, '2026-11')).flexCredits).toBe('3');
   expect((await checkLedger(api.store, id, NOV_2)).problems).toEqual([]);
+});
+
+it('bills flex after a final invoice closed the current month in the next month (R-CYC-3)', async () => {
+  const id = await inFlex();
+  // What the final invoice of an ended subscription does to the current month.
+  await api.redis.sadd(api.store.keys(id).flexClosed, '2026-11');
+  const res = await use(id, { idempotencyKey: 'after-final', credits: 4 });
+  expect(res.body.debited.flex).toBe('4');
+  expect((await preview(id, '2026-11')).flexCredits).toBe('0');
+  expect((await preview(id, '2026-12')).flexCredits).toBe('4');
+  const ledger = await api.call('GET', `/v1/workspaces/${id}/ledger?limit=1`, { key: PLATFORM });
+  expect(ledger.body.entries[0]).toMatchObject({ kind: 'flex', month: '2026-12' });
+  expect((await checkLedger(api.store, id, NOV_2)).problems).toEqual([]);
+});
+
+it('shows late usage in the usage view under the day it occurred', async () => {
+  const id = await inFlex();
+  await use(id, {
+    idempotencyKey: 'late-day',
+    feature: 'training.gpu',
+    quantity: 2,
+    occurredAt: '2026-10-30T08:00:00Z',
+  });
+  const res = await api.call(
+    'GET',
+    `/v1/workspaces/${id}/usage?from=2026-10-30&to=2026-10-30&groupBy=feature`,
+    {
+      key: PLATFORM,
+    },
+  );
+  expect(res.body.groups).toEqual([
+    { key: 'training.gpu', credits: '5', included: '0', prepaid: '0', flex: '5', shortfall: '0' },
+  ]);
 });
 
 it('refuses occurredAt more than 35 days back or in the future, and changes nothing', async () => {

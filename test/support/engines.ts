@@ -135,8 +135,8 @@ export class RedisEngine implements Engine {
       now: o.now,
       month: monthOf(o.now),
     });
-    const names = (await this.store.alertRecords(this.workspaceId, r.alerts)).map((a) => a.name);
-    return { ok: r.ok, debited: r.debited, shortfall: r.shortfall, reason: r.reason, alerts: names };
+    const alerts = r.alerts.map((a) => a.name);
+    return { ok: r.ok, debited: r.debited, shortfall: r.shortfall, reason: r.reason, alerts };
   }
   async adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }) {
     const r = await this.store.adjust({

@@ -16,6 +16,7 @@ import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
 import { buildService, connectApiRedis, type Runtime } from '../../src/runtime.js';
 import type { AlertService } from '../../src/services/alerts.js';
 import type { CreditService } from '../../src/services/credit-service.js';
+import type { Invoicer } from '../../src/services/invoicing.js';
 import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
 import { WEBHOOK_SECRET } from './stripe.js';
 
@@ -34,6 +35,8 @@ export interface TestApi {
   alertQueue: Queue;
   /** The alert service on the test's prefix (banners, dispatch, sweep). */
   alerts: AlertService;
+  /** The invoicer on the test's prefix and clock (no Stripe unless env configures it). */
+  invoicer: Invoicer;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   store: EngineStore;
   /** The same service the API runs, on the test's prefix and clock (for workers in tests). */
@@ -109,7 +112,7 @@ export async function startTestApi(
   });
   const reader = defineScripts(new Redis(url));
   reader.on('error', () => {}); // a test may stop this Redis on purpose
-  const { store, service, alerts } = buildService({ runtime, redis: reader, clock, alertQueue });
+  const { store, service, alerts, invoicer } = buildService({ runtime, redis: reader, clock, alertQueue });
   const base = `http://127.0.0.1:${http.port}`;
   return {
     base,
@@ -119,6 +122,7 @@ export async function startTestApi(
     invoicingQueue,
     alertQueue,
     alerts,
+    invoicer,
     clock,
     store,
     service,

@@ -35,8 +35,8 @@
       status 'ok' (debited) or 'refused' (consume only; nothing debited); reason: why not
       fully covered ('' when covered); available: units spendable now (refusals only, else
       ''); then the balances after the event: included, prepaid,
-      flex used this cycle, flex price, block reason; then the ids of the alerts this event
-      raised, joined by commas ('' for none).
+      flex used this cycle, flex price, block reason; then the alerts this event raised as
+      "<id>=<name>", joined by commas ('' for none).
     'conflict' for an event whose key was used with a different body.
   Errors (as the whole reply): {'not_found'} no such workspace.
 ]]
@@ -56,11 +56,27 @@ if not s then return {'not_found'} end
 roll(K, s, now)
 
 -- The month an event's flex is billed in (R-FLX-5): the month it occurred in while that month
--- is still open for this workspace, else the current one.
+-- is still open for this workspace, else the current one. A month is closed once the invoicer
+-- has read it (the monthly run, or the final invoice of an ended subscription, R-CYC-3): flex
+-- after that in the same month goes to the next open month, so nothing is left unbilled.
+local function isClosed(m)
+  return redis.call('SISMEMBER', K.flexclosed, m) == 1
+end
+
+local function nextMonthOf(m)
+  local y, mo = tonumber(string.sub(m, 1, 4)), tonumber(string.sub(m, 6, 7))
+  if mo == 12 then return string.format('%04d-01', y + 1) end
+  return string.format('%04d-%02d', y, mo + 1)
+end
+
+local currentOpen = nil
 local function flexMonthOf(occMonth)
-  if occMonth == '' or occMonth == month then return month end
-  if redis.call('SISMEMBER', K.flexclosed, occMonth) == 1 then return month end
-  return occMonth
+  if occMonth ~= '' and occMonth ~= month and not isClosed(occMonth) then return occMonth end
+  if not currentOpen then
+    currentOpen = month
+    while isClosed(currentOpen) do currentOpen = nextMonthOf(currentOpen) end
+  end
+  return currentOpen
 end
 
 -- Usage totals of this call, per day key and "<feature>|<kind>": written once at the end, so

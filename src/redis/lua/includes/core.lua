@@ -249,7 +249,7 @@ local function alertId(engineKey, cseq, name)
 end
 
 -- Stores one alert with the figures behind it (JSON of strings: exact integers) and, when
--- outbound webhooks are configured, puts it in the outbox. Appends its id to `ids`.
+-- outbound webhooks are configured, puts it in the outbox. Appends "<id>=<name>" to `ids`.
 local function raiseAlert(K, s, now, outbound, ids, name, flag, limit)
   set(s, 'alr', bit.bor(s.alr, flag))
   local id = alertId(K.engine, s.cseq, name)
@@ -260,13 +260,13 @@ local function raiseAlert(K, s, now, outbound, ids, name, flag, limit)
     thresholdCents = fmt(s.thrC), flexAllowed = fmt(s.flexOk), flexEnabled = fmt(s.flexOn), limit = limit,
   }))
   if outbound then redis.call('ZADD', K.alertq, now, id) end
-  ids[#ids + 1] = id
+  ids[#ids + 1] = id .. '=' .. name
 end
 
 -- Raises the alerts the state after a debit has crossed and this cycle has not raised yet.
 -- `short`: the event was refused or left a shortfall. Mirrored by crossedAlerts in
--- src/domain/alerts.ts. Returns the new ids joined by commas. Alerts already raised cost one
--- comparison each, so the common debit pays little.
+-- src/domain/alerts.ts. Returns the new alerts as "<id>=<name>" joined by commas. Alerts
+-- already raised cost one comparison each, so the common debit pays little.
 local function raiseAlerts(K, s, now, short, outbound)
   local done = s.alr
   if done == ALL_ALERTS then return '' end
@@ -284,9 +284,18 @@ local function raiseAlerts(K, s, now, short, outbound)
     raiseAlert(K, s, now, outbound, ids, 'flex_started', 4, '')
   end
   if s.flexOk == 1 and s.flexOn == 1 then
-    if bit.band(done, 8) == 0 and s.capC >= 0 and s.flexCyc > 0
-      and s.flexCyc * 5 >= unitsForCents(s.capC, s.price) * 4 then
-      raiseAlert(K, s, now, outbound, ids, 'flex_cap_80', 8, '')
+    if bit.band(done, 8) == 0 and s.flexCyc > 0 then
+      -- 80% of the limit that binds: the lower of cap and threshold (R-FLX-4; a tie is the
+      -- threshold's, as in flexRoom).
+      local lim, kind = -1, 'cap'
+      if s.capC >= 0 then lim = unitsForCents(s.capC, s.price) end
+      if s.thrC >= 0 then
+        local t = unitsForCents(s.thrC, s.price)
+        if lim < 0 or t <= lim then lim, kind = t, 'threshold' end
+      end
+      if lim >= 0 and s.flexCyc * 5 >= lim * 4 then
+        raiseAlert(K, s, now, outbound, ids, 'flex_cap_80', 8, kind)
+      end
     end
     if bit.band(done, 16) == 0 and incl + s.pre == 0 and (s.flexCyc > 0 or short) then
       local room, why = flexRoom(s)
