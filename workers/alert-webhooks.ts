@@ -1,7 +1,7 @@
 /**
  * Delivers outbound alert webhooks (R-ALR-2, API.md): POST the body fixed at enqueue time,
- * signed now (`Burnrate-Signature: t=…,v1=…`). Anything but a 2xx, a timeout or a refused
- * connection fails the attempt, and BullMQ retries with backoff (ALERT_JOB_OPTIONS): a
+ * signed now (`Burnrate-Signature: t=…,v1=…`). Anything but a 2xx (a redirect too), a timeout
+ * or a refused connection fails the attempt, and BullMQ retries with backoff (ALERT_JOB_OPTIONS): a
  * receiver that is down delays delivery and loses nothing. The secret is never logged.
  */
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -24,6 +24,8 @@ export function alertWebhookProcessor(deps: { secret: string | undefined; log: L
         'burnrate-signature': signAlertBody(deps.secret, body),
       },
       body,
+      // A redirect is not a delivery (following one would turn the POST into a GET).
+      redirect: 'manual',
       signal: AbortSignal.timeout(deps.timeoutMs ?? 10_000),
     });
     // Read the body, so the connection goes back to the pool.

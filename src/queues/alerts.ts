@@ -18,12 +18,11 @@ export function alertJobId(alertId: string, url: string): string {
 }
 
 /**
- * Retries: doubling from 1 s, at most an hour apart, for about four days; a receiver that is
- * down only delays delivery. A job still failing then stays in the failed set (kept), to be
- * retried by an operator.
+ * Retries until a 2xx (API.md): doubling from 1 s, then hourly; 10,000 attempts is more than a
+ * year, so a receiver that is down only delays delivery. Kept in the failed set after that.
  */
 export const ALERT_JOB_OPTIONS = {
-  attempts: 110,
+  attempts: 10_000,
   backoff: { type: 'capped-exponential' },
   removeOnComplete: { age: 7 * 24 * 3600 },
   removeOnFail: false,

@@ -472,6 +472,13 @@ export class CreditService {
     };
   }
 
+  /** Whether a usage key has a first answer on record (a retry then replays it). */
+  private async answered(workspaceId: string, e: DebitEvent): Promise<boolean> {
+    return (
+      (await this.deps.redis.exists(this.deps.store.keys(workspaceId).usageIdem(e.idempotencyKey))) === 1
+    );
+  }
+
   /** Queues the alerts a debit raised for the webhooks; the worker's sweep catches a failure. */
   private async dispatchAlerts(workspaceId: string, outs: readonly (DebitOutcome | typeof CONFLICT)[]) {
     const alerts = this.deps.alerts;
@@ -489,6 +496,7 @@ export class CreditService {
   async spend(workspaceId: string, r: UsageRequest): Promise<UsageResponse> {
     const now = this.deps.clock.now();
     const event = this.debitEvent(r, now);
+    if (isTooOld(event, now) && !(await this.answered(workspaceId, event))) throw tooOldError(now);
     const started = process.hrtime.bigint();
     const out = await this.deps.store.debit({
       workspaceId,
@@ -518,6 +526,13 @@ export class CreditService {
         throw err;
       }
     });
+    // Too old is refused unless it is a retry of an event answered before (R-CON-5): its key
+    // answers the first reply for as long as it is kept.
+    for (const [i, e] of prepared.entries()) {
+      if (isTooOld(e, now) && !(await this.answered(events[i]!.workspaceId, e))) {
+        throw tooOldError(now, `events[${i}]: `);
+      }
+    }
     const groups = new Map<string, number[]>();
     events.forEach((e, i) => {
       const g = groups.get(e.workspaceId);
@@ -708,8 +723,9 @@ export class CreditService {
 }
 
 /**
- * The instant of late usage, checked: at most 35 days back and not ahead of now (beyond clock
- * skew); undefined when not given or not earlier than now (then it is simply now's usage).
+ * The instant of late usage, checked not to be ahead of now (beyond clock skew); undefined when
+ * not given or not earlier than now (then it is simply now's usage). The 35-day limit is
+ * checked by the caller, after looking for a first answer to replay (isTooOld).
  */
 function lateUsageAt(occurredAt: string | undefined, now: number): number | undefined {
   if (occurredAt === undefined) return undefined;
@@ -717,13 +733,18 @@ function lateUsageAt(occurredAt: string | undefined, now: number): number | unde
   if (at > now + OCCURRED_AT_SKEW_MS) {
     throw new BurnrateError('invalid_request', 'occurredAt is in the future', { occurredAt });
   }
-  if (at < now - LATE_USAGE_MAX_MS) {
-    throw new BurnrateError('invalid_request', 'occurredAt is more than 35 days ago (R-FLX-5)', {
-      occurredAt,
-      earliest: new Date(now - LATE_USAGE_MAX_MS).toISOString(),
-    });
-  }
   return at < now ? at : undefined;
+}
+
+/** Late usage older than Stripe's meters accept (R-FLX-5). */
+function isTooOld(e: DebitEvent, now: number): boolean {
+  return e.occurredAt !== undefined && e.occurredAt < now - LATE_USAGE_MAX_MS;
+}
+
+function tooOldError(now: number, where = '') {
+  return new BurnrateError('invalid_request', `${where}occurredAt is more than 35 days ago (R-FLX-5)`, {
+    earliest: new Date(now - LATE_USAGE_MAX_MS).toISOString(),
+  });
 }
 
 function outcomeOf(o: DebitOutcome) {

@@ -24,10 +24,20 @@ const START = Date.UTC(2026, 10, 21, 12);
 class Receiver {
   received: { body: string; signature: string | undefined }[] = [];
   failFirst = 0;
+  /** Requests answered with a redirect first (a receiver that moved). */
+  redirectFirst = 0;
+  /** Every request's method, in order. */
+  methods: string[] = [];
   private server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      this.methods.push(req.method ?? '');
+      if (this.redirectFirst > 0) {
+        this.redirectFirst--;
+        res.writeHead(302, { location: '/moved' }).end();
+        return;
+      }
       if (this.failFirst > 0) {
         this.failFirst--;
         res.writeHead(503).end();
@@ -96,6 +106,8 @@ beforeEach(() => {
   api.clock.set(START);
   receiver.received = [];
   receiver.failFirst = 0;
+  receiver.redirectFirst = 0;
+  receiver.methods = [];
 });
 
 let n = 0;
@@ -390,6 +402,16 @@ describe('outbound webhooks (R-ALR-2)', () => {
     // Queueing again while the jobs exist delivers nothing twice.
     await api.alerts.dispatch(id, ids);
     await drained(api.alertQueue);
+    expect(receiver.received).toHaveLength(3);
+  });
+
+  it('does not take a redirect for a delivery: it retries the POST', async () => {
+    receiver.redirectFirst = 3;
+    const id = await workspace('free');
+    await use(id, 30);
+    await drained(api.alertQueue);
+    expect(receiver.methods.every((m) => m === 'POST')).toBe(true);
+    expect(receiver.methods).toHaveLength(6); // 3 redirected attempts, then the 3 alerts
     expect(receiver.received).toHaveLength(3);
   });
 

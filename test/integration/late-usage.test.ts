@@ -119,6 +119,31 @@ it('refuses occurredAt more than 35 days back or in the future, and changes noth
   expect((await preview(id, '2026-09')).flexCredits).toBe('1');
 });
 
+it('replays an accepted late event retried after it aged past 35 days (R-CON-5)', async () => {
+  const id = await inFlex();
+  const body = { idempotencyKey: 'aging', credits: 1, occurredAt: '2026-09-29T09:00:00Z' };
+  const first = await use(id, body);
+  expect(first.status).toBe(200);
+  api.clock.set(NOV_2 + 3 * 86_400_000); // now 37 days after it occurred
+  const retry = await use(id, body);
+  expect(retry.status).toBe(200);
+  expect(retry.headers.get('idempotent-replayed')).toBe('true');
+  expect(retry.body.usageId).toBe(first.body.usageId);
+  // A new key that old is still refused.
+  expect((await use(id, { ...body, idempotencyKey: 'aging-2' })).status).toBe(400);
+  const batch = await api.call('POST', '/v1/usage/batch', {
+    key: PLATFORM,
+    body: { events: [{ workspaceId: id, mode: 'record', ...body }] },
+  });
+  expect(batch.body.results[0]).toMatchObject({ status: 200, replayed: true });
+  const stale = await api.call('POST', '/v1/usage/batch', {
+    key: PLATFORM,
+    body: { events: [{ workspaceId: id, mode: 'record', ...body, idempotencyKey: 'aging-3' }] },
+  });
+  expect(stale.status).toBe(400);
+  expect(stale.body.error.message).toContain('events[0]: occurredAt is more than 35 days ago');
+});
+
 it('treats occurredAt as part of the request: the same key with another time is a conflict', async () => {
   const id = await inFlex();
   const body = { idempotencyKey: 'k', credits: 1, occurredAt: '2026-10-25T00:00:00Z' };
