@@ -1,6 +1,7 @@
 /**
  * Recommendations from usage history (R-ALR-4), pure. Over the last three calendar months:
- *   - the prepaid bundle that would have cost least for the flex used, and the saving;
+ *   - the prepaid purchase that would have cost least for the flex used (a bundle, or any
+ *     quantity at its tier), and the saving against what that flex was invoiced;
  *   - an upgrade, when included credits ran out in most recent cycles and the next plan tier
  *     would have cost less than what was spent;
  *   - contacting sales, above a monthly spend set in the catalog, or when included credits keep
@@ -9,7 +10,7 @@
  */
 import { formatMoney } from './alerts.js';
 import { type Catalog, type Plan, type PriceBook, prepaidQuote } from './catalog.js';
-import { centsForUnits, formatUnits, parseDecimal4, UNITS_PER_CREDIT } from './units.js';
+import { centsForUnits, floorToWholeCredits, formatUnits, parseDecimal4, UNITS_PER_CREDIT } from './units.js';
 
 export const WINDOW_MONTHS = 3;
 /** How many recent cycles the upgrade looks at; "most" of them is more than half. */
@@ -36,45 +37,69 @@ function includedPerMonth(p: Plan): number {
   return Math.floor((parseDecimal4(p.includedCredits) ?? 0) / (p.interval === 'year' ? 12 : 1));
 }
 
-/** The cheapest way to have bought the window's flex as prepaid bundles; null when none saves. */
-export function cheapestBundle(h: HistoryInput, flexUnits: number) {
+/** What the window's flex was invoiced: each month's flex rounded down to whole credits (R-FLX-5). */
+export function flexBilledCents(h: HistoryInput): number {
+  return h.months.reduce(
+    (sum, m) => sum + centsForUnits(floorToWholeCredits(m.flexUnits) * UNITS_PER_CREDIT, h.flexPriceE4),
+    0,
+  );
+}
+
+interface PrepaidOption {
+  /** The bundle bought `quantity` times; null for one purchase of `credits` at its tier. */
+  bundleId: string | null;
+  bundleCredits: number | null;
+  quantity: number;
+  credits: number;
+  amountCents: number;
+}
+
+/**
+ * The cheapest prepaid purchase that would have covered the window's flex (R-ALR-4): whole
+ * copies of one bundle, or one purchase of any quantity at the tier it reaches (R-CAT-2; a
+ * quantity just past a tier's start can cost less than the exact need). A mix of bundles is
+ * never cheaper than one purchase of the same total, which reaches at least the tier of each
+ * part. Null when nothing beats what the flex was invoiced.
+ */
+export function cheapestPrepaid(h: HistoryInput) {
+  const flexUnits = h.months.reduce((sum, m) => sum + m.flexUnits, 0);
   if (flexUnits < UNITS_PER_CREDIT) return null;
   const need = ceilDiv(flexUnits, UNITS_PER_CREDIT);
-  const flexCostCents = centsForUnits(flexUnits, h.flexPriceE4);
-  let best: {
-    bundleId: string;
-    bundleCredits: number;
-    quantity: number;
-    credits: number;
-    amountCents: number;
-  } | null = null;
-  for (const b of h.catalog.bundles) {
+  const flexCostCents = flexBilledCents(h);
+  const quote = (credits: number) =>
+    prepaidQuote({ book: h.book, credits, overrideDiscountBps: h.discountBps }).amountCents;
+  const options: PrepaidOption[] = h.catalog.bundles.map((b) => {
     const quantity = ceilDiv(need, b.credits);
-    const each = prepaidQuote({
-      book: h.book,
-      credits: b.credits,
-      overrideDiscountBps: h.discountBps,
-    }).amountCents;
-    const option = {
+    return {
       bundleId: b.id,
       bundleCredits: b.credits,
       quantity,
       credits: quantity * b.credits,
-      amountCents: quantity * each,
+      amountCents: quantity * quote(b.credits),
     };
-    if (
-      !best ||
-      option.amountCents < best.amountCents ||
-      (option.amountCents === best.amountCents && option.credits < best.credits)
-    ) {
-      best = option;
-    }
-  }
-  if (!best || best.amountCents >= flexCostCents) return null;
+  });
+  const quantities = new Set([need]);
+  if (h.discountBps === undefined)
+    for (const t of h.book.prepaidTiers) if (t.fromCredits > need) quantities.add(t.fromCredits);
+  for (const q of quantities)
+    options.push({ bundleId: null, bundleCredits: null, quantity: 1, credits: q, amountCents: quote(q) });
+  // Cheapest; then fewer credits; then a bundle (a one-click purchase) over a custom amount.
+  options.sort(
+    (a, b) =>
+      a.amountCents - b.amountCents ||
+      a.credits - b.credits ||
+      Number(a.bundleId === null) - Number(b.bundleId === null),
+  );
+  const best = options[0]!;
+  if (best.amountCents >= flexCostCents) return null;
   const savingCents = flexCostCents - best.amountCents;
+  const what =
+    best.bundleId === null
+      ? `${best.credits} prepaid credits in one purchase`
+      : `${best.quantity} × the ${best.bundleCredits}-credit bundle`;
   return {
     type: 'prepaid_bundle' as const,
-    message: `Buying ${best.quantity} × ${best.bundleCredits}-credit bundle for ${formatMoney(best.amountCents, h.currency)} would have covered the ${formatUnits(flexUnits)} flex credits of the last ${WINDOW_MONTHS} months, which cost ${formatMoney(flexCostCents, h.currency)}: a saving of ${formatMoney(savingCents, h.currency)}.`,
+    message: `Buying ${what} for ${formatMoney(best.amountCents, h.currency)} would have covered the ${formatUnits(flexUnits)} flex credits of the last ${WINDOW_MONTHS} months, invoiced at ${formatMoney(flexCostCents, h.currency)}: a saving of ${formatMoney(savingCents, h.currency)}.`,
     ...best,
     flexCredits: formatUnits(flexUnits),
     flexCostCents,
@@ -94,7 +119,7 @@ export function nextPlan(catalog: Catalog, plan: Plan): Plan | undefined {
 export function recommend(h: HistoryInput) {
   const contactSalesAboveMonthlyCents = h.catalog.recommendations.contactSalesAboveMonthlyCents;
   const flexUnits = h.months.reduce((sum, m) => sum + m.flexUnits, 0);
-  const flexCostCents = centsForUnits(flexUnits, h.flexPriceE4);
+  const flexCostCents = flexBilledCents(h);
   const planCostCents = h.plan.monthlyPriceCents * WINDOW_MONTHS;
   const spentCents = planCostCents + flexCostCents;
   const exhausted = h.includedExhausted.filter(Boolean).length;
@@ -110,8 +135,8 @@ export function recommend(h: HistoryInput) {
   };
   const out: Record<string, unknown>[] = [];
 
-  const bundle = cheapestBundle(h, flexUnits);
-  if (bundle) out.push(bundle);
+  const prepaid = cheapestPrepaid(h);
+  if (prepaid) out.push(prepaid);
 
   const next = nextPlan(h.catalog, h.plan);
   if (mostlyExhausted && next) {

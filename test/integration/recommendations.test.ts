@@ -39,7 +39,13 @@ it('recommends a bundle and the upgrade after three cycles of running out, with 
     cyclesIncludedExhausted: 3,
   });
   expect(body.recommendations.map((r: { type: string }) => r.type)).toEqual(['prepaid_bundle', 'upgrade']);
-  expect(body.recommendations[0]).toMatchObject({ bundleId: 'bundle-100', quantity: 6, savingCents: 24_000 });
+  // 600 credits at once reach the 500 tier (14% off): $2,064 against $2,400 of flex.
+  expect(body.recommendations[0]).toMatchObject({
+    bundleId: null,
+    credits: 600,
+    amountCents: 206_400,
+    savingCents: 33_600,
+  });
   expect(body.recommendations[1]).toMatchObject({ planId: 'scale', savingCents: 90_000 });
   expect(body.recommendations[1].message).toContain('Included credits ran out in 3 of the last 3 cycles');
   expect((await api.call('GET', '/v1/workspaces/none/recommendations', { key: PLATFORM })).status).toBe(404);

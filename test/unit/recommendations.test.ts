@@ -23,31 +23,48 @@ function history(o: { plan?: string; flexCredits: number[]; exhausted?: boolean[
 }
 const types = (r: ReturnType<typeof recommend>) => r.recommendations.map((x) => x.type);
 
-describe('the prepaid bundle (R-ALR-4)', () => {
-  it('picks the bundle that would have cost least for the flex used, with the saving', () => {
+describe('the prepaid purchase (R-ALR-4)', () => {
+  it('picks the cheapest cover for the flex used, a bundle or any quantity at its tier, with the saving', () => {
     const r = recommend(history({ flexCredits: [100, 100, 100] }));
-    // 300 credits of flex cost $1,200; three 100-credit bundles (10% off) cost $1,080.
+    // 300 flex credits were invoiced $1,200. Three 100-credit bundles (10% off) cost $1,080;
+    // one purchase of 300 reaches the 250 tier (12% off): $1,056.
     expect(r.recommendations[0]).toMatchObject({
       type: 'prepaid_bundle',
-      bundleId: 'bundle-100',
-      quantity: 3,
+      bundleId: null,
+      quantity: 1,
       credits: 300,
-      amountCents: 108_000,
+      amountCents: 105_600,
       flexCostCents: 120_000,
-      savingCents: 12_000,
-      saving: '$120.00',
+      savingCents: 14_400,
+      saving: '$144.00',
       flexCredits: '300',
     });
     expect(r.window).toMatchObject({ months: ['2026-09', '2026-10', '2026-11'], flexCostCents: 120_000 });
+    // 245 credits: 250 (12% off, $880) costs less than exactly 245 (10% off, $882).
+    expect(recommend(history({ flexCredits: [0, 0, 245] })).recommendations[0]).toMatchObject({
+      bundleId: 'bundle-250',
+      credits: 250,
+      amountCents: 88_000,
+    });
   });
 
-  it('rounds the credits needed up and recommends nothing when no bundle saves', () => {
-    // 95.5 flex credits ($382): one 100-credit bundle ($360) covers them.
+  it('compares with what flex was invoiced: each month rounded down', () => {
+    // 95.5 flex credits were invoiced as 95 ($380); 96 prepaid credits (8% off) cost $353.28.
     const r = recommend(history({ flexCredits: [0, 0, 95.5] }));
-    expect(r.recommendations[0]).toMatchObject({ bundleId: 'bundle-100', quantity: 1, savingCents: 2200 });
-    // 77.7 flex credits cost $310.80: the cheapest cover (100 credits, $360) costs more.
-    expect(types(recommend(history({ flexCredits: [0, 77.7, 0] })))).toEqual([]);
+    expect(r.recommendations[0]).toMatchObject({
+      credits: 96,
+      amountCents: 35_328,
+      flexCostCents: 38_000,
+      savingCents: 2672,
+    });
     expect(types(recommend(history({ flexCredits: [0, 0, 0.5] })))).toEqual([]);
+    // On the old price book prepaid starts at the flex rate: 10.5 invoiced as 10 ($40) against
+    // 11 prepaid credits ($44) saves nothing.
+    const legacy = {
+      ...history({ flexCredits: [0, 0, 10.5] }),
+      book: priceBookFor(catalog, Date.UTC(2025, 0, 1)),
+    };
+    expect(types(recommend(legacy))).toEqual([]);
   });
 });
 
