@@ -93,7 +93,10 @@ const envSchema = z.object({
     .pipe(z.array(z.url({ protocol: /^https?$/ })))
     .optional(),
   /** Signs the outbound alert webhooks (HMAC-SHA256, Stripe's scheme). */
-  BURNRATE_ALERT_WEBHOOK_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  BURNRATE_ALERT_WEBHOOK_SECRET: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(16, 'at least 16 characters').optional(),
+  ),
   /** Workers: how often alerts the API could not queue (it crashed, Redis blinked) are queued. */
   ALERT_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
@@ -172,7 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY,
       apiBase: e.STRIPE_API_BASE,
-      requestsPerSecond: e.STRIPE_REQUESTS_PER_SECOND ?? (/^[sr]k_live_/.test(e.STRIPE_SECRET_KEY ?? '') ? 100 : 25),
+      requestsPerSecond:
+        e.STRIPE_REQUESTS_PER_SECOND ?? (/^[sr]k_live_/.test(e.STRIPE_SECRET_KEY ?? '') ? 100 : 25),
       standinPort: e.STRIPE_STANDIN_PORT,
       standinWebhookUrl: e.STRIPE_STANDIN_WEBHOOK_URL,
     },
