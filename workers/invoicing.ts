@@ -33,7 +33,7 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
       let workspaces = 0;
       let retried = 0;
       // Page by page: the first jobs run while the rest of the month is still being read.
-      for await (const page of deps.invoicer.markPending(month, now)) {
+      for await (const page of deps.invoicer.markPending(month)) {
         await deps.queue.addBulk(
           page.ids.map((workspaceId) => ({
             name: 'workspace',

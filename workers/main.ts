@@ -5,8 +5,13 @@
  */
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { createLogger } from '../src/observability/logger.js';
-import { INVOICING_QUEUE, invoicingRateLimit, MONTHLY_INVOICING_SCHEDULER } from '../src/queues/invoicing.js';
 import { ALERT_JOB_OPTIONS, ALERT_WEBHOOKS_QUEUE, alertBackoffMs } from '../src/queues/alerts.js';
+import {
+  INVOICING_CONCURRENCY,
+  INVOICING_QUEUE,
+  invoicingRateLimit,
+  MONTHLY_INVOICING_SCHEDULER,
+} from '../src/queues/invoicing.js';
 import {
   ALERT_SWEEP_SCHEDULER,
   CYCLE_SWEEP_SCHEDULER,
@@ -26,8 +31,8 @@ import {
 } from '../src/runtime.js';
 import { systemClock } from '../src/services/credit-service.js';
 import { sweepCycles } from '../src/services/cycle-sweep.js';
-import { invoicingProcessor } from './invoicing.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
+import { invoicingProcessor } from './invoicing.js';
 import { stripeEventsProcessor } from './stripe-events.js';
 
 const runtime = loadRuntimeOrExit();
@@ -50,7 +55,11 @@ if (alerts.outbound) {
   await queue.upsertJobScheduler(
     ALERT_SWEEP_SCHEDULER,
     { every: config.alerts.sweepEveryMs },
-    { name: 'alert-sweep', data: { kind: 'alert-sweep' }, opts: { removeOnComplete: 100, removeOnFail: 1000 } },
+    {
+      name: 'alert-sweep',
+      data: { kind: 'alert-sweep' },
+      opts: { removeOnComplete: 100, removeOnFail: 1000 },
+    },
   );
 } else {
   await queue.removeJobScheduler(ALERT_SWEEP_SCHEDULER);
@@ -104,8 +113,8 @@ const invoicingWorker = new Worker(
     prefix,
     // Recorded on each job (processedBy): which process billed a workspace-month.
     name: `pid-${process.pid}`,
-    // A few in flight keep Stripe busy; the limiter paces all worker processes together.
-    concurrency: 16,
+    // The limiter paces all worker processes together.
+    concurrency: INVOICING_CONCURRENCY,
     ...(limiter ? { limiter } : {}),
     lockDuration: config.workerLockMs,
     stalledInterval: config.workerLockMs,
@@ -129,9 +138,7 @@ const alertWorker = new Worker(
 for (const w of [worker, stripeWorker, invoicingWorker, alertWorker]) {
   w.on('failed', (job, err) => log.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
 }
-await Promise.all(
-  [worker, stripeWorker, invoicingWorker, alertWorker].map((w) => w.waitUntilReady()),
-);
+await Promise.all([worker, stripeWorker, invoicingWorker, alertWorker].map((w) => w.waitUntilReady()));
 log.info(
   { queues: [MAINTENANCE_QUEUE, STRIPE_EVENTS_QUEUE, INVOICING_QUEUE, ALERT_WEBHOOKS_QUEUE] },
   'burnrate worker running',

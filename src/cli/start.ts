@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { loadCatalog } from '../config/catalog.js';
 import { inheritedEnv, loadConfig } from '../config/env.js';
+import { WORKER_NODE_FLAGS } from '../config/worker-flags.js';
 import { type EmbeddedRedis, RedisNotInstalledError, startEmbeddedRedis } from '../redis/embedded-server.js';
 import { DEV_WEBHOOK_SECRET, STANDIN_FIXTURES, startStandin } from '../stripe/standin/server.js';
 
@@ -72,7 +73,8 @@ if (!config.stripe.secretKey && !config.stripe.apiBase) {
 
 const children: ChildProcess[] = [];
 for (const entry of ['webhooks/main.ts', 'workers/main.ts']) {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const flags = entry === 'workers/main.ts' ? WORKER_NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry], {
     stdio: 'inherit',
     env: { ...inheritedEnv(), ...stripeEnv, REDIS_URL: redisUrl },
   });

@@ -8,7 +8,7 @@
  * failed) is kept, so a run can be resumed, re-run or inspected, and every Stripe call is
  * idempotent: a re-run, a retry or a killed worker never bills twice.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { type Catalog, effectiveOverrides } from '../domain/catalog.js';
@@ -24,7 +24,8 @@ const stateSchema = z.object({
   status: z.enum(INVOICE_STATUSES),
   flexCredits: z.string(),
   billedCredits: z.number().int(),
-  amountCents: z.number().int(),
+  /** What the billed credits cost at the workspace's flex price; known once it is billed. */
+  amountCents: z.number().int().optional(),
   itemId: z.string().optional(),
   invoiceId: z.string().optional(),
   reason: z.string().optional(),
@@ -80,6 +81,31 @@ export class Invoicer {
   }
 
   /**
+   * The closing reads of a page of workspaces. On one Redis node their transactions go out in
+   * one pipeline (ioredis's inline transactions: each MULTI … EXEC stays atomic); a cluster
+   * pipeline must stay within one slot, so there each goes alone.
+   */
+  private async readClosingPage(ids: string[], month: string): Promise<number[]> {
+    const redis = this.deps.redis;
+    if (redis.isCluster) return Promise.all(ids.map((id) => this.readClosing(id, month)));
+    // ioredis's Pipeline has multi() (inline transactions); its types leave it out.
+    const pipe = redis.pipeline() as ChainableCommander & { multi(): ChainableCommander };
+    for (const id of ids) {
+      const k = this.deps.store.keys(id);
+      // exec() inside the pipeline closes the transaction; the last one sends it all.
+      void pipe.multi().sadd(k.flexClosed, month).hget(k.flexMonths, month).exec();
+    }
+    const replies = (await pipe.exec()) ?? [];
+    // Per workspace: MULTI, two QUEUED, then EXEC's [SADD, HGET].
+    return ids.map((_, i) => {
+      const [err, results] = replies[i * 4 + 3] ?? [null, null];
+      if (err) throw err;
+      if (!Array.isArray(results)) throw new Error(`the closing read of ${ids[i]} was discarded`);
+      return Number(results[1] ?? 0);
+    });
+  }
+
+  /**
    * The workspaces with flex to bill in a month, a page at a time (bounded memory). With
    * `close` (a real run, not a dry run) every workspace's amount is a closing read.
    */
@@ -93,8 +119,7 @@ export class Invoicer {
       cursor = next;
       let units: number[];
       if (opts.close) {
-        // Issued together, the transactions go out as one write; each stays atomic.
-        units = await Promise.all(ids.map((id) => this.readClosing(id, month)));
+        units = await this.readClosingPage(ids, month);
       } else {
         const pipe = this.deps.redis.pipeline();
         for (const id of ids) pipe.hget(this.deps.store.keys(id).flexMonths, month);
@@ -123,11 +148,15 @@ export class Invoicer {
     now: number,
     opts: { final?: boolean } = {},
   ): Promise<WorkspaceMonthState> {
-    const prev = await this.state(month, workspaceId);
+    // Three reads at once: the state and the snapshot share a write (auto-pipelining), the
+    // transaction has its own.
+    const [prev, snap, units] = await Promise.all([
+      this.state(month, workspaceId),
+      this.deps.store.snapshot(workspaceId, now),
+      this.readClosing(workspaceId, month),
+    ]);
     if (prev && (prev.status === 'invoiced' || prev.status === 'skipped')) return prev;
-    const snap = await this.deps.store.snapshot(workspaceId, now);
     if (!snap) throw new PermanentInvoicingError(`workspace ${workspaceId} does not exist`);
-    const units = await this.readClosing(workspaceId, month);
     const billed = floorToWholeCredits(units);
     const price = snap.state.flexPriceE4;
     const base = {
@@ -226,7 +255,7 @@ export class Invoicer {
       counts[s.status]++;
       if (s.status === 'item_created' || s.status === 'invoiced') {
         billedCredits += s.billedCredits;
-        amountCents += s.amountCents;
+        amountCents += s.amountCents ?? 0;
       }
       if (s.status === 'failed' && failures.length < 100)
         failures.push({ workspaceId: id, reason: s.reason ?? '' });
@@ -248,7 +277,7 @@ export class Invoicer {
    * fixed its cause); any other keeps its state, so billing resumes where it was. Yields each
    * page's workspaces and, of those, the ones that had failed.
    */
-  async *markPending(month: string, now: number): AsyncGenerator<{ ids: string[]; failed: string[] }> {
+  async *markPending(month: string): AsyncGenerator<{ ids: string[]; failed: string[] }> {
     const key = this.key(month);
     for await (const page of this.candidatePages(month, { close: true })) {
       const ids = page.map((c) => c.workspaceId);
@@ -256,21 +285,18 @@ export class Invoicer {
       const failed = ids.filter(
         (_, i) => prev[i] != null && stateSchema.parse(JSON.parse(prev[i]!)).status === 'failed',
       );
-      const fresh = page.filter((_, i) => prev[i] == null || failed.includes(ids[i]!));
-      // The flex price of each, for the amount the state shows; concurrent, one round trip.
-      const snaps = await Promise.all(fresh.map((c) => this.deps.store.snapshot(c.workspaceId, now)));
+      const retried = new Set(failed);
       const pipe = this.deps.redis.pipeline();
-      for (const [i, c] of fresh.entries()) {
-        const billed = floorToWholeCredits(c.units);
-        const snap = snaps[i];
+      for (const [i, c] of page.entries()) {
+        const retry = retried.has(c.workspaceId);
+        if (prev[i] != null && !retry) continue;
         const s: WorkspaceMonthState = {
           status: 'pending',
           flexCredits: formatUnits(c.units),
-          billedCredits: billed,
-          amountCents: snap ? centsForUnits(billed * UNITS_PER_CREDIT, snap.state.flexPriceE4) : 0,
+          billedCredits: floorToWholeCredits(c.units),
         };
         // Never over a state a job wrote meanwhile, unless it is the failure being retried.
-        if (failed.includes(c.workspaceId)) pipe.hset(key, c.workspaceId, JSON.stringify(s));
+        if (retry) pipe.hset(key, c.workspaceId, JSON.stringify(s));
         else pipe.hsetnx(key, c.workspaceId, JSON.stringify(s));
       }
       await pipe.exec();

@@ -61,7 +61,7 @@ it("R-FLX-5 a run's candidate scan closes the month for every workspace it reads
   });
 
   const pending: string[] = [];
-  for await (const page of invoicer.markPending(MONTH, NOW)) pending.push(...page.ids);
+  for await (const page of invoicer.markPending(MONTH)) pending.push(...page.ids);
   expect(pending.sort()).toEqual(['close-a', 'close-b']);
   for (const id of Object.keys(FLEX)) expect(await closed(id), id).toEqual([MONTH]);
 

@@ -42,7 +42,10 @@ export const STANDIN_FIXTURES = fileURLToPath(
 /** The webhook secret of `npm start` with no Stripe configured: development only. */
 export const DEV_WEBHOOK_SECRET = 'whsec_burnrate_local_standin';
 
-const newId = (prefix: string) => `${prefix}_test_${randomBytes(12).toString('hex')}`;
+/** Unique ids, Stripe-like: random per process, then a counter (no crypto call per object). */
+const ID_SEED = randomBytes(6).toString('hex');
+let idCounter = 0;
+const newId = (prefix: string) => `${prefix}_test_${ID_SEED}${(++idCounter).toString(36).padStart(8, '0')}`;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 class StripeStandinError extends Error {
@@ -88,8 +91,9 @@ export class Standin {
   private fixture(name: string, fields: Record<string, unknown>): StripeObject {
     const base = this.fixtures[name];
     if (!base) throw new Error(`no fixture ${name}`);
+    // A shallow copy: the stand-in replaces nested fields, never changes them in place.
     const obj = {
-      ...structuredClone(base),
+      ...base,
       livemode: false,
       created: nowSeconds(),
       ...fields,
@@ -220,6 +224,7 @@ export class Standin {
   private routes(): Express {
     const app = express();
     app.disable('x-powered-by');
+    app.set('etag', false); // a hash of every answer: Stripe sends none
     app.use(express.urlencoded({ extended: true, limit: '1mb' }));
     app.use(express.json({ limit: '1mb' }));
     app.use('/v1', (req, _res, next) => {
