@@ -5,7 +5,7 @@
  * `inFlight` workspaces at a time: no queue, no Redis, no state.
  *
  * Arguments: <Stripe API base> <customers JSON file: [{customer, annual}]> <in flight> <month>.
- * Prints {"seconds", "calls"}.
+ * Prints {"seconds", "calls", "cpuSeconds"} (this process's CPU over the calls).
  */
 import { readFileSync } from 'node:fs';
 import Stripe from 'stripe';
@@ -55,9 +55,12 @@ async function bill({ customer, annual }: { customer: string; annual: boolean })
 }
 
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 await Promise.all(
   Array.from({ length: Number(inFlight) }, async () => {
     while (next < customers.length) await bill(customers[next++]!);
   }),
 );
-process.stdout.write(`${JSON.stringify({ seconds: (performance.now() - t0) / 1000, calls })}\n`);
+const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(`${JSON.stringify({ seconds, calls, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);

@@ -157,13 +157,20 @@ async function main() {
       ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    const standinCpu0 = process.cpuUsage();
     let baseOut = '';
     base.stdout!.on('data', (d) => {
       baseOut += d;
     });
     await once(base, 'exit');
-    const baseline = JSON.parse(baseOut) as { seconds: number; calls: number };
+    const baselineStandinCpu = process.cpuUsage(standinCpu0);
+    const baseline = JSON.parse(baseOut) as { seconds: number; calls: number; cpuSeconds: number };
     const baselinePerSecond = BASELINE_SIZE / baseline.seconds;
+    /** CPU ms a workspace costs in the baseline: the SDK's side and the stand-in's. */
+    const baselineMs = {
+      client: (baseline.cpuSeconds * 1000) / BASELINE_SIZE,
+      standin: (baselineStandinCpu.user + baselineStandinCpu.system) / 1000 / BASELINE_SIZE,
+    };
     if (baselineStandin.standin.objectsOf('invoiceitem').length !== BASELINE_SIZE)
       throw new Error('the baseline did not create one item per workspace');
     await baselineStandin.close();
@@ -295,17 +302,21 @@ async function main() {
     const perSecond = Math.min(small.perSecond, large.perSecond);
     const peakRss = Math.max(small.peakRssMb, large.peakRssMb);
     const fmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    const perWorkspace = (r: SizeResult) =>
+      `cpu ms a workspace: worker ${((r.cpu.workers * 1000) / r.workspaces).toFixed(2)}, stand-in ${((r.cpu.standin * 1000) / r.workspaces).toFixed(2)}, redis ${((r.cpu.redis * 1000) / r.workspaces).toFixed(2)}; others ${r.cpu.others.toFixed(1)} s`;
     const row = (r: SizeResult) =>
-      `${fmt.format(r.workspaces).padStart(7)} workspaces  ${r.seconds.toFixed(1).padStart(6)} s  ${fmt
-        .format(r.perSecond)
-        .padStart(
-          6,
-        )} workspaces/s  peak RSS ${r.peakRssMb.toFixed(0).padStart(4)} MB  cpu s: worker ${r.cpu.workers.toFixed(1)}, stand-in ${r.cpu.standin.toFixed(1)}, redis ${r.cpu.redis.toFixed(1)}, others ${r.cpu.others.toFixed(1)}`;
+      [
+        `${fmt.format(r.workspaces).padStart(7)} workspaces`,
+        `${r.seconds.toFixed(1).padStart(6)} s`,
+        `${fmt.format(r.perSecond).padStart(6)} workspaces/s`,
+        `peak RSS ${r.peakRssMb.toFixed(0).padStart(4)} MB`,
+        perWorkspace(r),
+      ].join('  ');
     process.stdout.write(
       [
         `burnrate bench:invoicing: ${WORKERS} worker process × ${INVOICING_CONCURRENCY} jobs in flight, throttle lifted, Stripe stand-in, one in ${ANNUAL_EVERY} annual, Redis AOF everysec`,
         '',
-        `baseline: Stripe calls alone (${fmt.format(BASELINE_SIZE)} workspaces, ${baseline.calls} calls, ${IN_FLIGHT} in flight)  ${fmt.format(baselinePerSecond)} workspaces/s`,
+        `baseline: Stripe calls alone (${fmt.format(BASELINE_SIZE)} workspaces, ${baseline.calls} calls, ${IN_FLIGHT} in flight)  ${fmt.format(baselinePerSecond)} workspaces/s  cpu ms a workspace: SDK ${baselineMs.client.toFixed(2)}, stand-in ${baselineMs.standin.toFixed(2)}`,
         row(small),
         row(large),
         '',
