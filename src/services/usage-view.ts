@@ -73,7 +73,10 @@ export class UsageView {
     const add = (key: string, kind: string, units: number) => {
       if (!(KINDS as readonly string[]).includes(kind)) return;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = zero()));
+      if (!g) {
+        g = zero();
+        groups.set(key, g);
+      }
       g[kind as Kind] += units;
       total[kind as Kind] += units;
     };
