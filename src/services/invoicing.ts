@@ -11,7 +11,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import Stripe from 'stripe';
 import { z } from 'zod';
-import { type Catalog, effectiveOverrides } from '../domain/catalog.js';
+import { type Catalog, effectiveOverrides, findPlan } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { centsForUnits, floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -184,9 +184,12 @@ export class Invoicer {
       await this.save(month, workspaceId, { ...base, status: 'failed', reason });
       throw new PermanentInvoicingError(`${workspaceId} ${month}: ${reason}`);
     }
-    // Annual plans, and the final month of an ended subscription (R-CYC-3: no next
-    // subscription invoice will sweep the item up), get an invoice finalized at once.
-    const annual = snap.state.intervalMonths === 12 || opts.final === true;
+    // Annual plans, the final month of an ended subscription (R-CYC-3), and a workspace now on
+    // a plan not sold through Stripe (its subscription ended after the month, before this
+    // run): no next subscription invoice will sweep the item up, so an invoice is finalized now.
+    const plan = findPlan(this.deps.catalog, snap.state.planId);
+    const noSubscription = !plan || plan.stripePriceIds.length === 0;
+    const annual = snap.state.intervalMonths === 12 || opts.final === true || noSubscription;
     const metadata = { workspace_id: workspaceId, month, flex_credits: base.flexCredits };
     let invoiceId = prev?.invoiceId;
     if (annual && !invoiceId) {

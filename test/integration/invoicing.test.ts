@@ -142,6 +142,23 @@ it('R-FLX-5/6 bills each workspace-month once: the floor of its flex, annual inv
   expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-13')).status).toBe(400);
 });
 
+it('R-CYC-3 a workspace whose subscription ended before the run gets its last flex month on an invoice finalized at once', async () => {
+  api.clock.set(OCT);
+  const customer = await workspace('inv-ended-late', 'growth', '12.3');
+  api.clock.set(NOV);
+  // The subscription ended on Nov 1 (its final invoice had Nov's flex: none); back on free.
+  await api.call('PUT', '/v1/workspaces/inv-ended-late', { body: { planId: 'free' } });
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
+  await drained();
+  const invoices = (await stripe.invoices.list({ customer: customer! })).data;
+  expect(invoices).toHaveLength(1);
+  expect(invoices[0]).toMatchObject({ status: 'open', total: 12 * 400 });
+  expect(await api.invoicer.state('2026-10', 'inv-ended-late')).toMatchObject({
+    status: 'invoiced',
+    billedCredits: 12,
+  });
+});
+
 it('R-CYC-3 an ended subscription gets its final month invoiced at once, and the monthly run does not bill it again', async () => {
   api.clock.set(NOV);
   const customer = await workspace('inv-cancel', 'growth', '12.3');
