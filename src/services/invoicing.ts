@@ -222,7 +222,9 @@ export class Invoicer {
     }
     const created = { ...base, status: 'item_created' as const, itemId, ...(invoiceId ? { invoiceId } : {}) };
     if (!annual) return this.save(month, workspaceId, created);
-    await this.save(month, workspaceId, created);
+    // On its own invoice the item is not the end: the month stays pending (with the ids, so a
+    // retry resumes) until the invoice is finalized, and the run is not done before that.
+    await this.save(month, workspaceId, { ...created, status: 'pending' });
     await stripe.call((sdk) =>
       sdk.invoices.finalizeInvoice(invoiceId!, undefined, {
         idempotencyKey: `flex-finalize:${workspaceId}:${month}`,
