@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../src/queues/alerts.js';
-import { INVOICING_QUEUE } from '../src/queues/invoicing.js';
+import { INVOICING_QUEUE, RUN_JOB_OPTIONS } from '../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { queuePrefix, stripeEventClaimKey } from '../src/redis/keys.js';
 import { connectApiRedis, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
@@ -52,7 +52,7 @@ const http = await startHttp({
     await invoicingQueue.add(
       'run',
       { kind: 'run', month },
-      { jobId: `run_${month}_${Date.now()}`, removeOnFail: false },
+      { ...RUN_JOB_OPTIONS, jobId: `run_${month}_${Date.now()}` },
     );
   },
   mountBefore: (app) =>

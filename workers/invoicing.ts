@@ -29,7 +29,10 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
     const data = parsed.data;
     const now = deps.clock.now();
     if (data.kind === 'run') {
-      const month = data.month ?? previousMonth(now);
+      // The scheduler's run bills the month before the one it was scheduled in (prevMillis),
+      // even when it runs late; a run from the API names its month.
+      const scheduledAt = typeof job.opts.prevMillis === 'number' ? job.opts.prevMillis : now;
+      const month = data.month ?? previousMonth(scheduledAt);
       let workspaces = 0;
       let retried = 0;
       // Page by page: the first jobs run while the rest of the month is still being read.
@@ -63,11 +66,18 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
       );
       return state;
     } catch (err) {
-      if (err instanceof PermanentInvoicingError) throw new UnrecoverableError(err.message);
-      if (err instanceof Stripe.errors.StripeError && !isRetryableStripeError(err)) {
-        throw new UnrecoverableError(`${data.workspaceId} ${data.month}: Stripe refused: ${err.message}`);
-      }
-      throw err;
+      const message = (err as Error).message;
+      let final: Error | null = null;
+      if (err instanceof PermanentInvoicingError) final = new UnrecoverableError(message);
+      else if (err instanceof Stripe.errors.StripeError && !isRetryableStripeError(err))
+        final = new UnrecoverableError(`${data.workspaceId} ${data.month}: Stripe refused: ${message}`);
+      // The last attempt, or one no retry fixes: the month shows as failed, and a re-run
+      // (which retries failed months) picks it up from the ids it has.
+      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      // (A PermanentInvoicingError has recorded its own reason already.)
+      if (!(err instanceof PermanentInvoicingError) && (final || last))
+        await deps.invoicer.markFailed(data.month, data.workspaceId, message);
+      throw final ?? err;
     }
   };
 }

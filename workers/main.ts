@@ -11,6 +11,7 @@ import {
   INVOICING_QUEUE,
   invoicingRateLimit,
   MONTHLY_INVOICING_SCHEDULER,
+  RUN_JOB_OPTIONS,
 } from '../src/queues/invoicing.js';
 import {
   ALERT_SWEEP_SCHEDULER,
@@ -102,7 +103,7 @@ const invoicingQueue = new Queue(INVOICING_QUEUE, { connection: bullConnection(u
 await invoicingQueue.upsertJobScheduler(
   MONTHLY_INVOICING_SCHEDULER,
   { pattern: '0 5 0 1 * *', tz: 'UTC' },
-  { name: 'run', data: { kind: 'run' }, opts: { removeOnComplete: 24, removeOnFail: false } },
+  { name: 'run', data: { kind: 'run' }, opts: RUN_JOB_OPTIONS },
 );
 const limiter = invoicingRateLimit(config.stripe.requestsPerSecond);
 const invoicingWorker = new Worker(

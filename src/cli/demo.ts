@@ -116,8 +116,11 @@ async function main() {
         `flex ${w.flex.usedCredits} credits = $${(w.flex.usedCents / 100).toFixed(2)} of cap ${w.flex.capCents === null ? 'none' : `$${w.flex.capCents / 100}`}` +
         `${w.blocked ? ` · blocked: ${w.blocked}` : ''}\n`,
     );
+  /** Every alert id a usage answer named: the receiver must get each of them. */
+  const raised = new Set<string>();
   const spend = async (credits: number, key: string, extra: Json = {}, ws = WS) => {
     const r = await api('POST', `/v1/workspaces/${ws}/usage`, { idempotencyKey: key, credits, ...extra });
+    for (const a of (r.alerts ?? []) as Json[]) raised.add(a.id as string);
     const how = extra.mode === 'record' ? 'record' : 'spend';
     process.stdout.write(
       `   ${how} ${credits}${extra.occurredAt ? ` (occurred ${extra.occurredAt})` : ''}: ${r.status} ${
@@ -298,9 +301,11 @@ async function main() {
     await banners(['en', 'hi', 'ko']);
 
     say(`13. What the platform's webhook receiver got (signed; each alert id at least once)`);
-    const expected = 7; // every alert type, acme's 80% twice (growth, then free)
-    for (let i = 0; i < 200 && new Set(receiver.received.map((r) => r.body.id)).size < expected; i++)
+    const arrived = () => new Set(receiver.received.map((r) => r.body.id as string));
+    for (let i = 0; i < 400 && [...raised].some((id) => !arrived().has(id)); i++)
       await new Promise((r) => setTimeout(r, 50));
+    const missing = [...raised].filter((id) => !arrived().has(id));
+    if (missing.length > 0) throw new Error(`alerts not delivered: ${missing.join(', ')}`);
     for (const r of receiver.received) {
       const b = r.body;
       process.stdout.write(

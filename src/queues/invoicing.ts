@@ -44,3 +44,14 @@ export function invoicingRateLimit(requestsPerSecond: number): { max: number; du
   const max = Math.ceil((requestsPerSecond * 100) / (1000 * STRIPE_CALLS_PER_JOB));
   return { max, duration: Math.ceil((max * STRIPE_CALLS_PER_JOB * 1000) / requestsPerSecond) };
 }
+
+/**
+ * A run is safe to repeat (pending marks are HSETNX, job ids per workspace-month), so a Redis
+ * error in the middle of its fan-out is retried rather than leaving the month half queued.
+ */
+export const RUN_JOB_OPTIONS = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 5000 },
+  removeOnComplete: 24,
+  removeOnFail: false,
+} as const;

@@ -140,7 +140,23 @@ export interface DebitOutcome {
   available: number | null;
   state: DebitBalances;
   /** The alerts this event raised (R-ALR-1); a replay repeats the first answer's. */
-  alerts: { id: string; name: AlertName }[];
+  alerts: RaisedAlert[];
+}
+
+export type RaisedAlert = { id: string; name: AlertName };
+
+/** A script's "<id>=<name>,…" of the alerts it raised (R-ALR-1). */
+function parseAlerts(field: string): RaisedAlert[] {
+  if (field === '') return [];
+  return field.split(',').map((pair) => {
+    const [id, name] = pair.split('=');
+    return { id: id!, name: alertNameSchema.parse(name) };
+  });
+}
+
+/** The alerts after a script's state reply (`offset`: where the state starts), if any. */
+function trailingAlerts(reply: string[], offset: number): RaisedAlert[] {
+  return reply.length === offset + STATE_FIELDS.length + 1 ? parseAlerts(reply[reply.length - 1]!) : [];
 }
 
 function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
@@ -163,13 +179,7 @@ function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
       flexPriceE4: int(r[12]!),
       blocked: r[13] === '' ? null : reasonSchema.parse(r[13]),
     },
-    alerts:
-      r[14] === ''
-        ? []
-        : r[14]!.split(',').map((pair) => {
-            const [id, name] = pair.split('=');
-            return { id: id!, name: alertNameSchema.parse(name) };
-          }),
+    alerts: parseAlerts(r[14]!),
   };
 }
 
@@ -356,10 +366,12 @@ export class EngineStore {
     idempotencyKey: string;
     bodyHash: string;
     now: number;
+    outbound?: boolean | undefined;
   }): Promise<{
     status: 'ok' | 'insufficient_balance' | 'duplicate_lot';
     replayed: boolean;
     state: StoredState;
+    alerts: RaisedAlert[];
   }> {
     const k = this.keys(o.workspaceId);
     const reply = replySchema.parse(
@@ -369,6 +381,8 @@ export class EngineStore {
         k.lotbal,
         k.ledger,
         k.adjustmentIdem(o.idempotencyKey),
+        k.alerts,
+        k.alertQueue,
         o.now,
         o.kind,
         o.units,
@@ -377,15 +391,28 @@ export class EngineStore {
         this.opts.idempotencyTtlSeconds,
         o.type,
         o.reason,
+        o.outbound ? '1' : '0',
       ),
     );
     failIfError(reply, o.workspaceId);
     const status = z.enum(['ok', 'insufficient_balance', 'duplicate_lot']).parse(reply[0]);
-    return { status, replayed: reply[1] === '1', state: parseState(reply.slice(2)) };
+    return {
+      status,
+      replayed: reply[1] === '1',
+      state: parseState(reply.slice(2)),
+      alerts: trailingAlerts(reply, 2),
+    };
   }
 
   /** Takes back a refunded share of a lot: `target` is cumulative over the purchase's refunds. */
-  async clawback(o: { workspaceId: string; lot: string; target: number; ref: string; now: number }) {
+  async clawback(o: {
+    workspaceId: string;
+    lot: string;
+    target: number;
+    ref: string;
+    now: number;
+    outbound?: boolean | undefined;
+  }) {
     const k = this.keys(o.workspaceId);
     const reply = replySchema.parse(
       await this.redis.clawback(
@@ -394,10 +421,13 @@ export class EngineStore {
         k.lotbal,
         k.ledger,
         k.lotClawback,
+        k.alerts,
+        k.alertQueue,
         o.now,
         o.lot,
         o.target,
         o.ref,
+        o.outbound ? '1' : '0',
       ),
     );
     failIfError(reply, o.workspaceId);
@@ -408,6 +438,7 @@ export class EngineStore {
       taken: int(reply[1]!),
       shortfall: int(reply[2]!),
       state: parseState(reply.slice(3)),
+      alerts: trailingAlerts(reply, 3),
     };
   }
 
@@ -418,21 +449,25 @@ export class EngineStore {
     capCents?: number | null | undefined;
     thresholdCents?: number | null | undefined;
     now: number;
-  }): Promise<StoredState> {
+    outbound?: boolean | undefined;
+  }): Promise<{ state: StoredState; alerts: RaisedAlert[] }> {
     const k = this.keys(o.workspaceId);
     const arg = (v: number | null | undefined) => (v === undefined ? '' : v === null ? -1 : v);
     const reply = replySchema.parse(
       await this.redis.flexSettings(
         k.engine,
         k.ledger,
+        k.alerts,
+        k.alertQueue,
         o.now,
         o.enabled === undefined ? '' : o.enabled ? 1 : 0,
         arg(o.capCents),
         arg(o.thresholdCents),
+        o.outbound ? '1' : '0',
       ),
     );
     failIfError(reply, o.workspaceId);
-    return parseState(reply.slice(1));
+    return { state: parseState(reply.slice(1)), alerts: trailingAlerts(reply, 1) };
   }
 
   /** Prepaid lots with something left, oldest first. */

@@ -36,6 +36,7 @@ import {
   type DebitEvent,
   type DebitOutcome,
   type EngineStore,
+  type RaisedAlert,
   type WorkspaceMeta,
 } from '../redis/engine-store.js';
 import { stripeCustomerKey, stripePaymentKey } from '../redis/keys.js';
@@ -481,12 +482,26 @@ export class CreditService {
 
   /** Queues the alerts a debit raised for the webhooks; the worker's sweep catches a failure. */
   private async dispatchAlerts(workspaceId: string, outs: readonly (DebitOutcome | typeof CONFLICT)[]) {
+    await this.dispatchRaised(
+      workspaceId,
+      outs.flatMap((o) => (o === CONFLICT || o.replayed ? [] : o.alerts)),
+    );
+  }
+
+  /** Whether scripts should put raised alerts in the outbox (outbound webhooks configured). */
+  get alertsOutbound(): boolean {
+    return this.deps.alerts?.outbound ?? false;
+  }
+
+  /** Queues alerts a script raised for the webhooks; the worker's sweep catches a failure. */
+  async dispatchRaised(workspaceId: string, raised: readonly RaisedAlert[]): Promise<void> {
     const alerts = this.deps.alerts;
-    if (!alerts?.outbound) return;
-    const ids = outs.flatMap((o) => (o === CONFLICT || o.replayed ? [] : o.alerts.map((a) => a.id)));
-    if (ids.length === 0) return;
+    if (!alerts?.outbound || raised.length === 0) return;
     try {
-      await alerts.dispatch(workspaceId, ids);
+      await alerts.dispatch(
+        workspaceId,
+        raised.map((a) => a.id),
+      );
     } catch {
       // Left in the workspace's outbox: the worker's sweep queues it within a minute.
     }
@@ -603,12 +618,24 @@ export class CreditService {
         `plan ${state.planId} has no flex: upgrade to a paid plan first`,
       );
     }
-    await this.deps.store.flexSettings({ workspaceId, ...body, now });
+    const { alerts } = await this.deps.store.flexSettings({
+      workspaceId,
+      ...body,
+      now,
+      outbound: this.alertsOutbound,
+    });
+    await this.dispatchRaised(workspaceId, alerts);
     return this.getWorkspace(workspaceId);
   }
 
   async setThreshold(workspaceId: string, thresholdCents: number | null) {
-    await this.deps.store.flexSettings({ workspaceId, thresholdCents, now: this.deps.clock.now() });
+    const { alerts } = await this.deps.store.flexSettings({
+      workspaceId,
+      thresholdCents,
+      now: this.deps.clock.now(),
+      outbound: this.alertsOutbound,
+    });
+    await this.dispatchRaised(workspaceId, alerts);
     return this.getWorkspace(workspaceId);
   }
 
@@ -629,7 +656,9 @@ export class CreditService {
         .update(JSON.stringify([body.kind, body.credits, body.reason]))
         .digest('base64'),
       now: this.deps.clock.now(),
+      outbound: this.alertsOutbound,
     });
+    if (!res.replayed) await this.dispatchRaised(workspaceId, res.alerts);
     if (res.status === 'insufficient_balance') {
       throw new BurnrateError('invalid_request', `the ${body.kind} balance is smaller than the debit`, {
         balance: formatUnits(body.kind === 'included' ? res.state.included : res.state.prepaid),

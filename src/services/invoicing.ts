@@ -29,6 +29,19 @@ const stateSchema = z.object({
   itemId: z.string().optional(),
   invoiceId: z.string().optional(),
   reason: z.string().optional(),
+  /**
+   * The terms of the bill, fixed before the first Stripe call and reused by every retry:
+   * Stripe refuses an idempotency key reused with other parameters, and a price or plan change
+   * between attempts must not change what the month is billed (or leave a draft invoice).
+   */
+  terms: z
+    .object({
+      priceE4: z.number().int().positive(),
+      currency: z.string(),
+      customer: z.string(),
+      ownInvoice: z.boolean(),
+    })
+    .optional(),
 });
 export type WorkspaceMonthState = z.infer<typeof stateSchema>;
 
@@ -155,10 +168,15 @@ export class Invoicer {
       this.deps.store.snapshot(workspaceId, now),
       this.readClosing(workspaceId, month),
     ]);
-    if (prev && (prev.status === 'invoiced' || prev.status === 'skipped')) return prev;
+    // Done: invoiced, skipped, or an item that waits for the subscription invoice.
+    if (prev && (prev.status === 'invoiced' || prev.status === 'skipped' || prev.status === 'item_created'))
+      return prev;
     if (!snap) throw new PermanentInvoicingError(`workspace ${workspaceId} does not exist`);
     const billed = floorToWholeCredits(units);
-    const price = snap.state.flexPriceE4;
+    // The first attempt's terms; but a month that failed before anything was created in Stripe
+    // takes today's (the operator fixed the cause, e.g. the customer).
+    const keep = prev?.status === 'failed' && !prev.itemId && !prev.invoiceId ? undefined : prev?.terms;
+    const price = keep?.priceE4 ?? snap.state.flexPriceE4;
     const base = {
       flexCredits: formatUnits(units),
       billedCredits: billed,
@@ -177,7 +195,7 @@ export class Invoicer {
         reason: 'invoiced by hand (R-CAT-5)',
       });
     }
-    const customer = snap.meta.stripeCustomerId;
+    const customer = keep?.customer ?? snap.meta.stripeCustomerId;
     const stripe = this.deps.stripe;
     if (!customer || !stripe) {
       const reason = customer ? 'Stripe is not configured' : 'the workspace has no Stripe customer';
@@ -189,18 +207,32 @@ export class Invoicer {
     // run): no next subscription invoice will sweep the item up, so an invoice is finalized now.
     const plan = findPlan(this.deps.catalog, snap.state.planId);
     const noSubscription = !plan || plan.stripePriceIds.length === 0;
-    const annual = snap.state.intervalMonths === 12 || opts.final === true || noSubscription;
+    const terms = keep ?? {
+      priceE4: price,
+      currency: snap.meta.currency || 'usd',
+      customer,
+      ownInvoice: snap.state.intervalMonths === 12 || opts.final === true || noSubscription,
+    };
+    if (!keep) await this.save(month, workspaceId, { ...base, status: 'pending', terms });
+    const annual = terms.ownInvoice;
     const metadata = { workspace_id: workspaceId, month, flex_credits: base.flexCredits };
     let invoiceId = prev?.invoiceId;
     if (annual && !invoiceId) {
       const invoice = await stripe.call((sdk) =>
         sdk.invoices.create(
-          { customer, auto_advance: false, pending_invoice_items_behavior: 'exclude', metadata },
+          {
+            customer,
+            auto_advance: false,
+            // The final invoice of an ended subscription (R-CYC-3) also takes the items still
+            // waiting for a subscription invoice that will now never come.
+            pending_invoice_items_behavior: opts.final ? 'include' : 'exclude',
+            metadata,
+          },
           { idempotencyKey: `flex-invoice:${workspaceId}:${month}` },
         ),
       );
       invoiceId = invoice.id;
-      await this.save(month, workspaceId, { ...base, status: 'pending', invoiceId });
+      await this.save(month, workspaceId, { ...base, status: 'pending', terms, invoiceId });
     }
     let itemId = prev?.itemId;
     if (!itemId) {
@@ -208,7 +240,7 @@ export class Invoicer {
         sdk.invoiceItems.create(
           {
             customer,
-            currency: snap.meta.currency || 'usd',
+            currency: terms.currency,
             quantity: billed,
             unit_amount_decimal: Stripe.Decimal.from(formatUnits(price)),
             description: `Flex credits ${month}: ${base.flexCredits} used, ${billed} billed (rounded down)`,
@@ -220,17 +252,43 @@ export class Invoicer {
       );
       itemId = item.id;
     }
-    const created = { ...base, status: 'item_created' as const, itemId, ...(invoiceId ? { invoiceId } : {}) };
+    const created = {
+      ...base,
+      status: 'item_created' as const,
+      terms,
+      itemId,
+      ...(invoiceId ? { invoiceId } : {}),
+    };
     if (!annual) return this.save(month, workspaceId, created);
     // On its own invoice the item is not the end: the month stays pending (with the ids, so a
     // retry resumes) until the invoice is finalized, and the run is not done before that.
     await this.save(month, workspaceId, { ...created, status: 'pending' });
+    // auto_advance: Stripe then collects it (charges the card, or emails it), as it does a
+    // subscription invoice; created as a draft it would otherwise wait for an explicit action.
     await stripe.call((sdk) =>
-      sdk.invoices.finalizeInvoice(invoiceId!, undefined, {
-        idempotencyKey: `flex-finalize:${workspaceId}:${month}`,
-      }),
+      sdk.invoices.finalizeInvoice(
+        invoiceId!,
+        { auto_advance: true },
+        { idempotencyKey: `flex-finalize:${workspaceId}:${month}` },
+      ),
     );
     return this.save(month, workspaceId, { ...created, status: 'invoiced' });
+  }
+
+  /**
+   * Records that a workspace-month's job gave up (a permanent error, or its last attempt), with
+   * the ids it got so far, so it shows as failed (not pending forever) and a re-run retries it.
+   */
+  async markFailed(month: string, workspaceId: string, reason: string): Promise<void> {
+    const prev = await this.state(month, workspaceId);
+    if (prev && prev.status !== 'pending' && prev.status !== 'failed') return;
+    await this.save(month, workspaceId, {
+      flexCredits: '0',
+      billedCredits: 0,
+      ...prev,
+      status: 'failed',
+      reason,
+    });
   }
 
   /** A run has queued every workspace-month it found: `runs` in the status counts these. */

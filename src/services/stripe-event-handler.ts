@@ -189,7 +189,9 @@ async function takeBack(
     target: Number(share),
     ref: `${event.type}:${event.id}`,
     now: deps.now,
+    outbound: deps.service.alertsOutbound,
   });
+  await deps.service.dispatchRaised(purchase.workspaceId, r.alerts);
   return {
     action: 'taken_back',
     workspaceId: purchase.workspaceId,

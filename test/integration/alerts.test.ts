@@ -318,6 +318,70 @@ describe('raising (R-ALR-1)', () => {
   });
 });
 
+describe('raised by the other movements in the step that crosses (R-ALR-1)', () => {
+  it("an operator's manual debit of the last prepaid credits", async () => {
+    const id = await workspace('free');
+    const adjust = (key: string, credits: number) =>
+      api.call('POST', `/v1/workspaces/${id}/adjustments`, {
+        body: { idempotencyKey: key, kind: 'prepaid', credits, reason: 'correction' },
+      });
+    expect((await adjust('grant', 10)).status).toBe(200);
+    await use(id, 30);
+    expect(await raisedCounts(id)).toEqual({ included_80: 1, included_exhausted: 1 });
+    expect((await adjust('take', -10)).status).toBe(200);
+    expect(await types(id)).toContain('credits_exhausted');
+    // The next attempt does not raise it again.
+    const refused = await use(id, 1);
+    expect(refused.status).toBe(402);
+    expect(refused.body.alerts).toBeUndefined();
+    // A manual debit of included credits corrects the grant (granted and left both drop): no
+    // crossing of "80% used".
+    const growth = await workspace('growth');
+    await api.call('POST', `/v1/workspaces/${growth}/adjustments`, {
+      body: { idempotencyKey: 'fix', kind: 'included', credits: -125, reason: 'correction' },
+    });
+    expect(await types(growth)).toEqual([]);
+  });
+
+  it('a cap lowered under what flex already used', async () => {
+    const id = await workspace('growth');
+    await use(id, 170); // 20 flex credits: $80 of the $100 cap
+    expect(await types(id)).toEqual(['included_exhausted', 'flex_started', 'flex_cap_80']);
+    const res = await api.call('PATCH', `/v1/workspaces/${id}/flex`, {
+      body: { capCents: 5000 },
+      key: PLATFORM,
+    });
+    expect(res.body.alerts.map((a: { type: string }) => a.type)).toContain('flex_cap_reached');
+    expect(await raisedCounts(id)).toMatchObject({ flex_cap_reached: 1 });
+  });
+
+  it('a refund that takes back the last prepaid credits of a free workspace', async () => {
+    const id = await workspace('free');
+    await api.store.adjust({
+      workspaceId: id,
+      kind: 'prepaid',
+      units: 100_000,
+      ref: 'lot-1',
+      type: 'grant',
+      reason: '',
+      idempotencyKey: 'lot-1',
+      bodyHash: 'h',
+      now: START,
+    });
+    await use(id, 30);
+    expect(await raisedCounts(id)).toEqual({ included_80: 1, included_exhausted: 1 });
+    const r = await api.store.clawback({
+      workspaceId: id,
+      lot: 'lot-1',
+      target: 100_000,
+      ref: 'refund',
+      now: START,
+    });
+    expect(r.alerts.map((a) => a.name)).toEqual(['credits_exhausted']);
+    expect(await types(id)).toContain('credits_exhausted');
+  });
+});
+
 describe('texts (R-ALR-3)', () => {
   it('reads every banner in English, Hindi and Korean with the figures filled in', async () => {
     const id = await workspace('growth');

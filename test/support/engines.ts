@@ -74,11 +74,7 @@ export class MirrorEngine implements Engine {
     if (first) return first;
     const r = debit(this.current, { ...o, ref: o.key });
     this.s = r.state;
-    const raised = this.raised.get(r.state.cycleSeq) ?? new Set<AlertName>();
-    this.raised.set(r.state.cycleSeq, raised);
-    const crossed = crossedAlerts(r.state, r.result.split.shortfall > 0);
-    const alerts = ALERT_NAMES.filter((n) => crossed.has(n) && !raised.has(n));
-    for (const n of alerts) raised.add(n);
+    const alerts = this.raise(r.state, r.result.split.shortfall > 0);
     const view: DebitView = {
       ok: r.result.applied,
       debited: r.result.applied
@@ -94,7 +90,19 @@ export class MirrorEngine implements Engine {
   async adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }) {
     const r = adjust(this.current, { ...o, ref: o.key, type: 'adjustment' });
     this.s = r.state;
+    // A manual debit raises what it crosses, as adjust.lua does (R-ALR-1).
+    if (!r.error && o.units < 0) this.raise(r.state, false);
     return r.error ?? 'ok';
+  }
+
+  /** The alerts a state has crossed and its cycle has not raised yet, now raised. */
+  private raise(state: EngineState, short: boolean): AlertName[] {
+    const raised = this.raised.get(state.cycleSeq) ?? new Set<AlertName>();
+    this.raised.set(state.cycleSeq, raised);
+    const crossed = crossedAlerts(state, short);
+    const fresh = ALERT_NAMES.filter((n) => crossed.has(n) && !raised.has(n));
+    for (const n of fresh) raised.add(n);
+    return fresh;
   }
   async setFlex(o: {
     enabled?: boolean;
@@ -103,6 +111,7 @@ export class MirrorEngine implements Engine {
     now: number;
   }) {
     this.s = setFlex(this.current, o).state;
+    this.raise(this.s, false);
   }
   async state(now: number) {
     this.s = roll(this.current, now).state;
