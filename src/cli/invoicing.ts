@@ -9,11 +9,13 @@
  * the API rather than to Redis so an operator needs an operator key, not the database, and
  * every rule (a month must be closed, operators only) is checked in one place.
  */
+
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import { type CliConfig, loadCliConfig } from '../config/cli.js';
+import { inheritedEnv } from '../config/env.js';
 
 export const USAGE = `usage: npm run invoicing -- run --month YYYY-MM [--dry-run]
        npm run invoicing -- status --month YYYY-MM
@@ -233,7 +235,7 @@ async function follow(
   }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = inheritedEnv()): Promise<number> {
   const cmd = parseCliArgs(argv);
   if (cmd.command === 'help') {
     process.stdout.write(`${USAGE}\n`);
