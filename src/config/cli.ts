@@ -3,7 +3,7 @@
  * is and the operator key to call it with.
  */
 import { z } from 'zod';
-import { ConfigError, loadConfig } from './env.js';
+import { ConfigError, invalidConfig, loadConfig } from './env.js';
 
 const cliEnvSchema = z.object({
   /** The burnrate API; default the local one on PORT. */
@@ -21,10 +21,7 @@ export interface CliConfig {
 
 export function loadCliConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   const parsed = cliEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  if (!parsed.success) throw invalidConfig(parsed.error);
   const e = parsed.data;
   const url = (e.BURNRATE_URL ?? `http://127.0.0.1:${loadConfig({ PORT: env.PORT }).port}`).replace(
     /\/+$/,

@@ -137,12 +137,15 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** A failed parse of the environment as one message naming each bad variable, never its value. */
+export function invalidConfig(error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  return new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  if (!parsed.success) throw invalidConfig(parsed.error);
   const e = parsed.data;
   if (!e.BURNRATE_API_KEYS && e.NODE_ENV === 'production') {
     throw new ConfigError('invalid configuration:\n  BURNRATE_API_KEYS: required when NODE_ENV=production');
