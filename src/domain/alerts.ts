@@ -2,14 +2,14 @@
  * Alerts (R-ALR-1..3), pure: the names, the record the debit script stores when it raises one,
  * whether a raised alert is still an active banner, its figures, and its texts in English,
  * Hindi and Korean. The Redis side (raising, banners, outbound webhooks) is
- * src/services/alerts.ts; the raising itself is in src/redis/lua/includes/core.lua (crossed).
+ * src/services/alerts.ts; the raising itself is in src/redis/lua/includes/core.lua (raiseAlerts).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type EngineState, flexRoom, split } from './burndown.js';
 import { centsForUnits, formatUnits, unitsForCents } from './units.js';
 
-/** In the order core.lua's ALERTS raises them. */
+/** In the order core.lua's raiseAlerts raises them (its bits 1, 2, 4, … in this order). */
 export const ALERT_NAMES = [
   'included_80',
   'included_exhausted',
@@ -70,7 +70,7 @@ export function flexLimit(
 }
 
 /**
- * The alerts the state after a debit has crossed: the mirror of core.lua's `crossed` (the
+ * The alerts the state after a debit has crossed: the mirror of core.lua's `raiseAlerts` (the
  * property tests hold the two to the same answers). `short`: the event was refused or left a
  * shortfall.
  */

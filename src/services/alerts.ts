@@ -128,8 +128,7 @@ export class AlertService {
   }
 
   /** The webhook body of an alert (API.md): fixed bytes, so retries are identical. */
-  private async webhookBody(workspaceId: string, record: AlertRecord): Promise<string> {
-    const meta = (await this.deps.store.meta(workspaceId)) ?? undefined;
+  private webhookBody(workspaceId: string, meta: WorkspaceMeta | null, record: AlertRecord): string {
     const currency = meta?.currency || 'usd';
     const offer = meta ? this.offer(workspaceId, meta, record) : null;
     const view = renderAlert(record, 'en', currency, offer);
@@ -151,8 +150,13 @@ export class AlertService {
     if (ids.length === 0 || !queue || this.deps.webhookUrls.length === 0) return 0;
     const k = this.deps.store.keys(workspaceId);
     const jobs = [];
-    for (const record of await this.deps.store.alertRecords(workspaceId, ids)) {
-      const body = await this.webhookBody(workspaceId, record);
+    // The workspace's meta once for all its alerts (currency, price book for the offer).
+    const [records, meta] = await Promise.all([
+      this.deps.store.alertRecords(workspaceId, ids),
+      this.deps.store.meta(workspaceId),
+    ]);
+    for (const record of records) {
+      const body = this.webhookBody(workspaceId, meta, record);
       for (const url of this.deps.webhookUrls) {
         jobs.push({
           name: record.name,

@@ -25,7 +25,8 @@
                         feature id or '', occurredAt (ms) or '', month of occurredAt or ''
 
   Late usage (occurredAt in an earlier month): its flex counts toward the month it occurred in
-  unless that month is closed, else toward the current month; the balances it debits are
+  unless that month is closed, else toward the current month (the next open one, if a final
+  invoice closed the current month already); the balances it debits are
   today's (the cycle's included, prepaid and flex cap).
 
   Reply: one string per event, in order: these fields joined by tabs (one bulk string per
