@@ -159,6 +159,32 @@ it('R-CYC-3 a workspace whose subscription ended before the run gets its last fl
   });
 });
 
+it('R-CAT-5 a workspace invoiced by hand is skipped by the run: no item in Stripe', async () => {
+  api.clock.set(OCT);
+  // acme-enterprise has catalog overrides: 5,000 included credits, manual invoicing.
+  const customer = (await stripe.customers.create({ metadata: { workspace_id: 'acme-enterprise' } })).id;
+  await api.call('PUT', '/v1/workspaces/acme-enterprise', {
+    body: { planId: 'growth', stripeCustomerId: customer },
+  });
+  await api.call('PATCH', '/v1/workspaces/acme-enterprise/flex', {
+    body: { capCents: null, confirmUnlimited: true },
+  });
+  const res = await api.call('POST', '/v1/workspaces/acme-enterprise/usage', {
+    key: PLATFORM,
+    body: { idempotencyKey: 'oct', credits: 5002 },
+  });
+  expect(res.body.debited.flex).toBe('2');
+  api.clock.set(NOV);
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
+  await drained();
+  expect(await invoicer.state('2026-10', 'acme-enterprise')).toMatchObject({
+    status: 'skipped',
+    billedCredits: 2,
+    reason: 'invoiced by hand (R-CAT-5)',
+  });
+  expect((await stripe.invoiceItems.list({ customer })).data).toEqual([]);
+});
+
 /** Stripe's customer.subscription.deleted for a workspace, handled as the worker does. */
 async function endSubscription(workspaceId: string, customer: string) {
   const start = Math.floor(NOV / 1000) - 86_400;
