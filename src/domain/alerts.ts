@@ -120,6 +120,38 @@ export function isActive(name: AlertName, s: EngineState): boolean {
   }
 }
 
+/**
+ * An alert as its banner shows it (R-ALR-2): raised when it was, with the figures of the state
+ * now. The stored record keeps the figures of its raising, for the webhook and the history;
+ * a banner read later ("the banner shows how many credits you've used") tells the current
+ * use, and the limit that binds now (a cap raised after the alert was raised).
+ */
+export function withCurrentFigures(r: AlertRecord, s: EngineState): AlertRecord {
+  let limit = r.limit;
+  if (r.name === 'flex_cap_80') limit = flexLimit(s)?.kind ?? r.limit;
+  if (r.name === 'flex_cap_reached') {
+    // The block's own reason names what was reached, as isActive reads it.
+    limit = (s.blocked ?? split(s, 1).reason) === 'billing_threshold_reached' ? 'threshold' : 'cap';
+  }
+  return {
+    ...r,
+    cycleStart: s.cycleStart,
+    cycleEnd: s.cycleEnd,
+    plan: s.planId,
+    includedGranted: s.includedGranted,
+    included: s.included,
+    prepaid: s.prepaid,
+    flexUnits: s.flexCycle,
+    priceE4: s.flexPriceE4,
+    // The record's encoding of "none", as core.lua's raiseAlert writes it.
+    capCents: s.capCents ?? -1,
+    thresholdCents: s.thresholdCents ?? -1,
+    flexAllowed: s.flexAllowed ? '1' : '0',
+    flexEnabled: s.flexEnabled ? '1' : '0',
+    limit,
+  };
+}
+
 /** The prepaid offer shown with flex_started: a bundle and what it saves against flex. */
 export interface PrepaidOffer {
   bundleId: string;

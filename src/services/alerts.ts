@@ -23,6 +23,7 @@ import {
   type Lang,
   type PrepaidOffer,
   renderAlert,
+  withCurrentFigures,
 } from '../domain/alerts.js';
 import type { EngineState } from '../domain/burndown.js';
 import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
@@ -94,12 +95,16 @@ export class AlertService {
     return found.map((r) => r !== null);
   }
 
-  /** The current banners (R-ALR-2): raised this cycle and still true now, in one language. */
+  /**
+   * The current banners (R-ALR-2): raised this cycle and still true now, in one language, with
+   * the figures of now (the webhook sent the figures of the raising).
+   */
   async banners(workspaceId: string, snap: { state: StoredState; meta: WorkspaceMeta }, lang: Lang) {
     const state: EngineState = { ...snap.state, lots: [] };
     const raised = await this.raisedThisCycle(workspaceId, snap.state);
     return raised
       .filter((r) => isActive(r.name, state))
+      .map((r) => withCurrentFigures(r, state))
       .map((r) => renderAlert(r, lang, snap.meta.currency || 'usd', this.offer(workspaceId, snap.meta, r)));
   }
 

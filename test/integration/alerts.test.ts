@@ -403,6 +403,73 @@ describe('texts (R-ALR-3)', () => {
   });
 });
 
+describe('banners show the figures of now, the raised record those of its raising (R-ALR-2)', () => {
+  // Regression: banners used to repeat the figures stored when the alert was raised.
+  const get = (path: string) => api.call('GET', path, { key: PLATFORM });
+
+  it('included 80%: 120 then 15 more of 150 reads 135 (90%) in every banner; the webhook keeps 120', async () => {
+    const id = await workspace('growth');
+    await use(id, 120);
+    await use(id, 15);
+    const [en] = await banners(id, 'en');
+    expect(en).toMatchObject({
+      type: 'included_80',
+      raisedAt: new Date(START).toISOString(),
+      data: { usedCredits: '135', grantedCredits: '150', percentUsed: 90 },
+    });
+    expect(en!.message).toBe(
+      'You have used 135 of your 150 included credits (90%) this billing cycle. Prepaid credits cost less per credit than flex usage.',
+    );
+    const [hi] = await banners(id, 'hi');
+    expect(hi!.message).toBe(
+      'आपने इस billing cycle में अपने 150 included credits में से 135 (90%) उपयोग कर लिए हैं। Prepaid credits की प्रति credit कीमत flex usage से कम है।',
+    );
+    // The workspace view and the usage view's summary carry the same banner.
+    expect((await get(`/v1/workspaces/${id}`)).body.alerts).toEqual([en]);
+    expect((await get(`/v1/workspaces/${id}/usage`)).body.cycle.alerts).toEqual([en]);
+
+    // The outbound webhook is the alert as raised: 120 used, 80%.
+    await drained(api.alertQueue);
+    const hook = receiver.bodies().find((b) => b.workspaceId === id && b.type === 'alert.included_80');
+    expect(hook.data).toMatchObject({ usedCredits: '120', percentUsed: 80 });
+    expect(hook.data.messages.en).toContain('You have used 120 of your 150 included credits (80%)');
+  });
+
+  it('cap reached: raised at the $100 cap, reached again after a raise to $200, names the $200 cap', async () => {
+    const id = await workspace('growth');
+    await use(id, 175, 'record'); // 150 included, 25 flex: the $100 cap
+    expect(await types(id)).toContain('flex_cap_reached');
+    await api.call('PATCH', `/v1/workspaces/${id}/flex`, { body: { capCents: 20_000 }, key: PLATFORM });
+    await use(id, 25, 'record'); // 50 flex credits: the $200 cap
+    const reached = (await banners(id, 'en')).find((a) => a.type === 'flex_cap_reached')!;
+    expect(reached.data).toMatchObject({ limit: 'cap', limitCents: 20_000, usedCents: 20_000 });
+    expect(reached.message).toBe(
+      'Flex usage has reached your $200.00 cap: usage that consumes credits is blocked until the cap is raised or the billing cycle resets.',
+    );
+    const ko = (await banners(id, 'ko')).find((a) => a.type === 'flex_cap_reached')!;
+    expect(ko.message).toBe(
+      'flex usage가 $200.00 cap에 도달했습니다. cap을 올리거나 billing cycle이 재설정될 때까지 크레딧을 사용하는 작업이 차단됩니다.',
+    );
+  });
+
+  it('cap 80%: raised at $80, reads $88 used (88%) after 2 more flex credits', async () => {
+    const id = await workspace('growth');
+    await use(id, 170); // 20 flex credits: $80 of the $100 cap
+    await use(id, 2); // $88
+    const en = (await banners(id, 'en')).find((a) => a.type === 'flex_cap_80')!;
+    expect(en.data).toMatchObject({ limit: 'cap', limitCents: 10_000, usedCents: 8800, percentUsed: 88 });
+    expect(en.message).toBe(
+      'Flex usage has reached 88% of your $100.00 cap this billing cycle ($88.00 used).',
+    );
+    const hi = (await banners(id, 'hi')).find((a) => a.type === 'flex_cap_80')!;
+    expect(hi.message).toBe(
+      'इस billing cycle में flex usage आपकी $100.00 की cap के 88% तक पहुँच गया है ($88.00 उपयोग हुआ)।',
+    );
+    const started = (await banners(id, 'en')).find((a) => a.type === 'flex_started')!;
+    expect(started.data).toMatchObject({ flexUsedCredits: '22' });
+  });
+});
+
 describe('outbound webhooks (R-ALR-2)', () => {
   it('delivers each alert signed, with a stable id, after the receiver failed twice', async () => {
     receiver.failFirst = 2;
