@@ -27,11 +27,11 @@ import type { PlanChange } from '../src/domain/burndown.js';
 import { priceBookFor } from '../src/domain/catalog.js';
 import { monthOf } from '../src/domain/cycle.js';
 import { parseDecimal4, UNITS_PER_CREDIT } from '../src/domain/units.js';
+import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
 import { workspaceKeys } from '../src/redis/keys.js';
 import type { ScriptClient } from '../src/redis/scripts.js';
-import { connectApiRedis } from '../src/runtime.js';
 import {
   type CpuShare,
   cpuShare,

@@ -30,10 +30,10 @@ import type { PlanChange } from '../src/domain/burndown.js';
 import { monthOf } from '../src/domain/cycle.js';
 import { floorToWholeCredits, UNITS_PER_CREDIT } from '../src/domain/units.js';
 import { INVOICING_CONCURRENCY, INVOICING_QUEUE } from '../src/queues/invoicing.js';
+import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
 import { queuePrefix } from '../src/redis/keys.js';
-import { connectApiRedis } from '../src/runtime.js';
 import { Invoicer, previousMonth } from '../src/services/invoicing.js';
 import { STANDIN_FIXTURES, startStandin } from '../src/stripe/standin/server.js';
 

@@ -9,7 +9,8 @@ import { loadCatalog } from '../src/config/catalog.js';
 import { loadConfig } from '../src/config/env.js';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
-import { connectApiRedis, onShutdown, requireRedisUrl } from '../src/runtime.js';
+import { connectApiRedis } from '../src/redis/clients.js';
+import { onShutdown, requireRedisUrl } from '../src/runtime.js';
 
 const config = loadConfig();
 const runtime = { config, catalog: loadCatalog(config.catalogPath) };

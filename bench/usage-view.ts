@@ -18,9 +18,10 @@ import { loadConfig } from '../src/config/env.js';
 import { monthOf } from '../src/domain/cycle.js';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
+import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import type { DebitEvent } from '../src/redis/engine-store.js';
-import { buildService, connectApiRedis } from '../src/runtime.js';
+import { buildService } from '../src/runtime.js';
 
 const BIG = 1_000_000;
 const DAYS = 365;

@@ -1,15 +1,16 @@
 /**
- * Wiring shared by the HTTP and worker processes: config and catalog validated at start,
- * Redis clients, the store and the service. Nothing here runs at import.
+ * Wiring shared by the HTTP and worker processes: config and catalog validated at start, the
+ * store and the services built over a Redis client (src/redis/clients.ts opens those), and
+ * graceful shutdown. Nothing here runs at import.
  */
 import type { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
 import type { Catalog } from './domain/catalog.js';
 import type { Logger } from './observability/logger.js';
 import { EngineStore } from './redis/engine-store.js';
-import { defineScripts, type ScriptClient } from './redis/scripts.js';
+import { workspacesKey } from './redis/keys.js';
+import type { ScriptClient } from './redis/scripts.js';
 import { AlertService } from './services/alerts.js';
 import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
 import { Invoicer } from './services/invoicing.js';
@@ -37,43 +38,6 @@ export function requireRedisUrl(config: Config): string {
     'burnrate: REDIS_URL is not set. Run `npm start` (it starts a private Redis) or set REDIS_URL.\n',
   );
   process.exit(2);
-}
-
-/**
- * The API's client: commands fail at once while Redis is down (no offline queue), so a
- * request answers 503 instead of waiting or going through unchecked; commands issued in one
- * tick go out as one pipeline.
- */
-export async function connectApiRedis(url: string, extra: RedisOptions = {}): Promise<ScriptClient> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-    ...extra,
-  });
-  // Connection errors surface where they matter: as 503s on requests and /readyz, logged
-  // there; ioredis keeps reconnecting meanwhile.
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    const where = new URL(url);
-    if (where.password) where.password = '***';
-    process.stderr.write(`burnrate: cannot reach Redis at ${where.href}: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  return defineScripts(redis);
-}
-
-/** BullMQ's connections: blocking commands, so no retry limit per request. */
-export function bullConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null });
-}
-
-export function workspacesKey(config: Pick<Config, 'redisPrefix'>): string {
-  return `${config.redisPrefix}workspaces`;
 }
 
 export function buildService(o: {
@@ -106,13 +70,13 @@ export function buildService(o: {
     catalog,
     stripe,
     keyPrefix: config.redisPrefix,
-    workspacesKey: workspacesKey(config),
+    workspacesKey: workspacesKey(config.redisPrefix),
   });
   const alerts = new AlertService({
     redis: o.redis,
     store,
     catalog,
-    workspacesKey: workspacesKey(config),
+    workspacesKey: workspacesKey(config.redisPrefix),
     webhookUrls: config.alerts.webhookUrls,
     queue: o.alertQueue,
   });
@@ -122,7 +86,7 @@ export function buildService(o: {
     catalog,
     clock: o.clock ?? systemClock,
     metrics: o.metrics,
-    workspacesKey: workspacesKey(config),
+    workspacesKey: workspacesKey(config.redisPrefix),
     keyPrefix: config.redisPrefix,
     stripe,
     invoicing: { invoicer, enqueueRun: o.enqueueInvoicingRun },

@@ -3,14 +3,14 @@
  * Graceful shutdown: stop accepting, let in-flight requests finish, then close Redis.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../src/queues/alerts.js';
 import { INVOICING_QUEUE, RUN_JOB_OPTIONS } from '../src/queues/invoicing.js';
-import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
-import { queuePrefix, stripeEventClaimKey } from '../src/redis/keys.js';
-import { connectApiRedis, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
+import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
+import { connectApiRedis, producerConnection } from '../src/redis/clients.js';
+import { queuePrefix } from '../src/redis/keys.js';
+import { loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
 import { mountStripeWebhook } from './stripe-webhook.js';
 
 const runtime = loadRuntimeOrExit();
@@ -21,12 +21,11 @@ if (config.devApiKeys) {
 }
 
 const url = requireRedisUrl(config);
-const redis = await connectApiRedis(url);
-// The producer fails fast while Redis is down, so the webhook answers 500 and Stripe retries.
-const queueConnection = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-// While Redis is down the webhook answers 500 and logs it; ioredis reconnects meanwhile.
-queueConnection.on('error', (err) => log.debug({ err }, 'stripe queue connection error'));
-const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
+const redis = await connectApiRedis(url, { commandTimeoutMs: config.redisCommandTimeoutMs });
+// The producer fails fast while Redis is down or stalled, so the webhook answers 503 and
+// Stripe delivers again.
+const queueConnection = producerConnection(url, config.redisCommandTimeoutMs);
+const stripeQueue = new Queue<StripeEventJob>(STRIPE_EVENTS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
@@ -58,10 +57,8 @@ const http = await startHttp({
   mountBefore: (app) =>
     mountStripeWebhook(app, {
       secret: config.stripeWebhookSecret,
-      redis,
       queue: stripeQueue,
-      claimKey: (id) => stripeEventClaimKey(config.redisPrefix, id),
-      log,
+      queueRedis: queueConnection,
     }),
 });
 log.info({ port: http.port }, 'burnrate API listening');

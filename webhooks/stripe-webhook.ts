@@ -1,32 +1,34 @@
 /**
- * POST /webhooks/stripe (R-WH-1..3): verify → claim the event id → enqueue → acknowledge.
- * The raw body is verified with Stripe's scheme and 5-minute tolerance; anything unsigned,
- * mis-signed, stale, malformed or oversized is a 4xx and queues nothing. Event types no worker
- * acts on are acknowledged and ignored. If the claim or the queue cannot be reached the answer
- * is 500, so Stripe delivers again.
+ * POST /webhooks/stripe: verify → queue keyed by the event id → acknowledge.
+ * - R-WH-1: the raw body is verified with Stripe's scheme and 5-minute tolerance; anything
+ *   unsigned, mis-signed, stale, malformed or oversized is a 4xx and queues nothing.
+ * - R-WH-2: the event is queued as a BullMQ job whose id is the event id, and acknowledged only
+ *   once the job exists. The job is the claim: there is no second key that could say "claimed"
+ *   while no job exists (a Redis killed between a claim and its job once lost paid purchases for
+ *   good, every redelivery answered as a duplicate). BullMQ adds nothing for a job id it holds,
+ *   and keeps a completed job for 7 days, longer than Stripe redelivers (3 days); the processing
+ *   is idempotent beyond that (a session is granted once, R-PRE-2).
+ * - R-WH-3: event types no worker acts on are acknowledged and ignored.
+ * If Redis cannot be reached the answer is 503, so Stripe delivers again.
  */
 import type { Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import Stripe from 'stripe';
 import { BurnrateError } from '../src/domain/errors.js';
-import type { Logger } from '../src/observability/logger.js';
-import { STRIPE_JOB_OPTIONS } from '../src/queues/stripe-events.js';
+import { STRIPE_JOB_OPTIONS, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { HANDLED_EVENT_TYPES, stripeEventSchema } from '../src/stripe/events.js';
 
 /** Stripe's payloads are small; a body past this is not one of them. */
 const BODY_LIMIT = '256kb';
-/** How long an event id stays claimed: Stripe redelivers for up to 3 days. */
-const CLAIM_SECONDS = 30 * 24 * 3600;
 const HANDLED = new Set<string>(HANDLED_EVENT_TYPES);
 
 export interface StripeWebhookDeps {
   secret: string | undefined;
-  redis: Redis;
-  queue: Queue;
-  /** The key that claims an event id. */
-  claimKey(eventId: string): string;
-  log: Logger;
+  /** A fail-fast producer (src/redis/clients.ts): while Redis is unreachable the answer is 503. */
+  queue: Queue<StripeEventJob>;
+  /** The queue's own connection: whether the event's job exists is read where it is written. */
+  queueRedis: Redis;
 }
 
 // Only the webhook helpers are used; they need no API key.
@@ -60,23 +62,13 @@ export function mountStripeWebhook(app: Express, deps: StripeWebhookDeps): void 
         res.json({ received: true, ignored: true });
         return;
       }
-      const key = deps.claimKey(event.id);
-      try {
-        const claimed = await deps.redis.set(key, 'queued', 'EX', CLAIM_SECONDS, 'NX');
-        if (claimed === null) {
-          res.json({ received: true, duplicate: true });
-          return;
-        }
-        try {
-          await deps.queue.add(event.type, event, { ...STRIPE_JOB_OPTIONS, jobId: event.id });
-        } catch (err) {
-          await deps.redis.del(key).catch(() => {});
-          throw err;
-        }
-      } catch (err) {
-        deps.log.error({ err, eventId: event.id }, 'could not queue a Stripe event');
-        throw new BurnrateError('internal', 'could not queue the event; Stripe will deliver it again');
+      // Already queued (a redelivery): nothing to add. Not-yet-queued covers a crash anywhere
+      // before the job existed: the redelivery queues it now.
+      if ((await deps.queueRedis.exists(deps.queue.toKey(event.id))) === 1) {
+        res.json({ received: true, duplicate: true });
+        return;
       }
+      await deps.queue.add(event.type, event, { ...STRIPE_JOB_OPTIONS, jobId: event.id });
       res.json({ received: true });
     },
   );

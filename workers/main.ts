@@ -20,16 +20,9 @@ import {
   maintenanceJobSchema,
 } from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
-import { queuePrefix } from '../src/redis/keys.js';
-import {
-  buildService,
-  bullConnection,
-  connectApiRedis,
-  loadRuntimeOrExit,
-  onShutdown,
-  requireRedisUrl,
-  workspacesKey,
-} from '../src/runtime.js';
+import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
+import { queuePrefix, workspacesKey } from '../src/redis/keys.js';
+import { buildService, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
 import { systemClock } from '../src/services/credit-service.js';
 import { sweepCycles } from '../src/services/cycle-sweep.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
@@ -40,7 +33,12 @@ const runtime = loadRuntimeOrExit();
 const { config } = runtime;
 const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
 const url = requireRedisUrl(config);
-const redis = await connectApiRedis(url, { enableOfflineQueue: true, maxRetriesPerRequest: 3 });
+// Jobs wait out a short blink (offline queue, retries); a stalled Redis fails the job after a
+// lock's length instead of holding it for ever, and BullMQ retries it.
+const redis = await connectApiRedis(url, {
+  commandTimeoutMs: config.workerLockMs,
+  extra: { enableOfflineQueue: true, maxRetriesPerRequest: 3 },
+});
 const prefix = queuePrefix(config.redisPrefix);
 const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, { connection: bullConnection(url), prefix });
 const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue });
@@ -79,7 +77,7 @@ const worker = new Worker(
     const result = await sweepCycles({
       redis,
       store,
-      workspacesKey: workspacesKey(config),
+      workspacesKey: workspacesKey(config.redisPrefix),
       now: systemClock.now(),
     });
     log.info(result, 'cycle sweep done');

@@ -44,6 +44,12 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_:-]{0,32}$/)
     .default('br:'),
+  /**
+   * How long a Redis command of a request may take before the request answers 503 (R-OPS-3):
+   * a stalled Redis keeps its connections open, and without a limit a request would wait as
+   * long as the stall.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   DATA_DIR: z.string().default('.data'),
   BURNRATE_API_KEYS: apiKeys.optional(),
   CATALOG_PATH: z.string().default('catalog/catalog.example.json'),
@@ -112,6 +118,7 @@ export interface Config {
   logLevel: string;
   redisUrl: string | undefined;
   redisPrefix: string;
+  redisCommandTimeoutMs: number;
   dataDir: string;
   apiKeys: { role: Role; key: string }[];
   /** True when no BURNRATE_API_KEYS was given and the development keys are in force. */
@@ -162,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     dataDir: e.DATA_DIR,
     apiKeys: e.BURNRATE_API_KEYS ?? (apiKeys.parse(DEV_API_KEYS) as { role: Role; key: string }[]),
     devApiKeys: !e.BURNRATE_API_KEYS,

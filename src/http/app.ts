@@ -7,6 +7,7 @@ import type { Config } from '../config/env.js';
 import { BurnrateError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { OutageLog } from '../observability/outage-log.js';
 import type { CreditService } from '../services/credit-service.js';
 import { authenticator } from './auth.js';
 import { errorHandler, parseOr400 } from './errors.js';
@@ -18,7 +19,7 @@ export interface AppDeps {
   service: CreditService;
   metrics: Metrics;
   log: Logger;
-  /** Resolves when Redis and the queues answer; rejects otherwise. */
+  /** Resolves when Redis and the queues answer; rejects otherwise (within the command timeout). */
   ready(): Promise<void>;
   /** Routes mounted before the API's (the Stripe webhook needs its raw body). */
   mountBefore?: (app: Express) => void;
@@ -35,12 +36,13 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/readyz', async (_req, res) => {
+  const outage = new OutageLog({ log: deps.log, what: 'Redis', probe: deps.ready });
+  app.get('/readyz', async (req, res) => {
     try {
       await deps.ready();
       res.json({ ok: true });
     } catch (err) {
-      deps.log.warn({ err }, 'not ready');
+      outage.refuse(err, { method: req.method, path: req.path });
       res
         .status(503)
         .json({ error: { code: 'unavailable', message: 'Redis or the queues are unreachable' } });
@@ -77,6 +79,6 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, _res, next) => {
     next(new BurnrateError('not_found', `no route ${req.method} ${req.path}`));
   });
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, outage));
   return app;
 }

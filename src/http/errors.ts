@@ -3,6 +3,7 @@ import type { ErrorRequestHandler } from 'express';
 import type { z } from 'zod';
 import { BurnrateError, type ErrorCode } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
+import type { OutageLog } from '../observability/outage-log.js';
 
 export const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
@@ -29,34 +30,75 @@ export function parseOr400<S extends z.ZodType>(schema: S, data: unknown, what: 
 }
 
 const REDIS_DOWN =
-  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
+  /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
 
-/** A Redis that cannot be reached: the request fails with 503 rather than going through unchecked. */
+/**
+ * A Redis that cannot be reached, or does not answer in time (stalled): the request fails with
+ * 503 rather than waiting or going through unchecked (R-OPS-3).
+ */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message);
 }
 
+/** An error of Node's HTTP stack or a body parser that says the request was at fault. */
+interface ClientFault {
+  status?: unknown;
+  type?: unknown;
+  name?: unknown;
+}
+
+function clientFaultStatus(err: unknown): number | null {
+  const status = (err as ClientFault | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : null;
+}
+
+/** Said of a request its client gave up on mid-body: nothing to answer, nothing to fix here. */
+function isAbortedRequest(err: unknown): boolean {
+  return (err as ClientFault | null)?.type === 'request.aborted';
+}
+
 function toBurnrateError(err: unknown): BurnrateError {
   if (err instanceof BurnrateError) return err;
-  const e = err as { type?: string; status?: number };
+  const e = err as ClientFault;
   if (e?.type === 'entity.too.large')
     return new BurnrateError('payload_too_large', 'the request body is too large');
   if (e?.type === 'entity.parse.failed')
     return new BurnrateError('invalid_request', 'the request body is not valid JSON');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
     return new BurnrateError('invalid_request', 'unsupported body encoding');
+  if (isAbortedRequest(err)) return new BurnrateError('invalid_request', 'the request was aborted');
   if (isRedisUnavailable(err))
     return new BurnrateError('unavailable', 'the credit store is unreachable; retry later');
+  const status = clientFaultStatus(err);
+  if (status === 413) return new BurnrateError('payload_too_large', 'the request body is too large');
+  if (e?.name === 'URIError' && status !== null)
+    return new BurnrateError('invalid_request', 'the path is not valid percent-encoding');
+  // A body that says it is gzip (or deflate, br) and is not: the decoder's own words.
+  if (status !== null)
+    return new BurnrateError(
+      'invalid_request',
+      `the request could not be read: ${err instanceof Error ? err.message : 'malformed'}`,
+    );
   return new BurnrateError('internal', 'internal error');
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+/**
+ * Maps every error to its status through STATUS. Expected faults are not errors of ours: an
+ * outage is logged once through `outage` (a warning, no stack), a client's abort as one warning;
+ * only what is left (a 500) is logged at error with its stack.
+ */
+export function errorHandler(log: Logger, outage: OutageLog): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const e = toBurnrateError(err);
     const status = STATUS[e.code];
-    if (status >= 500) log.error({ err, method: req.method, path: req.path, code: e.code }, 'request failed');
-    else log.debug({ method: req.method, path: req.path, code: e.code }, 'request refused');
+    const where = { method: req.method, path: req.path };
+    // A BurnrateError('unavailable') is deliberate (no webhook secret configured): not an outage.
+    if (e.code === 'unavailable' && !(err instanceof BurnrateError)) outage.refuse(err, where);
+    else if (isAbortedRequest(err)) log.warn(where, 'the client aborted its request');
+    else if (status >= 500) log.error({ err, ...where, code: e.code }, 'request failed');
+    else log.debug({ ...where, code: e.code }, 'request refused');
+    if (res.headersSent || !res.writable) return;
     res
       .status(status)
       .json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });

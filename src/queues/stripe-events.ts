@@ -1,4 +1,5 @@
 /** The queue of verified Stripe events: its name and its job payload (R-WH-2). */
+import type { z } from 'zod';
 import { stripeEventSchema } from '../stripe/events.js';
 
 export const STRIPE_EVENTS_QUEUE = 'stripe-events';
@@ -13,3 +14,5 @@ export const STRIPE_JOB_OPTIONS = {
   removeOnComplete: { age: 7 * 24 * 3600 },
   removeOnFail: false,
 } as const;
+
+export type StripeEventJob = z.infer<typeof stripeEventJobSchema>;

@@ -17,6 +17,12 @@ export interface WorkspaceKeys {
    * a month here in the same MULTI that reads `flexMonths[month]`.
    */
   flexClosed: string;
+  /**
+   * The flex already on final invoices of ended subscriptions (R-CYC-3): "<month>" -> units of
+   * the month taken so far, "<month>|<subscription id>" -> units of that subscription's final
+   * stretch. A final invoice bills what its month gained since the last one took its share.
+   */
+  flexFinal: string;
   /** Per prepaid lot, the units already taken back by refunds (R-PRE-3). */
   lotClawback: string;
   /** Alert id -> the alert with the figures behind it, as JSON (R-ALR-1). */
@@ -39,6 +45,7 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     ledger: `${base}:ledger`,
     flexMonths: `${base}:flexm`,
     flexClosed: `${base}:flexclosed`,
+    flexFinal: `${base}:flexfinal`,
     lotClawback: `${base}:lotclaw`,
     alerts: `${base}:alerts`,
     alertQueue: `${base}:alertq`,
@@ -48,14 +55,14 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
   };
 }
 
+/** The set of every workspace id (the sweeps and the monthly run walk it). */
+export function workspacesKey(prefix: string): string {
+  return `${prefix}workspaces`;
+}
+
 /** BullMQ's prefix: a hash tag of its own, as BullMQ asks for on Redis Cluster. */
 export function queuePrefix(prefix: string): string {
   return `{${prefix}bull}`;
-}
-
-/** Claims a Stripe event id at the webhook (R-WH-2): not a workspace's key. */
-export function stripeEventClaimKey(prefix: string, eventId: string): string {
-  return `${prefix}stripe:event:${eventId}`;
 }
 
 /** The workspace of a Stripe customer, recorded when burnrate learns it. */

@@ -7,7 +7,7 @@ import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { connectApiRedis } from '../../src/runtime.js';
+import { connectApiRedis } from '../../src/redis/clients.js';
 
 it('finishes a request in flight, then refuses new connections', async () => {
   const redis = await connectApiRedis(inject('redisUrl'));

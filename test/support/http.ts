@@ -9,11 +9,12 @@ import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
-import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
+import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../../src/queues/stripe-events.js';
+import { connectApiRedis, producerConnection } from '../../src/redis/clients.js';
 import type { EngineStore } from '../../src/redis/engine-store.js';
-import { queuePrefix, stripeEventClaimKey } from '../../src/redis/keys.js';
+import { queuePrefix } from '../../src/redis/keys.js';
 import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
-import { buildService, connectApiRedis, type Runtime } from '../../src/runtime.js';
+import { buildService, type Runtime } from '../../src/runtime.js';
 import type { AlertService } from '../../src/services/alerts.js';
 import type { CreditService } from '../../src/services/credit-service.js';
 import type { Invoicer } from '../../src/services/invoicing.js';
@@ -77,9 +78,8 @@ export async function startTestApi(
   };
   const redis = await connectApiRedis(url);
   const log = createLogger({ level: 'silent', name: 'test' });
-  const queueConnection = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  queueConnection.on('error', () => {}); // a test may stop this Redis on purpose
-  const stripeQueue = new Queue(STRIPE_EVENTS_QUEUE, {
+  const queueConnection = producerConnection(url);
+  const stripeQueue = new Queue<StripeEventJob>(STRIPE_EVENTS_QUEUE, {
     connection: queueConnection,
     prefix: queuePrefix(prefix),
   });
@@ -104,10 +104,8 @@ export async function startTestApi(
     mountBefore: (app) =>
       mountStripeWebhook(app, {
         secret: WEBHOOK_SECRET,
-        redis,
         queue: stripeQueue,
-        claimKey: (id) => stripeEventClaimKey(prefix, id),
-        log,
+        queueRedis: queueConnection,
       }),
   });
   const reader = defineScripts(new Redis(url));
