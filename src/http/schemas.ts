@@ -189,12 +189,22 @@ export const adjustmentBodySchema = z
   })
   .strict();
 
+const U64_MAX = 2n ** 64n - 1n;
+
+/**
+ * A ledger cursor is a stream id from a previous page (R-USE-2): two unsigned 64-bit parts, and
+ * never 0-0, which no entry has and before which nothing lies (Redis refuses both as a range).
+ */
+const ledgerCursor = z
+  .string()
+  .regex(/^\d{1,20}-\d{1,20}$/, 'a cursor from a previous page')
+  .refine((c) => c !== '0-0' && c.split('-').every((part) => BigInt(part) <= U64_MAX), {
+    message: 'a cursor from a previous page',
+  });
+
 export const ledgerQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z
-    .string()
-    .regex(/^\d{1,20}-\d{1,20}$/, 'a cursor from a previous page')
-    .optional(),
+  cursor: ledgerCursor.optional(),
 });
 
 /** A day (YYYY-MM-DD) or an instant (ISO 8601); usage is grouped by UTC day. */

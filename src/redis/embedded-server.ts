@@ -10,6 +10,8 @@ import { Redis } from 'ioredis';
 export interface EmbeddedRedis {
   url: string;
   port: number;
+  /** The redis-server's pid (tests stall it with SIGSTOP, or kill it). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -59,11 +61,16 @@ async function waitForPing(url: string, child: ChildProcess, deadlineMs: number)
   throw new Error('redis-server did not answer PING in time');
 }
 
-export async function startEmbeddedRedis(opts: { dir: string; appendOnly: boolean }): Promise<EmbeddedRedis> {
+/** `port`: a given port (a restart where the clients expect it), else a free one. */
+export async function startEmbeddedRedis(opts: {
+  dir: string;
+  appendOnly: boolean;
+  port?: number;
+}): Promise<EmbeddedRedis> {
   if (!redisServerInstalled()) throw new RedisNotInstalledError();
   mkdirSync(opts.dir, { recursive: true });
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dir, '--save', ''];
     args.push('--appendonly', opts.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
     // Its own process group: Ctrl-C reaches the HTTP and worker processes, which finish their
@@ -74,12 +81,13 @@ export async function startEmbeddedRedis(opts: { dir: string; appendOnly: boolea
       await waitForPing(url, child, 10_000);
     } catch (err) {
       child.kill('SIGKILL');
-      if (attempt < 3) continue; // the port was taken between the probe and the bind
+      if (attempt < 3 && opts.port === undefined) continue; // the port was taken between the probe and the bind
       throw err;
     }
     return {
       url,
       port,
+      pid: child.pid ?? 0,
       stop: () =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null) return resolve();
