@@ -1,15 +1,17 @@
 /**
- * Recommendations from usage history (R-ALR-4), pure. Over the last three calendar months:
+ * Recommendations from usage history (R-ALR-4), pure. Over the months of the window (this
+ * calendar month and the two before) that the workspace existed in:
  *   - the prepaid purchase that would have cost least for the flex used (a bundle, or any
  *     quantity at its tier), and the saving against what that flex was invoiced;
- *   - an upgrade, when included credits ran out in most recent cycles and the next plan tier
- *     would have cost less than what was spent;
+ *   - an upgrade, when included credits ran out in most recent cycles and the next plan tier,
+ *     month by month, would have cost less than what was spent;
  *   - contacting sales, above a monthly spend set in the catalog, or when included credits keep
  *     running out and there is no higher tier.
  * Every recommendation carries the figures behind it. Money is integer cents; credits exact.
  */
 import { formatMoney } from './alerts.js';
 import { type Catalog, type Plan, type PriceBook, prepaidQuote } from './catalog.js';
+import { monthOf } from './cycle.js';
 import { centsForUnits, floorToWholeCredits, formatUnits, parseDecimal4, UNITS_PER_CREDIT } from './units.js';
 
 export const WINDOW_MONTHS = 3;
@@ -23,11 +25,19 @@ export interface HistoryInput {
   /** The workspace's own prepaid discount (enterprise override), if any. */
   discountBps?: number | undefined;
   flexPriceE4: number;
-  /** Flex units used in each of the window's months, oldest first. */
-  months: { month: string; flexUnits: number }[];
+  now: number;
+  /** When the workspace was created: the window's months before it are not looked at. */
+  createdAt: number;
+  /** Flex units used per calendar month ("YYYY-MM"), as the workspace's month totals hold them. */
+  flexByMonth: Record<string, number>;
   /** For each recent cycle (up to RECENT_CYCLES, newest first): did included credits run out? */
   includedExhausted: boolean[];
   currency: string;
+}
+
+interface MonthFlex {
+  month: string;
+  flexUnits: number;
 }
 
 const ceilDiv = (a: number, b: number) => Math.floor((a + b - 1) / b);
@@ -37,12 +47,30 @@ function includedPerMonth(p: Plan): number {
   return Math.floor((parseDecimal4(p.includedCredits) ?? 0) / (p.interval === 'year' ? 12 : 1));
 }
 
-/** What the window's flex was invoiced: each month's flex rounded down to whole credits (R-FLX-5). */
-export function flexBilledCents(h: HistoryInput): number {
-  return h.months.reduce(
-    (sum, m) => sum + centsForUnits(floorToWholeCredits(m.flexUnits) * UNITS_PER_CREDIT, h.flexPriceE4),
-    0,
-  );
+/** What one month's flex is invoiced: rounded down to whole credits (R-FLX-5). */
+function flexInvoicedCents(flexUnits: number, priceE4: number): number {
+  return centsForUnits(floorToWholeCredits(flexUnits) * UNITS_PER_CREDIT, priceE4);
+}
+
+/**
+ * The window's months the workspace existed in, oldest first, with the flex used in each: a
+ * workspace a day old is weighed on its one month, not on plan prices it never paid.
+ */
+export function windowMonths(h: HistoryInput): MonthFlex[] {
+  const d = new Date(h.now);
+  // A creation time ahead of now (a creator's clock ahead of ours) still leaves this month.
+  const since = monthOf(Math.min(h.createdAt, h.now));
+  return Array.from({ length: WINDOW_MONTHS }, (_, i) =>
+    monthOf(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - (WINDOW_MONTHS - 1 - i), 1)),
+  )
+    .filter((month) => month >= since)
+    .map((month) => ({ month, flexUnits: h.flexByMonth[month] ?? 0 }));
+}
+
+/** Months named in a sentence: "2026-11", "2026-10 and 2026-11", "2026-09, 2026-10 and 2026-11". */
+function monthList(months: MonthFlex[]): string {
+  const names = months.map((m) => m.month);
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 interface PrepaidOption {
@@ -61,11 +89,10 @@ interface PrepaidOption {
  * never cheaper than one purchase of the same total, which reaches at least the tier of each
  * part. Null when nothing beats what the flex was invoiced.
  */
-export function cheapestPrepaid(h: HistoryInput) {
-  const flexUnits = h.months.reduce((sum, m) => sum + m.flexUnits, 0);
+export function cheapestPrepaid(h: HistoryInput, flex: { flexUnits: number; flexCostCents: number }) {
+  const { flexUnits, flexCostCents } = flex;
   if (flexUnits < UNITS_PER_CREDIT) return null;
   const need = ceilDiv(flexUnits, UNITS_PER_CREDIT);
-  const flexCostCents = flexBilledCents(h);
   const quote = (credits: number) =>
     prepaidQuote({ book: h.book, credits, overrideDiscountBps: h.discountBps }).amountCents;
   const options: PrepaidOption[] = h.catalog.bundles.map((b) => {
@@ -118,14 +145,16 @@ export function nextPlan(catalog: Catalog, plan: Plan): Plan | undefined {
 
 export function recommend(h: HistoryInput) {
   const contactSalesAboveMonthlyCents = h.catalog.recommendations.contactSalesAboveMonthlyCents;
-  const flexUnits = h.months.reduce((sum, m) => sum + m.flexUnits, 0);
-  const flexCostCents = flexBilledCents(h);
-  const planCostCents = h.plan.monthlyPriceCents * WINDOW_MONTHS;
+  const months = windowMonths(h);
+  const monthNames = months.map((m) => m.month);
+  const flexUnits = months.reduce((sum, m) => sum + m.flexUnits, 0);
+  const flexCostCents = months.reduce((sum, m) => sum + flexInvoicedCents(m.flexUnits, h.flexPriceE4), 0);
+  const planCostCents = h.plan.monthlyPriceCents * months.length;
   const spentCents = planCostCents + flexCostCents;
   const exhausted = h.includedExhausted.filter(Boolean).length;
   const mostlyExhausted = h.includedExhausted.length > 0 && exhausted * 2 > h.includedExhausted.length;
   const window = {
-    months: h.months.map((m) => m.month),
+    months: monthNames,
     flexCredits: formatUnits(flexUnits),
     flexCostCents,
     planCostCents,
@@ -135,24 +164,32 @@ export function recommend(h: HistoryInput) {
   };
   const out: Record<string, unknown>[] = [];
 
-  const prepaid = cheapestPrepaid(h);
+  const prepaid = cheapestPrepaid(h, { flexUnits, flexCostCents });
   if (prepaid) out.push(prepaid);
 
   const next = nextPlan(h.catalog, h.plan);
   if (mostlyExhausted && next) {
-    // The same usage on the next plan: its price, and flex beyond its included credits.
-    const usedPerMonth = includedPerMonth(h.plan) + Math.floor(flexUnits / WINDOW_MONTHS);
-    const overflow = Math.max(0, usedPerMonth - includedPerMonth(next));
-    const nextCostCents = WINDOW_MONTHS * (next.monthlyPriceCents + centsForUnits(overflow, h.flexPriceE4));
+    // Month by month, never averaged (flex in one month is not spread over the others): each
+    // month's use on the next plan is its price and, invoiced like any flex (R-FLX-5), the use
+    // beyond its included credits. Flex is priced by the price book and overrides, not the plan.
+    const usedIncluded = includedPerMonth(h.plan);
+    const nextCostCents = months.reduce(
+      (sum, m) =>
+        sum +
+        next.monthlyPriceCents +
+        flexInvoicedCents(Math.max(0, usedIncluded + m.flexUnits - includedPerMonth(next)), h.flexPriceE4),
+      0,
+    );
     if (nextCostCents < spentCents) {
       const savingCents = spentCents - nextCostCents;
       out.push({
         type: 'upgrade',
-        message: `Included credits ran out in ${exhausted} of the last ${h.includedExhausted.length} cycles. ${next.name} would have cost ${formatMoney(nextCostCents, h.currency)} for the last ${WINDOW_MONTHS} months' usage instead of ${formatMoney(spentCents, h.currency)}: a saving of ${formatMoney(savingCents, h.currency)}.`,
+        message: `Included credits ran out in ${exhausted} of the last ${h.includedExhausted.length} cycles. ${next.name} would have cost ${formatMoney(nextCostCents, h.currency)} in ${monthList(months)} instead of the ${formatMoney(spentCents, h.currency)} spent: a saving of ${formatMoney(savingCents, h.currency)}.`,
         planId: next.id,
         planName: next.name,
         monthlyPriceCents: next.monthlyPriceCents,
         includedCreditsPerMonth: formatUnits(includedPerMonth(next)),
+        months: monthNames,
         nextPlanCostCents: nextCostCents,
         spentCents,
         savingCents,
@@ -161,16 +198,17 @@ export function recommend(h: HistoryInput) {
     }
   }
 
-  const monthlyAverageCents = Math.floor(spentCents / WINDOW_MONTHS);
+  const monthlyAverageCents = Math.floor(spentCents / months.length);
   if (monthlyAverageCents >= contactSalesAboveMonthlyCents || (mostlyExhausted && !next)) {
     out.push({
       type: 'contact_sales',
       message:
         monthlyAverageCents >= contactSalesAboveMonthlyCents
-          ? `You spent ${formatMoney(monthlyAverageCents, h.currency)} a month on average over the last ${WINDOW_MONTHS} months: talk to sales about custom terms.`
+          ? `You spent ${formatMoney(monthlyAverageCents, h.currency)} a month on average in ${monthList(months)}: talk to sales about custom terms.`
           : `Included credits ran out in ${exhausted} of the last ${h.includedExhausted.length} cycles and there is no bigger plan: talk to sales about custom terms.`,
       reason:
         monthlyAverageCents >= contactSalesAboveMonthlyCents ? 'spend_above_threshold' : 'no_higher_plan',
+      months: monthNames,
       monthlyAverageCents,
       thresholdCents: contactSalesAboveMonthlyCents,
     });

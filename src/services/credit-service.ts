@@ -21,7 +21,7 @@ import {
 } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
-import { RECENT_CYCLES, recommend, WINDOW_MONTHS } from '../domain/recommendations.js';
+import { RECENT_CYCLES, recommend } from '../domain/recommendations.js';
 import {
   centsForUnits,
   floorToWholeCredits,
@@ -421,8 +421,9 @@ export class CreditService {
   }
 
   /**
-   * Recommendations from the last three months (R-ALR-4): the cheapest prepaid bundle for the
-   * flex used, an upgrade, or sales; each with the figures behind it.
+   * Recommendations from this month and the two before, those the workspace existed in
+   * (R-ALR-4): the cheapest prepaid bundle for the flex used, an upgrade, or sales; each with
+   * the figures behind it.
    */
   async recommendations(id: string) {
     const now = this.deps.clock.now();
@@ -432,10 +433,6 @@ export class CreditService {
     const plan = findPlan(catalog, state.planId);
     if (!plan) throw new BurnrateError('internal', `plan ${state.planId} is not in the catalog`);
     const flexByMonth = await this.deps.store.flexMonths(id);
-    const d = new Date(now);
-    const months = Array.from({ length: WINDOW_MONTHS }, (_, i) =>
-      monthOf(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - (WINDOW_MONTHS - 1 - i), 1)),
-    ).map((month) => ({ month, flexUnits: flexByMonth[month] ?? 0 }));
     const includedExhausted =
       (await this.deps.alerts?.includedExhaustedInRecentCycles(id, state, RECENT_CYCLES)) ?? [];
     const createdAt = Date.parse(meta.createdAt) || now;
@@ -447,7 +444,9 @@ export class CreditService {
         book: priceBookFor(catalog, createdAt),
         discountBps: effectiveOverrides(catalog, id, meta.overrides).prepaidDiscountBps,
         flexPriceE4: state.flexPriceE4,
-        months,
+        now,
+        createdAt,
+        flexByMonth,
         includedExhausted,
         currency: meta.currency || 'usd',
       }),

@@ -7,16 +7,25 @@ import { type HistoryInput, recommend } from '../../src/domain/recommendations.j
 const catalog = loadCatalog('catalog/catalog.example.json');
 const CREDIT = 10_000;
 
-function history(o: { plan?: string; flexCredits: number[]; exhausted?: boolean[] }): HistoryInput {
+const NOW = Date.UTC(2026, 10, 21);
+
+/** A growth workspace (unless told) created before the window, with flex in Sep, Oct and Nov 2026. */
+function history(o: {
+  plan?: string;
+  flexCredits: number[];
+  exhausted?: boolean[];
+  createdAt?: number;
+}): HistoryInput {
   return {
     catalog,
     plan: findPlan(catalog, o.plan ?? 'growth')!,
     book: priceBookFor(catalog, Date.UTC(2026, 5, 1)),
     flexPriceE4: 4_000_000,
-    months: o.flexCredits.map((c, i) => ({
-      month: `2026-${String(9 + i).padStart(2, '0')}`,
-      flexUnits: c * CREDIT,
-    })),
+    now: NOW,
+    createdAt: o.createdAt ?? Date.UTC(2026, 5, 1),
+    flexByMonth: Object.fromEntries(
+      o.flexCredits.map((c, i) => [`2026-${String(9 + i).padStart(2, '0')}`, c * CREDIT]),
+    ),
     includedExhausted: o.exhausted ?? [false, false, false],
     currency: 'usd',
   };
@@ -83,6 +92,67 @@ describe('the upgrade', () => {
     expect(r.window).toMatchObject({ cyclesConsidered: 3, cyclesIncludedExhausted: 2 });
   });
 
+  it('weighs flex month by month: 400 credits in one of three months make Scale cost more (issue 8)', () => {
+    // Growth paid $399 + $399 + ($399 + $1,600) = $2,797; Scale would have cost $899 + $899 +
+    // ($899 + 50 × $4) = $2,897. Averaged (133 a month, inside Scale's 500) it looked like
+    // $2,697, "a saving of $100".
+    const r = recommend(history({ flexCredits: [0, 0, 400], exhausted: [true, true, true] }));
+    expect(types(r)).not.toContain('upgrade');
+    // Heavy every month but uneven (100, 300, 500): $4,797 against $899 + $899 + ($899 + 150 ×
+    // $4) = $3,297; the average of 300 a month said $2,697.
+    expect(
+      recommend(
+        history({ flexCredits: [100, 300, 500], exhausted: [true, true, true] }),
+      ).recommendations.find((x) => x.type === 'upgrade'),
+    ).toMatchObject({ spentCents: 479_700, nextPlanCostCents: 329_700, savingCents: 150_000 });
+  });
+
+  it("invoices the next plan's flex rounded down each month, as its own would be (R-FLX-5)", () => {
+    // 400.5 flex a month on growth is 550.5 credits used: on Scale 50.5 beyond its 500, invoiced
+    // as 50 ($200), as growth's 400.5 were invoiced as 400.
+    const r = recommend(history({ flexCredits: [400.5, 400.5, 400.5], exhausted: [true, true, true] }));
+    expect(r.recommendations.find((x) => x.type === 'upgrade')).toMatchObject({
+      spentCents: 3 * (39_900 + 160_000),
+      nextPlanCostCents: 3 * (89_900 + 20_000),
+    });
+  });
+
+  it('counts only the months the workspace existed, and names them (issue 8)', () => {
+    // Created yesterday with 400 flex: it paid $399 + $1,600, not 3 × $399 + $1,600; Scale
+    // would have cost $899 + 50 × $4 = $1,099 that month.
+    const young = recommend(
+      history({ flexCredits: [0, 0, 400], exhausted: [true], createdAt: NOW - 86_400_000 }),
+    );
+    expect(young.window).toMatchObject({
+      months: ['2026-11'],
+      flexCostCents: 160_000,
+      planCostCents: 39_900,
+      spentCents: 199_900,
+    });
+    const upgrade = young.recommendations.find((x) => x.type === 'upgrade');
+    expect(upgrade).toMatchObject({
+      months: ['2026-11'],
+      spentCents: 199_900,
+      nextPlanCostCents: 109_900,
+      savingCents: 90_000,
+    });
+    expect(upgrade?.message).toBe(
+      'Included credits ran out in 1 of the last 1 cycles. Scale (monthly) would have cost $1099.00 in 2026-11 instead of the $1999.00 spent: a saving of $900.00.',
+    );
+    // Created in October: two months, named in the text.
+    const r = recommend(
+      history({ flexCredits: [0, 200, 200], exhausted: [true, true], createdAt: Date.UTC(2026, 9, 31) }),
+    );
+    expect(r.recommendations.find((x) => x.type === 'upgrade')).toMatchObject({
+      months: ['2026-10', '2026-11'],
+      spentCents: 2 * 119_900,
+      nextPlanCostCents: 2 * 89_900,
+    });
+    expect(r.recommendations.find((x) => x.type === 'upgrade')?.message).toContain(
+      'in 2026-10 and 2026-11 instead',
+    );
+  });
+
   it('does not when included ran out in only a minority of cycles, or the next plan costs more', () => {
     expect(
       types(recommend(history({ flexCredits: [200, 200, 200], exhausted: [true, false, false] }))),
@@ -101,6 +171,20 @@ describe('sales', () => {
       reason: 'spend_above_threshold',
       monthlyAverageCents: 489_900,
       thresholdCents: 300_000,
+    });
+  });
+
+  it('averages spend over the months the workspace existed, not three (issue 8)', () => {
+    // Scale since November with 700 flex: $899 + $2,800 in its one month is above $3,000; the
+    // average over three months said $1,832.
+    const r = recommend(
+      history({ plan: 'scale', flexCredits: [0, 0, 700], createdAt: Date.UTC(2026, 10, 2) }),
+    );
+    expect(r.recommendations.find((x) => x.type === 'contact_sales')).toMatchObject({
+      reason: 'spend_above_threshold',
+      months: ['2026-11'],
+      monthlyAverageCents: 369_900,
+      message: 'You spent $3699.00 a month on average in 2026-11: talk to sales about custom terms.',
     });
   });
 
