@@ -8,7 +8,7 @@ import { BurnrateError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { OutageLog } from '../observability/outage-log.js';
-import type { CreditService } from '../services/credit-service.js';
+import type { Services } from '../services/create-services.js';
 import { authenticator } from './auth.js';
 import { errorHandler, parseOr400 } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -16,11 +16,13 @@ import { pathParams, ROUTES } from './routes.js';
 
 export interface AppDeps {
   config: Pick<Config, 'apiKeys'>;
-  service: CreditService;
+  service: Services;
   metrics: Metrics;
   log: Logger;
   /** Resolves when Redis and the queues answer; rejects otherwise (within the command timeout). */
   ready(): Promise<void>;
+  /** Drops the Redis connection after a stall (ioredis reconnects once Redis answers). */
+  onRedisStall?(): void;
   /** Routes mounted before the API's (the Stripe webhook needs its raw body). */
   mountBefore?: (app: Express) => void;
 }
@@ -36,7 +38,12 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  const outage = new OutageLog({ log: deps.log, what: 'Redis', probe: deps.ready });
+  const outage = new OutageLog({
+    log: deps.log,
+    what: 'Redis',
+    probe: deps.ready,
+    ...(deps.onRedisStall ? { onStall: deps.onRedisStall } : {}),
+  });
   app.get('/readyz', async (req, res) => {
     try {
       await deps.ready();

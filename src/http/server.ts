@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import { buildService, type Runtime } from '../runtime.js';
-import type { Clock } from '../services/credit-service.js';
+import type { Clock } from '../services/clock.js';
 import { createApp } from './app.js';
 
 export interface HttpServer {
@@ -45,6 +45,7 @@ export async function startHttp(o: {
     ready: async () => {
       await o.redis.ping();
     },
+    onRedisStall: () => o.redis.disconnect(true),
     ...(o.mountBefore ? { mountBefore: o.mountBefore } : {}),
   });
   const server = app.listen(o.port, o.host ?? '127.0.0.1');

@@ -20,6 +20,12 @@ export class OutageLog {
       what: string;
       /** Resolves when the dependency answers again. */
       probe(): Promise<unknown>;
+      /**
+       * Called when a command timed out (a stall, not a refused connection): drops the
+       * connection, so that until the dependency answers again every request fails at once
+       * instead of each waiting out its own timeout, one command after another.
+       */
+      onStall?(): void;
     },
   ) {}
 
@@ -30,6 +36,7 @@ export class OutageLog {
   /** A request could not reach the dependency: warn at the first, count the others. */
   refuse(err: unknown, where: { method: string; path: string }): void {
     this.refused++;
+    if (err instanceof Error && err.message === 'Command timed out') this.o.onStall?.();
     if (this.since !== null) return;
     this.since = Date.now();
     const reason = err instanceof Error ? err.message : String(err);

@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../../src/queues/stripe-events.js';
@@ -16,7 +16,7 @@ import { queuePrefix } from '../../src/redis/keys.js';
 import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
 import { buildService, type Runtime } from '../../src/runtime.js';
 import type { AlertService } from '../../src/services/alerts.js';
-import type { CreditService } from '../../src/services/credit-service.js';
+import type { Services } from '../../src/services/create-services.js';
 import type { Invoicer } from '../../src/services/invoicing.js';
 import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
 import { WEBHOOK_SECRET } from './stripe.js';
@@ -41,7 +41,7 @@ export interface TestApi {
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
   store: EngineStore;
   /** The same service the API runs, on the test's prefix and clock (for workers in tests). */
-  service: CreditService;
+  service: Services;
   redis: ScriptClient;
   call(
     method: string,
@@ -53,7 +53,7 @@ export interface TestApi {
 }
 
 export async function startTestApi(
-  opts: { redisUrl?: string; now?: number; env?: Record<string, string> } = {},
+  opts: { redisUrl?: string; now?: number; env?: Record<string, string>; log?: Logger } = {},
 ): Promise<TestApi> {
   const url = opts.redisUrl ?? inject('redisUrl');
   const prefix = `t${randomUUID().slice(0, 8)}:`;
@@ -77,7 +77,7 @@ export async function startTestApi(
     },
   };
   const redis = await connectApiRedis(url);
-  const log = createLogger({ level: 'silent', name: 'test' });
+  const log = opts.log ?? createLogger({ level: 'silent', name: 'test' });
   const queueConnection = producerConnection(url);
   const stripeQueue = new Queue<StripeEventJob>(STRIPE_EVENTS_QUEUE, {
     connection: queueConnection,
