@@ -54,7 +54,7 @@ try {
   /** `count` events of one unit each, spread over the year, through the debit script. */
   const fill = async (workspaceId: string, count: number) => {
     now = start;
-    await service.putWorkspace(workspaceId, { planId: 'growth' });
+    await service.workspaces.putWorkspace(workspaceId, { planId: 'growth' });
     let made = 0;
     for (let d = 0; d < DAYS; d++) {
       const today = Math.floor(((d + 1) * count) / DAYS) - Math.floor((d * count) / DAYS);

@@ -12,8 +12,10 @@ import { EngineStore } from './redis/engine-store.js';
 import { workspacesKey } from './redis/keys.js';
 import type { ScriptClient } from './redis/scripts.js';
 import { AlertService } from './services/alerts.js';
-import { type Clock, CreditService, type DebitMetrics, systemClock } from './services/credit-service.js';
+import { type Clock, systemClock } from './services/clock.js';
+import { createServices, type Services } from './services/create-services.js';
 import { Invoicer } from './services/invoicing.js';
+import type { DebitMetrics } from './services/usage-service.js';
 import { createStripeClient } from './stripe/client.js';
 
 export interface Runtime {
@@ -49,7 +51,7 @@ export function buildService(o: {
   enqueueInvoicingRun?: (month: string) => Promise<void>;
   /** The producer of the outbound alert webhooks (R-ALR-2); without it alerts are banners only. */
   alertQueue?: Queue;
-}): { store: EngineStore; service: CreditService; invoicer: Invoicer; alerts: AlertService } {
+}): { store: EngineStore; service: Services; invoicer: Invoicer; alerts: AlertService } {
   const s = o.runtime.config.stripe;
   const { config, catalog } = o.runtime;
   const store = new EngineStore(o.redis, {
@@ -80,7 +82,7 @@ export function buildService(o: {
     webhookUrls: config.alerts.webhookUrls,
     queue: o.alertQueue,
   });
-  const service = new CreditService({
+  const service = createServices({
     redis: o.redis,
     store,
     catalog,
@@ -89,7 +91,8 @@ export function buildService(o: {
     workspacesKey: workspacesKey(config.redisPrefix),
     keyPrefix: config.redisPrefix,
     stripe,
-    invoicing: { invoicer, enqueueRun: o.enqueueInvoicingRun },
+    invoicer,
+    enqueueInvoicingRun: o.enqueueInvoicingRun,
     alerts,
   });
   return { store, service, invoicer, alerts };

@@ -10,7 +10,7 @@ import { Job, type Queue, UnrecoverableError } from 'bullmq';
 import Stripe from 'stripe';
 import type { Logger } from '../src/observability/logger.js';
 import { invoicingJobSchema, workspaceJobId } from '../src/queues/invoicing.js';
-import type { Clock } from '../src/services/credit-service.js';
+import type { Clock } from '../src/services/clock.js';
 import { type Invoicer, PermanentInvoicingError, previousMonth } from '../src/services/invoicing.js';
 import { isRetryableStripeError } from '../src/stripe/client.js';
 

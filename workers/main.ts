@@ -23,7 +23,7 @@ import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix, workspacesKey } from '../src/redis/keys.js';
 import { buildService, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
-import { systemClock } from '../src/services/credit-service.js';
+import { systemClock } from '../src/services/clock.js';
 import { sweepCycles } from '../src/services/cycle-sweep.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
 import { invoicingProcessor } from './invoicing.js';

@@ -7,14 +7,15 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
 import { stripeEventJobSchema } from '../src/queues/stripe-events.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
-import type { Clock, CreditService } from '../src/services/credit-service.js';
+import type { Clock } from '../src/services/clock.js';
+import type { Services } from '../src/services/create-services.js';
 import type { Invoicer } from '../src/services/invoicing.js';
 import { handleStripeEvent, PermanentEventError } from '../src/services/stripe-event-handler.js';
 
 export function stripeEventsProcessor(deps: {
   invoicer?: Invoicer;
   store: EngineStore;
-  service: CreditService;
+  service: Services;
   clock: Clock;
   log: Logger;
 }) {

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import type { Role } from '../config/env.js';
-import type { CreditService } from '../services/credit-service.js';
+import type { Services } from '../services/create-services.js';
+import type { BatchEventError, UsageOutcome } from '../services/usage-service.js';
+import { STATUS } from './errors.js';
 import {
   adjustmentBodySchema,
   alertsQuerySchema,
@@ -56,7 +58,7 @@ export interface RouteDef<B = unknown, Q = unknown> {
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
-  handle(svc: CreditService, input: RouteInput<B, Q>): Promise<RouteResult>;
+  handle(svc: Services, input: RouteInput<B, Q>): Promise<RouteResult>;
 }
 
 function route<B, Q>(def: RouteDef<B, Q>): RouteDef {
@@ -67,6 +69,15 @@ const ok = (body: unknown): RouteResult => ({ status: 200, body });
 const replayHeaders = (replayed: boolean): Record<string, string> =>
   replayed ? { 'Idempotent-Replayed': 'true' } : {};
 const NOT_FOUND = { 404: { description: 'No such workspace' } };
+
+/** A usage answer's status: a refused debit is 402, not an error (API.md). */
+const usageStatus = (o: UsageOutcome) => (o.answer.ok ? 200 : 402);
+
+/** A batch event's result: its status first, then the usage answer or the error. */
+function batchResult(r: UsageOutcome | BatchEventError) {
+  if ('error' in r) return { status: STATUS[r.error.code], error: r.error };
+  return { status: usageStatus(r), ...(r.replayed ? { replayed: true } : {}), ...r.answer };
+}
 
 export const pathParams = { workspaceId: workspaceIdSchema, month: monthParamSchema };
 
@@ -79,7 +90,7 @@ export const ROUTES: RouteDef[] = [
     body: invoicingRunBodySchema,
     responses: { 202: { description: 'Queued' }, 200: { description: 'The dry run' } },
     handle: async (svc, { body }) => {
-      const res = await svc.invoicingRun(body.month, body.dryRun);
+      const res = await svc.invoicingRuns.run(body.month, body.dryRun);
       return { status: body.dryRun ? 200 : 202, body: res };
     },
   }),
@@ -89,7 +100,7 @@ export const ROUTES: RouteDef[] = [
     role: 'operator',
     summary: "A month's invoicing: workspaces by state, billed credits and cents, failures",
     responses: { 200: { description: 'Progress and totals' } },
-    handle: async (svc, { month }) => ok(await svc.invoicingStatus(month)),
+    handle: async (svc, { month }) => ok(await svc.invoicingRuns.status(month)),
   }),
   route({
     method: 'put',
@@ -102,7 +113,7 @@ export const ROUTES: RouteDef[] = [
       201: { description: 'Created', schema: workspaceSchema },
     },
     handle: async (svc, { workspaceId, body }) => {
-      const { outcome, workspace } = await svc.putWorkspace(workspaceId, body);
+      const { outcome, workspace } = await svc.workspaces.putWorkspace(workspaceId, body);
       return { status: outcome === 'created' ? 201 : 200, body: workspace };
     },
   }),
@@ -112,7 +123,7 @@ export const ROUTES: RouteDef[] = [
     role: 'platform',
     summary: 'Plan, cycle, balances, flex settings, block and alerts',
     responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId }) => ok(await svc.getWorkspace(workspaceId)),
+    handle: async (svc, { workspaceId }) => ok(await svc.views.getWorkspace(workspaceId)),
   }),
   route({
     method: 'post',
@@ -127,8 +138,8 @@ export const ROUTES: RouteDef[] = [
       409: { description: 'Idempotency key reused with another body' },
     },
     handle: async (svc, { workspaceId, body }) => {
-      const res = await svc.spend(workspaceId, body);
-      return { status: res.status, body: res.body, headers: replayHeaders(res.replayed) };
+      const res = await svc.usage.spend(workspaceId, body);
+      return { status: usageStatus(res), body: res.answer, headers: replayHeaders(res.replayed) };
     },
   }),
   route({
@@ -138,7 +149,7 @@ export const ROUTES: RouteDef[] = [
     summary: 'Could this amount be spent now? Debits nothing (R-CON-3)',
     body: authorizeBodySchema,
     responses: { 200: { description: 'The answer', schema: authorizeResponseSchema }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId, body }) => ok(await svc.authorize(workspaceId, body)),
+    handle: async (svc, { workspaceId, body }) => ok(await svc.usage.authorize(workspaceId, body)),
   }),
   route({
     method: 'post',
@@ -153,7 +164,8 @@ export const ROUTES: RouteDef[] = [
         schema: z.object({ results: z.array(z.object({ status: z.number().int() }).loose()) }),
       },
     },
-    handle: async (svc, { body }) => ok({ results: await svc.spendBatch(body.events) }),
+    handle: async (svc, { body }) =>
+      ok({ results: (await svc.usage.spendBatch(body.events)).map(batchResult) }),
   }),
   route({
     method: 'patch',
@@ -163,7 +175,7 @@ export const ROUTES: RouteDef[] = [
     body: flexBodySchema,
     responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, body }) =>
-      ok(await svc.setFlex(workspaceId, { enabled: body.enabled, capCents: body.capCents })),
+      ok(await svc.workspaces.setFlex(workspaceId, { enabled: body.enabled, capCents: body.capCents })),
   }),
   route({
     method: 'put',
@@ -173,7 +185,7 @@ export const ROUTES: RouteDef[] = [
     body: thresholdBodySchema,
     responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, body }) =>
-      ok(await svc.setThreshold(workspaceId, body.thresholdCents)),
+      ok(await svc.workspaces.setThreshold(workspaceId, body.thresholdCents)),
   }),
   route({
     method: 'post',
@@ -183,7 +195,7 @@ export const ROUTES: RouteDef[] = [
     body: adjustmentBodySchema,
     responses: { 200: { description: 'The workspace after it', schema: workspaceSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, body }) => {
-      const res = await svc.adjust(workspaceId, body);
+      const res = await svc.workspaces.adjust(workspaceId, body);
       return { status: 200, body: res.workspace, headers: replayHeaders(res.replayed) };
     },
   }),
@@ -198,7 +210,7 @@ export const ROUTES: RouteDef[] = [
       200: { description: 'The session to send the customer to', schema: checkoutResponseSchema },
       ...NOT_FOUND,
     },
-    handle: async (svc, { workspaceId, body }) => ok(await svc.createCheckout(workspaceId, body)),
+    handle: async (svc, { workspaceId, body }) => ok(await svc.checkout.createCheckout(workspaceId, body)),
   }),
   route({
     method: 'get',
@@ -207,7 +219,7 @@ export const ROUTES: RouteDef[] = [
     summary: 'The ledger, newest first, paginated (R-USE-2)',
     query: ledgerQuerySchema,
     responses: { 200: { description: 'A page', schema: ledgerResponseSchema }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId, query }) => ok(await svc.ledger(workspaceId, query)),
+    handle: async (svc, { workspaceId, query }) => ok(await svc.views.ledger(workspaceId, query)),
   }),
   route({
     method: 'get',
@@ -217,7 +229,7 @@ export const ROUTES: RouteDef[] = [
       "Usage by day, category, feature or credit kind over a range of UTC days, and the current cycle's summary (R-USE-1)",
     query: usageQuerySchema,
     responses: { 200: { description: 'The usage' }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId, query }) => ok(await svc.usageView(workspaceId, query)),
+    handle: async (svc, { workspaceId, query }) => ok(await svc.views.usageView(workspaceId, query)),
   }),
   route({
     method: 'get',
@@ -226,7 +238,7 @@ export const ROUTES: RouteDef[] = [
     summary:
       'From the last three months: the cheapest prepaid bundle for the flex used, an upgrade, or sales, with the figures (R-ALR-4)',
     responses: { 200: { description: 'The recommendations' }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId }) => ok(await svc.recommendations(workspaceId)),
+    handle: async (svc, { workspaceId }) => ok(await svc.views.recommendations(workspaceId)),
   }),
   route({
     method: 'get',
@@ -236,7 +248,7 @@ export const ROUTES: RouteDef[] = [
       "This cycle's active alert banners, with their figures, in English, Hindi or Korean (R-ALR-1..3)",
     query: alertsQuerySchema,
     responses: { 200: { description: 'The banners' }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId, query }) => ok(await svc.alerts(workspaceId, query.lang)),
+    handle: async (svc, { workspaceId, query }) => ok(await svc.views.alerts(workspaceId, query.lang)),
   }),
   route({
     method: 'get',
@@ -245,7 +257,8 @@ export const ROUTES: RouteDef[] = [
     summary: "A month's flex credits and what they bill: rounded down (R-FLX-5)",
     query: previewQuerySchema,
     responses: { 200: { description: 'The preview', schema: invoicePreviewSchema }, ...NOT_FOUND },
-    handle: async (svc, { workspaceId, query }) => ok(await svc.invoicePreview(workspaceId, query.month)),
+    handle: async (svc, { workspaceId, query }) =>
+      ok(await svc.views.invoicePreview(workspaceId, query.month)),
   }),
   route({
     method: 'get',
@@ -254,6 +267,6 @@ export const ROUTES: RouteDef[] = [
     summary: "Plans, bundles priced from a workspace's price book, the rate card",
     query: catalogQuerySchema,
     responses: { 200: { description: 'The catalog' } },
-    handle: async (svc, { query }) => ok(await svc.catalogView(query.workspaceId)),
+    handle: async (svc, { query }) => ok(await svc.views.catalogView(query.workspaceId)),
   }),
 ];

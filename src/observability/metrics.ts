@@ -1,6 +1,6 @@
 /** Prometheus metrics (prom-client): debits by outcome and their latency, plus process defaults. */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import type { DebitMetrics } from '../services/credit-service.js';
+import type { DebitMetrics } from '../services/usage-service.js';
 
 export class Metrics implements DebitMetrics {
   readonly registry = new Registry();

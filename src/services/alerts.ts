@@ -29,7 +29,7 @@ import type { EngineState } from '../domain/burndown.js';
 import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
 import { centsForUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import { ALERT_JOB_OPTIONS, alertJobId } from '../queues/alerts.js';
-import type { EngineStore, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
+import type { EngineStore, RaisedAlert, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
 
 /** `Burnrate-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (Stripe's scheme). */
 export function signAlertBody(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
@@ -144,6 +144,23 @@ export class AlertService {
       createdAt: view.raisedAt,
       data: { ...view.data, messages: alertMessages(record, currency, offer) },
     });
+  }
+
+  /**
+   * Queues the alerts a script just raised for the webhooks, right after it. A failure leaves
+   * them in the workspace's outbox, which the worker's sweep queues within a minute: the
+   * movement that raised them has happened and its answer must not fail for this.
+   */
+  async dispatchRaised(workspaceId: string, raised: readonly RaisedAlert[]): Promise<void> {
+    if (!this.outbound || raised.length === 0) return;
+    try {
+      await this.dispatch(
+        workspaceId,
+        raised.map((a) => a.id),
+      );
+    } catch {
+      // Left in the outbox for the sweep (above).
+    }
   }
 
   /**

@@ -29,7 +29,7 @@ import {
   type StripeSubscription,
   subscriptionSchema,
 } from '../stripe/events.js';
-import type { CreditService } from './credit-service.js';
+import type { Services } from './create-services.js';
 import type { Invoicer } from './invoicing.js';
 
 /** A failure no retry can fix (a malformed object, an unknown workspace). */
@@ -43,7 +43,7 @@ export type EventOutcome =
 
 export interface EventDeps {
   store: EngineStore;
-  service: CreditService;
+  service: Services;
   now: number;
   /** Bills the final month's flex when a subscription ends (R-CYC-3). */
   invoicer?: Invoicer | undefined;
@@ -66,10 +66,10 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
           `${event.id}: subscription ${sub.id} has a period that ends before it starts`,
         );
       }
-      const plan = deps.service.planOfPrice(item.price.id);
+      const plan = deps.service.workspaces.planOfPrice(item.price.id);
       if (!plan)
         throw new PermanentEventError(`${event.id}: no plan in the catalog has price ${item.price.id}`);
-      const r = await deps.service.setPlan(workspaceId, {
+      const r = await deps.service.workspaces.setPlan(workspaceId, {
         planId: plan.id,
         stripeCustomerId: sub.customer,
         period: { start: seconds(item.current_period_start), end: seconds(item.current_period_end) },
@@ -86,14 +86,14 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
       if (invoice.billing_reason !== 'subscription_cycle') return { action: 'ignored' };
       const workspaceId =
         invoice.parent?.subscription_details?.metadata?.workspace_id ??
-        (invoice.customer ? await deps.service.workspaceOfCustomer(invoice.customer) : null);
+        (invoice.customer ? await deps.service.stripeRecords.workspaceOfCustomer(invoice.customer) : null);
       if (!workspaceId) throw new PermanentEventError(`${event.id}: no workspace for invoice ${invoice.id}`);
       const line = invoice.lines.data[0];
-      const planId = await deps.service.currentPlan(workspaceId);
+      const planId = await deps.service.workspaces.currentPlan(workspaceId);
       if (!line || !planId)
         throw new PermanentEventError(`${event.id}: invoice ${invoice.id} has no period or workspace`);
       // The renewal keeps the plan; the period decides (a period already current is a no-op).
-      const r = await deps.service.setPlan(workspaceId, {
+      const r = await deps.service.workspaces.setPlan(workspaceId, {
         planId,
         period: { start: seconds(line.period.start), end: seconds(line.period.end) },
       });
@@ -132,7 +132,8 @@ async function workspaceOf(
   deps: EventDeps,
   event: StripeEventEnvelope,
 ): Promise<string> {
-  const id = sub.metadata?.workspace_id ?? (await deps.service.workspaceOfCustomer(sub.customer));
+  const id =
+    sub.metadata?.workspace_id ?? (await deps.service.stripeRecords.workspaceOfCustomer(sub.customer));
   if (!id) throw new PermanentEventError(`${event.id}: subscription ${sub.id} names no workspace`);
   return id;
 }
@@ -143,8 +144,8 @@ async function endSubscription(
   event: StripeEventEnvelope,
   deps: EventDeps,
 ): Promise<EventOutcome> {
-  const planId = deps.service.catalog.defaultPlanId;
-  const r = await deps.service.setPlan(workspaceId, {
+  const planId = deps.service.workspaces.catalog.defaultPlanId;
+  const r = await deps.service.workspaces.setPlan(workspaceId, {
     planId,
     eventAt: event.created,
     expiryType: 'forfeit',
@@ -177,7 +178,7 @@ async function takeBack(
   deps: EventDeps,
 ): Promise<EventOutcome> {
   if (!o.paymentIntent) return { action: 'ignored' };
-  const purchase = await deps.service.paymentOf(o.paymentIntent);
+  const purchase = await deps.service.stripeRecords.paymentOf(o.paymentIntent);
   // Not a prepaid purchase (a subscription invoice, say): nothing of burnrate's to take back.
   if (!purchase) return { action: 'ignored' };
   const paid = o.paid ?? purchase.amountCents;
@@ -189,9 +190,9 @@ async function takeBack(
     target: Number(share),
     ref: `${event.type}:${event.id}`,
     now: deps.now,
-    outbound: deps.service.alertsOutbound,
+    outbound: deps.service.alerts.outbound,
   });
-  await deps.service.dispatchRaised(purchase.workspaceId, r.alerts);
+  await deps.service.alerts.dispatchRaised(purchase.workspaceId, r.alerts);
   return {
     action: 'taken_back',
     workspaceId: purchase.workspaceId,
@@ -221,7 +222,7 @@ async function grantCheckout(
   const ref = `checkout:${session.id}`;
   if (session.payment_intent) {
     // Before the grant: a refund that races the grant still finds the purchase.
-    await deps.service.rememberPayment(session.payment_intent, {
+    await deps.service.stripeRecords.rememberPayment(session.payment_intent, {
       workspaceId,
       lot: ref,
       units,

@@ -10,8 +10,9 @@
 import { flexRoom } from '../domain/burndown.js';
 import type { Catalog } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
-import { centsForUnits, formatUnits } from '../domain/units.js';
+import { formatUnits } from '../domain/units.js';
 import type { EngineStore, StoredState } from '../redis/engine-store.js';
+import { balanceView } from './balance-view.js';
 
 export const GROUP_BYS = ['day', 'category', 'feature', 'kind'] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
@@ -107,28 +108,30 @@ export class UsageView {
     };
   }
 
-  /** The current cycle at a glance (R-USE-1): used, left, the flex limit and its use. */
+  /**
+   * The current cycle at a glance (R-USE-1): the balance view (what is used, what is
+   * `remaining`), the flex limit and what it still allows. `left` and `leftCredits` are the
+   * names this summary answered with before the balance view was one; kept, as clients read
+   * them (API.md: extend, never break). `flex.enabled` here has always meant flex can be used
+   * now (allowed by the plan and switched on), where the workspace view shows both apart.
+   */
   static cycleSummary(s: StoredState) {
+    const v = balanceView(s);
     const { room } = flexRoom({ ...s, lots: [] });
+    /** Flex credits still allowed this cycle (the lower of cap and threshold); null: no limit. */
+    const flexRemaining = room === null ? null : formatUnits(s.blocked === null ? room : 0);
     return {
       start: new Date(s.cycleStart).toISOString(),
       end: new Date(s.cycleEnd).toISOString(),
-      included: {
-        granted: formatUnits(s.includedGranted),
-        used: formatUnits(s.includedGranted - s.included),
-        left: formatUnits(s.included),
-      },
-      prepaid: { left: formatUnits(s.prepaid) },
+      included: { ...v.included, left: v.included.remaining },
+      prepaid: { ...v.prepaid, left: v.prepaid.remaining },
       flex: {
+        ...v.flex,
         enabled: s.flexAllowed && s.flexEnabled,
-        usedCredits: formatUnits(s.flexCycle),
-        usedCents: centsForUnits(s.flexCycle, s.flexPriceE4),
-        capCents: s.capCents,
-        thresholdCents: s.thresholdCents,
-        /** Flex credits still allowed this cycle (the lower of cap and threshold); null: no limit. */
-        leftCredits: room === null ? null : formatUnits(s.blocked === null ? room : 0),
+        remainingCredits: flexRemaining,
+        leftCredits: flexRemaining,
       },
-      blocked: s.blocked,
+      blocked: v.blocked,
     };
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * Buying prepaid credits through Stripe Checkout (R-PRE-1); the credits arrive with the
+ * webhook once Stripe says the payment succeeded (R-PRE-2).
+ */
+import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
+import { BurnrateError } from '../domain/errors.js';
+import type { EngineStore } from '../redis/engine-store.js';
+import { isRetryableStripeError, type StripeClient } from '../stripe/client.js';
+import type { Clock } from './clock.js';
+import { requireWorkspace } from './require-workspace.js';
+
+export class CheckoutService {
+  constructor(
+    private readonly deps: {
+      store: EngineStore;
+      catalog: Catalog;
+      clock: Clock;
+      /** Stripe (or its stand-in); undefined when not configured. */
+      stripe?: StripeClient | undefined;
+    },
+  ) {}
+
+  /**
+   * A Stripe Checkout Session (mode payment) for a bundle or any quantity, priced at the tier
+   * it reaches in the workspace's price book, tagged with the workspace and credits on the
+   * session and its PaymentIntent (R-PRE-1).
+   */
+  async createCheckout(
+    workspaceId: string,
+    body: {
+      bundleId?: string | undefined;
+      credits?: number | undefined;
+      successUrl: string;
+      cancelUrl: string;
+    },
+  ) {
+    const { catalog, stripe } = this.deps;
+    if (!stripe)
+      throw new BurnrateError(
+        'unavailable',
+        'Stripe is not configured (STRIPE_SECRET_KEY or STRIPE_API_BASE)',
+      );
+    const snap = await requireWorkspace(this.deps.store, workspaceId, this.deps.clock.now());
+    let credits = body.credits;
+    if (body.bundleId !== undefined) {
+      const bundle = catalog.bundles.find((b) => b.id === body.bundleId);
+      if (!bundle)
+        throw new BurnrateError('invalid_request', `unknown bundleId ${body.bundleId}`, {
+          bundleIds: catalog.bundles.map((b) => b.id),
+        });
+      credits = bundle.credits;
+    }
+    const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
+    const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
+    const quote = prepaidQuote({ book, credits: credits!, overrideDiscountBps: discount });
+    const metadata = { workspace_id: workspaceId, credits: String(quote.credits) };
+    try {
+      const session = await stripe.call((sdk) =>
+        sdk.checkout.sessions.create({
+          mode: 'payment',
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: quote.currency,
+                unit_amount: quote.amountCents,
+                product_data: { name: `${quote.credits} prepaid credits` },
+              },
+            },
+          ],
+          client_reference_id: workspaceId,
+          ...(snap.meta.stripeCustomerId ? { customer: snap.meta.stripeCustomerId } : {}),
+          metadata,
+          payment_intent_data: { metadata },
+          success_url: body.successUrl,
+          cancel_url: body.cancelUrl,
+        }),
+      );
+      return {
+        id: session.id,
+        url: session.url ?? null,
+        credits: String(quote.credits),
+        amountCents: quote.amountCents,
+        currency: quote.currency,
+      };
+    } catch (err) {
+      if (isRetryableStripeError(err))
+        throw new BurnrateError('unavailable', 'Stripe is unavailable; retry later');
+      throw new BurnrateError('internal', `Stripe refused the Checkout Session: ${(err as Error).message}`);
+    }
+  }
+}

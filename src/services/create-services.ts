@@ -1,0 +1,68 @@
+/** The platform's use cases, one service per job, built over one store and catalog. */
+import type { Redis } from 'ioredis';
+import type { Catalog } from '../domain/catalog.js';
+import type { EngineStore } from '../redis/engine-store.js';
+import type { StripeClient } from '../stripe/client.js';
+import { StripeRecords } from '../stripe/stripe-records.js';
+import type { AlertService } from './alerts.js';
+import { CheckoutService } from './checkout-service.js';
+import type { Clock } from './clock.js';
+import type { Invoicer } from './invoicing.js';
+import { InvoicingRuns } from './invoicing-runs.js';
+import { ReadViews } from './read-views.js';
+import { type DebitMetrics, UsageService } from './usage-service.js';
+import { WorkspaceService } from './workspace-service.js';
+
+export interface Services {
+  usage: UsageService;
+  workspaces: WorkspaceService;
+  checkout: CheckoutService;
+  views: ReadViews;
+  invoicingRuns: InvoicingRuns;
+  stripeRecords: StripeRecords;
+  alerts: AlertService;
+}
+
+export function createServices(deps: {
+  redis: Redis;
+  store: EngineStore;
+  catalog: Catalog;
+  clock: Clock;
+  metrics?: DebitMetrics | undefined;
+  /** The set of every workspace id. */
+  workspacesKey: string;
+  /** The deployment's key prefix (REDIS_PREFIX). */
+  keyPrefix: string;
+  /** Stripe (or its stand-in); undefined when not configured. */
+  stripe?: StripeClient | undefined;
+  invoicer: Invoicer;
+  /** Queues a monthly invoicing run (the API process has the producer). */
+  enqueueInvoicingRun?: ((month: string) => Promise<void>) | undefined;
+  alerts: AlertService;
+}): Services {
+  const { redis, store, catalog, clock, alerts } = deps;
+  const stripeRecords = new StripeRecords({ redis, keyPrefix: deps.keyPrefix, stripe: deps.stripe });
+  const views = new ReadViews({ store, catalog, clock, alerts });
+  return {
+    usage: new UsageService({ redis, store, catalog, clock, metrics: deps.metrics, alerts }),
+    workspaces: new WorkspaceService({
+      redis,
+      store,
+      catalog,
+      clock,
+      workspacesKey: deps.workspacesKey,
+      stripeRecords,
+      alerts,
+      views,
+    }),
+    checkout: new CheckoutService({ store, catalog, clock, stripe: deps.stripe }),
+    views,
+    invoicingRuns: new InvoicingRuns({
+      clock,
+      invoicer: deps.invoicer,
+      enqueueRun: deps.enqueueInvoicingRun,
+    }),
+    stripeRecords,
+    alerts,
+  };
+}

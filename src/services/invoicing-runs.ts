@@ -1,0 +1,43 @@
+/** The operator's side of the monthly flex invoicing (R-FLX-6): queue a run, read its progress. */
+import { monthOf } from '../domain/cycle.js';
+import { BurnrateError } from '../domain/errors.js';
+import { floorToWholeCredits } from '../domain/units.js';
+import type { Clock } from './clock.js';
+import type { Invoicer } from './invoicing.js';
+
+export class InvoicingRuns {
+  constructor(
+    private readonly deps: {
+      clock: Clock;
+      invoicer: Invoicer;
+      /** Queues a run; only the API process has the producer. */
+      enqueueRun?: ((month: string) => Promise<void>) | undefined;
+    },
+  ) {}
+
+  /**
+   * Queues the flex invoicing of a closed month, or with `dryRun` answers what it would bill
+   * without queueing anything. Re-running a month bills nothing twice.
+   */
+  async run(month: string, dryRun: boolean) {
+    const now = this.deps.clock.now();
+    if (month >= monthOf(now)) throw new BurnrateError('invalid_request', `${month} is not closed yet`);
+    if (dryRun) {
+      let workspaces = 0;
+      let billedCredits = 0;
+      for await (const c of this.deps.invoicer.candidates(month)) {
+        workspaces++;
+        billedCredits += floorToWholeCredits(c.units);
+      }
+      return { month, dryRun: true, workspaces, billedCredits };
+    }
+    if (!this.deps.enqueueRun)
+      throw new BurnrateError('unavailable', 'invoicing runs cannot be queued from this process');
+    await this.deps.enqueueRun(month);
+    return { month, dryRun: false, queued: true };
+  }
+
+  async status(month: string) {
+    return this.deps.invoicer.status(month);
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * Spending credits (R-CON-2, R-CON-3, R-CON-4, R-CON-5): consume or record one event, a batch
+ * of them, or ask whether an amount could be spent. Answers are outcomes (a refusal is
+ * `{ok: false, reason}`); src/http/routes.ts gives them their HTTP statuses.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { available as availableUnits, split } from '../domain/burndown.js';
+import { type Catalog, featureUnits } from '../domain/catalog.js';
+import { monthOf } from '../domain/cycle.js';
+import { BurnrateError } from '../domain/errors.js';
+import { formatUnits, MAX_REQUEST_UNITS } from '../domain/units.js';
+import {
+  CONFLICT,
+  CONFLICT_MESSAGE,
+  type DebitEvent,
+  type DebitOutcome,
+  type EngineStore,
+} from '../redis/engine-store.js';
+import type { AlertService } from './alerts.js';
+import { balances } from './balance-view.js';
+import type { Clock } from './clock.js';
+import { requireWorkspace } from './require-workspace.js';
+
+export interface DebitMetrics {
+  debit(outcome: 'ok' | 'refused' | 'shortfall' | 'replayed', mode: string, seconds: number): void;
+}
+
+export interface UsageRequest {
+  idempotencyKey: string;
+  credits?: number | undefined;
+  feature?: string | undefined;
+  quantity?: number | undefined;
+  mode: 'consume' | 'record';
+  metadata?: Record<string, string | number | boolean> | undefined;
+  /** When the usage happened (ISO 8601), for late usage: at most 35 days back (R-FLX-5). */
+  occurredAt?: string | undefined;
+}
+
+/** How far back `occurredAt` may be, as Stripe's meters accept (R-FLX-5). */
+export const LATE_USAGE_MAX_MS = 35 * 24 * 3600 * 1000;
+/** Clock skew allowed for an `occurredAt` slightly ahead of burnrate's clock. */
+const OCCURRED_AT_SKEW_MS = 5 * 60 * 1000;
+
+/** The answer to a usage event: debited (`ok: true`) or refused (`ok: false` with the reason). */
+export type UsageAnswer = ReturnType<typeof usageAnswer>;
+
+/** A usage event's outcome, and whether it repeats the first answer of its key (R-CON-5). */
+export interface UsageOutcome {
+  replayed: boolean;
+  answer: UsageAnswer;
+}
+
+/** A batch event that was not applied: its workspace does not exist, or its key has another body. */
+export interface BatchEventError {
+  error: { code: 'not_found' | 'idempotency_conflict'; message: string };
+}
+
+/**
+ * A stable hash of a usage request as sent (credits, or feature and quantity; not the priced
+ * credits, so a retry after a rate-card change is still the same request), to catch a key
+ * reused with another body.
+ */
+function usageHash(r: UsageRequest): string {
+  const meta = r.metadata ? Object.entries(r.metadata).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
+  const fields: unknown[] = [r.credits ?? 0, r.feature ?? '', r.quantity ?? 0, r.mode, meta];
+  // Only when given, so requests without it hash as they always did.
+  if (r.occurredAt !== undefined) fields.push(Date.parse(r.occurredAt));
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64');
+}
+
+export class UsageService {
+  constructor(
+    private readonly deps: {
+      redis: Redis;
+      store: EngineStore;
+      catalog: Catalog;
+      clock: Clock;
+      metrics?: DebitMetrics | undefined;
+      /** Banners and the outbound alert webhooks (R-ALR-2). */
+      alerts: AlertService;
+    },
+  ) {}
+
+  /** Credits of a request: given, or priced from the rate card (R-CAT-4). */
+  private unitsOf(r: {
+    credits?: number | undefined;
+    feature?: string | undefined;
+    quantity?: number | undefined;
+  }) {
+    if (r.credits !== undefined) return r.credits;
+    const units = featureUnits(this.deps.catalog, r.feature!, r.quantity!);
+    if (units === null)
+      throw new BurnrateError('invalid_request', `unknown feature ${r.feature}`, { feature: r.feature });
+    if (units > MAX_REQUEST_UNITS)
+      throw new BurnrateError('invalid_request', 'the quantity costs too many credits');
+    return units;
+  }
+
+  /** A usage request as the debit script takes it: priced, hashed, with a new usage id. */
+  private debitEvent(r: UsageRequest, now: number): DebitEvent {
+    return {
+      units: this.unitsOf(r),
+      mode: r.mode,
+      idempotencyKey: r.idempotencyKey,
+      bodyHash: usageHash(r),
+      usageId: `use_${randomUUID().replaceAll('-', '')}`,
+      feature: r.feature ?? '',
+      occurredAt: lateUsageAt(r.occurredAt, now),
+    };
+  }
+
+  /** Whether a usage key has a first answer on record (a retry then replays it). */
+  private async answered(workspaceId: string, e: DebitEvent): Promise<boolean> {
+    return (
+      (await this.deps.redis.exists(this.deps.store.keys(workspaceId).usageIdem(e.idempotencyKey))) === 1
+    );
+  }
+
+  /** Queues the alerts a debit raised for the webhooks; the worker's sweep catches a failure. */
+  private async dispatchAlerts(workspaceId: string, outs: readonly (DebitOutcome | typeof CONFLICT)[]) {
+    await this.deps.alerts.dispatchRaised(
+      workspaceId,
+      outs.flatMap((o) => (o === CONFLICT || o.replayed ? [] : o.alerts)),
+    );
+  }
+
+  /** consume (R-CON-2) or record (R-CON-4), idempotent per key (R-CON-5). */
+  async spend(workspaceId: string, r: UsageRequest): Promise<UsageOutcome> {
+    const now = this.deps.clock.now();
+    const event = this.debitEvent(r, now);
+    if (isTooOld(event, now) && !(await this.answered(workspaceId, event))) throw tooOldError(now);
+    const started = process.hrtime.bigint();
+    const out = await this.deps.store.debit({
+      workspaceId,
+      ...event,
+      now,
+      month: monthOf(now),
+      outbound: this.deps.alerts.outbound,
+    });
+    this.deps.metrics?.debit(outcomeOf(out), r.mode, Number(process.hrtime.bigint() - started) / 1e9);
+    await this.dispatchAlerts(workspaceId, [out]);
+    return { replayed: out.replayed, answer: usageAnswer(out) };
+  }
+
+  /**
+   * Up to 1,000 usage events. All are validated before any is applied; then each workspace's
+   * events go to the debit script in one call, in their order. Outcomes come in event order:
+   * debited, refused, or not applied (unknown workspace, key conflict).
+   */
+  async spendBatch(
+    events: (UsageRequest & { workspaceId: string })[],
+  ): Promise<(UsageOutcome | BatchEventError)[]> {
+    const now = this.deps.clock.now();
+    const prepared = events.map((e, i) => {
+      try {
+        return this.debitEvent(e, now);
+      } catch (err) {
+        if (err instanceof BurnrateError)
+          throw new BurnrateError(err.code, `events[${i}]: ${err.message}`, err.details);
+        throw err;
+      }
+    });
+    // Too old is refused unless it is a retry of an event answered before (R-CON-5): its key
+    // answers the first reply for as long as it is kept.
+    for (const [i, e] of prepared.entries()) {
+      if (isTooOld(e, now) && !(await this.answered(events[i]!.workspaceId, e))) {
+        throw tooOldError(now, `events[${i}]: `);
+      }
+    }
+    const groups = new Map<string, number[]>();
+    events.forEach((e, i) => {
+      const g = groups.get(e.workspaceId);
+      if (g) g.push(i);
+      else groups.set(e.workspaceId, [i]);
+    });
+    const month = monthOf(now);
+    const outbound = this.deps.alerts.outbound;
+    const results: (UsageOutcome | BatchEventError)[] = new Array(events.length);
+    await Promise.all(
+      [...groups].map(async ([workspaceId, idx]) => {
+        const started = process.hrtime.bigint();
+        let outs: Awaited<ReturnType<EngineStore['debitMany']>>;
+        try {
+          outs = await this.deps.store.debitMany({
+            workspaceId,
+            events: idx.map((i) => prepared[i]!),
+            now,
+            month,
+            outbound,
+          });
+        } catch (err) {
+          if (!(err instanceof BurnrateError && err.code === 'not_found')) throw err;
+          for (const i of idx) results[i] = { error: { code: 'not_found', message: err.message } };
+          return;
+        }
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        outs.forEach((out, j) => {
+          const i = idx[j]!;
+          if (out === CONFLICT) {
+            results[i] = { error: { code: 'idempotency_conflict', message: CONFLICT_MESSAGE } };
+            return;
+          }
+          this.deps.metrics?.debit(outcomeOf(out), events[i]!.mode, seconds);
+          results[i] = { replayed: out.replayed, answer: usageAnswer(out) };
+        });
+        await this.dispatchAlerts(workspaceId, outs);
+      }),
+    );
+    return results;
+  }
+
+  /** Whether an amount could be spent now, debiting nothing (R-CON-3). */
+  async authorize(workspaceId: string, r: Omit<UsageRequest, 'idempotencyKey' | 'mode'>) {
+    const units = this.unitsOf(r);
+    const snap = await requireWorkspace(this.deps.store, workspaceId, this.deps.clock.now());
+    const state = { ...snap.state, lots: [] };
+    const avail = availableUnits(state);
+    const { reason } = split(state, units);
+    return {
+      ok: reason === null,
+      ...(reason ? { reason } : {}),
+      credits: formatUnits(units),
+      available: avail === null ? null : formatUnits(avail),
+    };
+  }
+}
+
+/**
+ * The instant of late usage, checked not to be ahead of now (beyond clock skew); undefined when
+ * not given or not earlier than now (then it is simply now's usage). The 35-day limit is
+ * checked by the caller, after looking for a first answer to replay (isTooOld).
+ */
+function lateUsageAt(occurredAt: string | undefined, now: number): number | undefined {
+  if (occurredAt === undefined) return undefined;
+  const at = Date.parse(occurredAt);
+  if (at > now + OCCURRED_AT_SKEW_MS) {
+    throw new BurnrateError('invalid_request', 'occurredAt is in the future', { occurredAt });
+  }
+  return at < now ? at : undefined;
+}
+
+/** Late usage older than Stripe's meters accept (R-FLX-5). */
+function isTooOld(e: DebitEvent, now: number): boolean {
+  return e.occurredAt !== undefined && e.occurredAt < now - LATE_USAGE_MAX_MS;
+}
+
+function tooOldError(now: number, where = '') {
+  return new BurnrateError('invalid_request', `${where}occurredAt is more than 35 days ago (R-FLX-5)`, {
+    earliest: new Date(now - LATE_USAGE_MAX_MS).toISOString(),
+  });
+}
+
+function outcomeOf(o: DebitOutcome) {
+  if (o.replayed) return 'replayed' as const;
+  if (!o.ok) return 'refused' as const;
+  return o.shortfall > 0 ? ('shortfall' as const) : ('ok' as const);
+}
+
+/** The alerts an event raised, when it raised any (R-ALR-1): the platform may act at once. */
+function alertsOf(o: DebitOutcome) {
+  return o.alerts.length > 0 ? { alerts: o.alerts.map((a) => ({ id: a.id, type: a.name })) } : {};
+}
+
+function usageAnswer(o: DebitOutcome) {
+  if (!o.ok) {
+    return {
+      ok: false as const,
+      reason: o.reason,
+      available: o.available === null ? null : formatUnits(o.available),
+      usageId: o.usageId,
+      ...alertsOf(o),
+      workspace: balances(o.state),
+    };
+  }
+  return {
+    ok: true as const,
+    usageId: o.usageId,
+    debited: {
+      included: formatUnits(o.debited.included),
+      prepaid: formatUnits(o.debited.prepaid),
+      flex: formatUnits(o.debited.flex),
+    },
+    ...(o.shortfall > 0 ? { shortfall: formatUnits(o.shortfall) } : {}),
+    ...alertsOf(o),
+    workspace: balances(o.state),
+  };
+}
