@@ -112,6 +112,16 @@ it('narrows to the range asked, defaults to the current cycle, and carries the c
   expect(whole.cycle.alerts.map((a: { type: string }) => a.type)).toContain('flex_cap_reached');
 });
 
+it("shows the workspace view's balances in its summary, with API.md's `remaining` and the `left` it always had", async () => {
+  const { cycle } = await view('groupBy=kind');
+  const ws = (await api.call('GET', `/v1/workspaces/${id}`, { key: PLATFORM })).body;
+  expect(cycle.included).toEqual({ ...ws.included, left: ws.included.remaining });
+  expect(cycle.prepaid).toEqual({ ...ws.prepaid, left: ws.prepaid.remaining });
+  // `enabled` here is whether flex can be used at all (the plan allows it and it is on).
+  expect(cycle.flex).toEqual({ ...ws.flex, enabled: true, remainingCredits: '0', leftCredits: '0' });
+  expect(cycle.blocked).toBe(ws.blocked);
+});
+
 it('does not read the ledger: the view is the same with the ledger trimmed away', async () => {
   const before = await view('groupBy=feature');
   const ledger = api.store.keys(id).ledger;
