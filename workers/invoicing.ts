@@ -59,7 +59,11 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
       return { month, workspaces, retried };
     }
     try {
-      const state = await deps.invoicer.invoiceWorkspace(data.workspaceId, data.month, now);
+      const state = await deps.invoicer.invoiceWorkspace({
+        workspaceId: data.workspaceId,
+        month: data.month,
+        now,
+      });
       deps.log.info(
         { workspaceId: data.workspaceId, month: data.month, ...state },
         'workspace-month invoiced',
@@ -76,7 +80,7 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
       const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       // (A PermanentInvoicingError has recorded its own reason already.)
       if (!(err instanceof PermanentInvoicingError) && (final || last))
-        await deps.invoicer.markFailed(data.month, data.workspaceId, message);
+        await deps.invoicer.markFailed({ workspaceId: data.workspaceId, month: data.month }, message);
       throw final ?? err;
     }
   };

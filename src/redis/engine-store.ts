@@ -490,6 +490,22 @@ export class EngineStore {
     return Object.fromEntries(Object.entries(raw).map(([m, v]) => [m, Number(v)]));
   }
 
+  /**
+   * The flex units of an ended subscription's final stretch in a month (R-CYC-3), taken once per
+   * subscription (take-final-flex-3.lua): a retry answers the same units.
+   */
+  async takeFinalFlex(o: { workspaceId: string; month: string; subscriptionId: string }): Promise<number> {
+    const k = this.keys(o.workspaceId);
+    const units = await this.redis.takeFinalFlex(
+      k.flexMonths,
+      k.flexFinal,
+      k.flexClosed,
+      o.month,
+      o.subscriptionId,
+    );
+    return z.coerce.number().int().nonnegative().parse(units);
+  }
+
   /** Ledger entries newest first, from an exclusive cursor (a stream id). */
   async ledgerPage(o: {
     workspaceId: string;

@@ -46,7 +46,8 @@ export type ScriptName =
   | 'adjust'
   | 'flexSettings'
   | 'clawback'
-  | 'usageSum';
+  | 'usageSum'
+  | 'takeFinalFlex';
 export type ScriptClient = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
 
 export function defineScripts(redis: Redis): ScriptClient {

@@ -7,6 +7,12 @@
  * finalized at once. Each workspace-month's state (pending, item_created, invoiced, skipped,
  * failed) is kept, so a run can be resumed, re-run or inspected, and every Stripe call is
  * idempotent: a re-run, a retry or a killed worker never bills twice.
+ *
+ * An ended subscription's final invoice (R-CYC-3) is a bill of its own: the flex its month
+ * gained since the month's last final invoice (its final stretch), with its own state and
+ * idempotency keys (the subscription id added), so a workspace that subscribes again and ends
+ * again in the same month gets a second final invoice. The monthly run bills the month's flex
+ * less what final invoices took.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import Stripe from 'stripe';
@@ -48,6 +54,27 @@ export type WorkspaceMonthState = z.infer<typeof stateSchema>;
 /** A failure no retry fixes (no Stripe customer, no such workspace): recorded, then the job fails. */
 export class PermanentInvoicingError extends Error {}
 
+/**
+ * What one bill is for: a workspace-month of the monthly run or, with `subscriptionId`, the
+ * final stretch of that subscription in the month it ended (R-CYC-3).
+ */
+export interface Bill {
+  workspaceId: string;
+  month: string;
+  subscriptionId?: string | undefined;
+}
+
+/** A bill's field in its month's state hash: a workspace id has no '/' (its API pattern). */
+const stateField = (b: Bill) => (b.subscriptionId ? `${b.workspaceId}/${b.subscriptionId}` : b.workspaceId);
+
+/** The part of a bill's Stripe idempotency keys that names it. */
+const billKey = (b: Bill) =>
+  b.subscriptionId ? `${b.workspaceId}:${b.month}:${b.subscriptionId}` : `${b.workspaceId}:${b.month}`;
+
+/** The month's flex less what final invoices took (R-CYC-3), from the two HGET replies. */
+const remainder = (flexUnits: unknown, finalUnits: unknown) =>
+  Number(flexUnits ?? 0) - Number(finalUnits ?? 0);
+
 export function previousMonth(now: number): string {
   const d = new Date(now);
   return monthOf(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1));
@@ -69,13 +96,13 @@ export class Invoicer {
     return invoicingKey(this.deps.keyPrefix, month);
   }
 
-  private async save(month: string, workspaceId: string, s: WorkspaceMonthState) {
-    await this.deps.redis.hset(this.key(month), workspaceId, JSON.stringify(s));
+  private async save(bill: Bill, s: WorkspaceMonthState) {
+    await this.deps.redis.hset(this.key(bill.month), stateField(bill), JSON.stringify(s));
     return s;
   }
 
-  async state(month: string, workspaceId: string): Promise<WorkspaceMonthState | null> {
-    const raw = await this.deps.redis.hget(this.key(month), workspaceId);
+  async state(bill: Bill): Promise<WorkspaceMonthState | null> {
+    const raw = await this.deps.redis.hget(this.key(bill.month), stateField(bill));
     return raw === null ? null : stateSchema.parse(JSON.parse(raw));
   }
 
@@ -83,14 +110,21 @@ export class Invoicer {
    * Reads a workspace-month's flex to bill and closes that month for the workspace, in one
    * MULTI: from then on late usage (`occurredAt`) of the month counts toward the current month
    * (the debit script checks `flexClosed`), so the amount read is final and nothing booked
-   * later is lost. Both keys carry the workspace's hash tag, so this works on Redis Cluster.
+   * later is lost. What final invoices took of the month (R-CYC-3) is read in the same MULTI,
+   * and none takes more once the month is closed. The keys carry the workspace's hash tag, so
+   * this works on Redis Cluster.
    */
   private async readClosing(workspaceId: string, month: string): Promise<number> {
     const k = this.deps.store.keys(workspaceId);
-    const res = await this.deps.redis.multi().sadd(k.flexClosed, month).hget(k.flexMonths, month).exec();
-    const [err, units] = res?.[1] ?? [new Error('the closing read was discarded'), null];
-    if (err) throw err;
-    return Number(units ?? 0);
+    const res = await this.deps.redis
+      .multi()
+      .sadd(k.flexClosed, month)
+      .hget(k.flexMonths, month)
+      .hget(k.flexFinal, month)
+      .exec();
+    const failed = res?.find(([err]) => err)?.[0];
+    if (!res || failed) throw failed ?? new Error('the closing read was discarded');
+    return remainder(res[1]?.[1], res[2]?.[1]);
   }
 
   /**
@@ -106,15 +140,15 @@ export class Invoicer {
     for (const id of ids) {
       const k = this.deps.store.keys(id);
       // exec() inside the pipeline closes the transaction; the last one sends it all.
-      void pipe.multi().sadd(k.flexClosed, month).hget(k.flexMonths, month).exec();
+      void pipe.multi().sadd(k.flexClosed, month).hget(k.flexMonths, month).hget(k.flexFinal, month).exec();
     }
     const replies = (await pipe.exec()) ?? [];
-    // Per workspace: MULTI, two QUEUED, then EXEC's [SADD, HGET].
+    // Per workspace: MULTI, three QUEUED, then EXEC's [SADD, HGET, HGET].
     return ids.map((_, i) => {
-      const [err, results] = replies[i * 4 + 3] ?? [null, null];
+      const [err, results] = replies[i * 5 + 4] ?? [null, null];
       if (err) throw err;
       if (!Array.isArray(results)) throw new Error(`the closing read of ${ids[i]} was discarded`);
-      return Number(results[1] ?? 0);
+      return remainder(results[1], results[2]);
     });
   }
 
@@ -135,8 +169,12 @@ export class Invoicer {
         units = await this.readClosingPage(ids, month);
       } else {
         const pipe = this.deps.redis.pipeline();
-        for (const id of ids) pipe.hget(this.deps.store.keys(id).flexMonths, month);
-        units = ((await pipe.exec()) ?? []).map(([, u]) => Number(u ?? 0));
+        for (const id of ids) {
+          const k = this.deps.store.keys(id);
+          pipe.hget(k.flexMonths, month).hget(k.flexFinal, month);
+        }
+        const replies = (await pipe.exec()) ?? [];
+        units = ids.map((_, i) => remainder(replies[2 * i]?.[1], replies[2 * i + 1]?.[1]));
       }
       const page = ids.flatMap((workspaceId, i) => {
         const u = units[i] ?? 0;
@@ -152,22 +190,26 @@ export class Invoicer {
   }
 
   /**
-   * Bills one workspace-month, resuming from its recorded state. Every Stripe call carries an
-   * idempotency key derived from the workspace and month, so repeating any step is harmless.
+   * Bills one workspace-month, or with `subscriptionId` that subscription's final stretch
+   * (R-CYC-3), resuming from its recorded state. Every Stripe call carries an idempotency key
+   * derived from the bill (workspace, month, subscription), so repeating any step is harmless.
+   * A final stretch with no flex records nothing and answers null.
    */
-  async invoiceWorkspace(
-    workspaceId: string,
-    month: string,
-    now: number,
-    opts: { final?: boolean } = {},
-  ): Promise<WorkspaceMonthState> {
+  async invoiceWorkspace(o: Bill & { now: number }): Promise<WorkspaceMonthState | null> {
+    const { workspaceId, month, now } = o;
+    const bill: Bill = { workspaceId, month, subscriptionId: o.subscriptionId };
+    const final = o.subscriptionId !== undefined;
     // Three reads at once: the state and the snapshot share a write (auto-pipelining), the
-    // transaction has its own.
+    // flex read has its own.
     const [prev, snap, units] = await Promise.all([
-      this.state(month, workspaceId),
+      this.state(bill),
       this.deps.store.snapshot(workspaceId, now),
-      this.readClosing(workspaceId, month),
+      o.subscriptionId === undefined
+        ? this.readClosing(workspaceId, month)
+        : this.deps.store.takeFinalFlex({ workspaceId, month, subscriptionId: o.subscriptionId }),
     ]);
+    // A take is once per subscription: a stretch with no flex never recorded a state.
+    if (final && units === 0) return null;
     // Done: invoiced, skipped, or an item that waits for the subscription invoice.
     if (prev && (prev.status === 'invoiced' || prev.status === 'skipped' || prev.status === 'item_created'))
       return prev;
@@ -183,13 +225,13 @@ export class Invoicer {
       amountCents: centsForUnits(billed * UNITS_PER_CREDIT, price),
     };
     if (billed === 0)
-      return this.save(month, workspaceId, {
+      return this.save(bill, {
         ...base,
         status: 'skipped',
         reason: 'under one credit of flex',
       });
     if (effectiveOverrides(this.deps.catalog, workspaceId, snap.meta.overrides).manualInvoicing) {
-      return this.save(month, workspaceId, {
+      return this.save(bill, {
         ...base,
         status: 'skipped',
         reason: 'invoiced by hand (R-CAT-5)',
@@ -199,7 +241,7 @@ export class Invoicer {
     const stripe = this.deps.stripe;
     if (!customer || !stripe) {
       const reason = customer ? 'Stripe is not configured' : 'the workspace has no Stripe customer';
-      await this.save(month, workspaceId, { ...base, status: 'failed', reason });
+      await this.save(bill, { ...base, status: 'failed', reason });
       throw new PermanentInvoicingError(`${workspaceId} ${month}: ${reason}`);
     }
     // Annual plans, the final month of an ended subscription (R-CYC-3), and a workspace now on
@@ -211,15 +253,20 @@ export class Invoicer {
       priceE4: price,
       currency: snap.meta.currency || 'usd',
       customer,
-      ownInvoice: snap.state.intervalMonths === 12 || opts.final === true || noSubscription,
+      ownInvoice: snap.state.intervalMonths === 12 || final || noSubscription,
     };
     // An own invoice takes three calls: its terms are saved before the first. A monthly
     // plan's single call saves them with its result; a retry after a crash in between that
     // finds the price changed is refused by Stripe (same key, other parameters) and the month
     // shows as failed, never billed twice. That saves a write on nine workspaces in ten.
-    if (!keep && terms.ownInvoice) await this.save(month, workspaceId, { ...base, status: 'pending', terms });
+    if (!keep && terms.ownInvoice) await this.save(bill, { ...base, status: 'pending', terms });
     const annual = terms.ownInvoice;
-    const metadata = { workspace_id: workspaceId, month, flex_credits: base.flexCredits };
+    const metadata = {
+      workspace_id: workspaceId,
+      month,
+      flex_credits: base.flexCredits,
+      ...(o.subscriptionId ? { subscription_id: o.subscriptionId } : {}),
+    };
     let invoiceId = prev?.invoiceId;
     if (annual && !invoiceId) {
       const invoice = await stripe.call((sdk) =>
@@ -229,14 +276,14 @@ export class Invoicer {
             auto_advance: false,
             // The final invoice of an ended subscription (R-CYC-3) also takes the items still
             // waiting for a subscription invoice that will now never come.
-            pending_invoice_items_behavior: opts.final ? 'include' : 'exclude',
+            pending_invoice_items_behavior: final ? 'include' : 'exclude',
             metadata,
           },
-          { idempotencyKey: `flex-invoice:${workspaceId}:${month}` },
+          { idempotencyKey: `flex-invoice:${billKey(bill)}` },
         ),
       );
       invoiceId = invoice.id;
-      await this.save(month, workspaceId, { ...base, status: 'pending', terms, invoiceId });
+      await this.save(bill, { ...base, status: 'pending', terms, invoiceId });
     }
     let itemId = prev?.itemId;
     if (!itemId) {
@@ -251,7 +298,7 @@ export class Invoicer {
             metadata,
             ...(invoiceId ? { invoice: invoiceId } : {}),
           },
-          { idempotencyKey: `flex:${workspaceId}:${month}` },
+          { idempotencyKey: `flex:${billKey(bill)}` },
         ),
       );
       itemId = item.id;
@@ -263,30 +310,30 @@ export class Invoicer {
       itemId,
       ...(invoiceId ? { invoiceId } : {}),
     };
-    if (!annual) return this.save(month, workspaceId, created);
+    if (!annual) return this.save(bill, created);
     // On its own invoice the item is not the end: the month stays pending (with the ids, so a
     // retry resumes) until the invoice is finalized, and the run is not done before that.
-    await this.save(month, workspaceId, { ...created, status: 'pending' });
+    await this.save(bill, { ...created, status: 'pending' });
     // auto_advance: Stripe then collects it (charges the card, or emails it), as it does a
     // subscription invoice; created as a draft it would otherwise wait for an explicit action.
     await stripe.call((sdk) =>
       sdk.invoices.finalizeInvoice(
         invoiceId!,
         { auto_advance: true },
-        { idempotencyKey: `flex-finalize:${workspaceId}:${month}` },
+        { idempotencyKey: `flex-finalize:${billKey(bill)}` },
       ),
     );
-    return this.save(month, workspaceId, { ...created, status: 'invoiced' });
+    return this.save(bill, { ...created, status: 'invoiced' });
   }
 
   /**
    * Records that a workspace-month's job gave up (a permanent error, or its last attempt), with
    * the ids it got so far, so it shows as failed (not pending forever) and a re-run retries it.
    */
-  async markFailed(month: string, workspaceId: string, reason: string): Promise<void> {
-    const prev = await this.state(month, workspaceId);
+  async markFailed(bill: Bill, reason: string): Promise<void> {
+    const prev = await this.state(bill);
     if (prev && prev.status !== 'pending' && prev.status !== 'failed') return;
-    await this.save(month, workspaceId, {
+    await this.save(bill, {
       flexCredits: '0',
       billedCredits: 0,
       ...prev,
@@ -316,8 +363,12 @@ export class Invoicer {
     >;
     let billedCredits = 0;
     let amountCents = 0;
-    const failures: { workspaceId: string; reason: string }[] = [];
-    for (const [id, raw] of Object.entries(all)) {
+    const failures: { workspaceId: string; subscriptionId?: string; reason: string }[] = [];
+    const workspaces = new Set<string>();
+    for (const [field, raw] of Object.entries(all)) {
+      // A final invoice's field (R-CYC-3) is "<workspace>/<subscription>".
+      const [id = field, subscriptionId] = field.split('/');
+      workspaces.add(id);
       const s = stateSchema.parse(JSON.parse(raw));
       counts[s.status]++;
       if (s.status === 'item_created' || s.status === 'invoiced') {
@@ -325,11 +376,15 @@ export class Invoicer {
         amountCents += s.amountCents ?? 0;
       }
       if (s.status === 'failed' && failures.length < 100)
-        failures.push({ workspaceId: id, reason: s.reason ?? '' });
+        failures.push({
+          workspaceId: id,
+          ...(subscriptionId ? { subscriptionId } : {}),
+          reason: s.reason ?? '',
+        });
     }
     return {
       month,
-      workspaces: Object.keys(all).length,
+      workspaces: workspaces.size,
       counts,
       billedCredits,
       amountCents,

@@ -8,7 +8,8 @@
  *   Stripe retries the payment; `incomplete` waits; `canceled`, `unpaid`, `paused` and
  *   `incomplete_expired` end it like a deletion.
  * - Deletion (R-CYC-3): included credits are forfeited, prepaid stay, the workspace falls to
- *   the catalog's default (free) plan. The final flex invoice of issue 4 plugs in here.
+ *   the catalog's default (free) plan; a final invoice bills the flex of the subscription's final
+ *   stretch of the month, one per ended subscription (src/services/invoicing.ts).
  * - invoice.paid for a renewal (R-CYC-1): the new period starts with a fresh allotment, once.
  * - Checkout (R-PRE-2): prepaid credits are granted once per session, when the payment succeeded.
  * - Refunds and lost disputes (R-PRE-3): the refunded share of that purchase's lot is taken
@@ -59,7 +60,7 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
       const sub = parse(subscriptionSchema, event.data.object, event);
       if (sub.status === 'incomplete') return { action: 'awaiting_payment' };
       const workspaceId = await workspaceOf(sub, deps, event);
-      if (ENDED.has(sub.status)) return endSubscription(workspaceId, event, deps);
+      if (ENDED.has(sub.status)) return endSubscription({ workspaceId, subscriptionId: sub.id }, event, deps);
       const item = sub.items.data[0]!;
       if (item.current_period_end <= item.current_period_start) {
         throw new PermanentEventError(
@@ -79,7 +80,11 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
     }
     case 'customer.subscription.deleted': {
       const sub = parse(subscriptionSchema, event.data.object, event);
-      return endSubscription(await workspaceOf(sub, deps, event), event, deps);
+      return endSubscription(
+        { workspaceId: await workspaceOf(sub, deps, event), subscriptionId: sub.id },
+        event,
+        deps,
+      );
     }
     case 'invoice.paid': {
       const invoice = parse(invoiceSchema, event.data.object, event);
@@ -140,10 +145,11 @@ async function workspaceOf(
 
 /** R-CYC-3: included credits forfeited, prepaid kept, back to the default (free) plan. */
 async function endSubscription(
-  workspaceId: string,
+  ended: { workspaceId: string; subscriptionId: string },
   event: StripeEventEnvelope,
   deps: EventDeps,
 ): Promise<EventOutcome> {
+  const { workspaceId } = ended;
   const planId = deps.service.workspaces.catalog.defaultPlanId;
   const r = await deps.service.workspaces.setPlan(workspaceId, {
     planId,
@@ -151,12 +157,10 @@ async function endSubscription(
     expiryType: 'forfeit',
   });
   if (r.outcome !== 'stale' && deps.invoicer) {
-    // The final invoice: the flex of the final (partial) month, now, floor-rounded; that
-    // month is then invoiced and the monthly run does not bill it again. On the free plan
-    // no more flex can accrue.
-    const month = monthOf(deps.now);
-    const hasFlex = ((await deps.store.flexMonths(workspaceId))[month] ?? 0) > 0;
-    if (hasFlex) await deps.invoicer.invoiceWorkspace(workspaceId, month, deps.now, { final: true });
+    // The final invoice: the flex of this subscription's final stretch of the month (since
+    // the month's last final invoice, if it subscribed again), now, floor-rounded; the monthly
+    // run bills only what the month gains after it. On the free plan no flex accrues.
+    await deps.invoicer.invoiceWorkspace({ ...ended, month: monthOf(deps.now), now: deps.now });
   }
   return { action: 'subscription_ended', workspaceId, planId, outcome: r.outcome };
 }

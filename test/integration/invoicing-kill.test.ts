@@ -35,7 +35,7 @@ async function expectBilledOnce(world: World, seeded: SeededWorkspace[]) {
       expect(theirs, w.id).toHaveLength(0);
       expect(mine[0]!.invoice, w.id).toBeNull();
     }
-    const state = await world.invoicer.state(world.month, w.id);
+    const state = await world.invoicer.state({ month: world.month, workspaceId: w.id });
     expect(state, w.id).toMatchObject({
       status: w.annual ? 'invoiced' : 'item_created',
       itemId: mine[0]!.id,

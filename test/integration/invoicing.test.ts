@@ -153,7 +153,7 @@ it('R-CYC-3 a workspace whose subscription ended before the run gets its last fl
   const invoices = (await stripe.invoices.list({ customer: customer! })).data;
   expect(invoices).toHaveLength(1);
   expect(invoices[0]).toMatchObject({ status: 'open', total: 12 * 400 });
-  expect(await api.invoicer.state('2026-10', 'inv-ended-late')).toMatchObject({
+  expect(await api.invoicer.state({ month: '2026-10', workspaceId: 'inv-ended-late' })).toMatchObject({
     status: 'invoiced',
     billedCredits: 12,
   });
@@ -177,7 +177,7 @@ it('R-CAT-5 a workspace invoiced by hand is skipped by the run: no item in Strip
   api.clock.set(NOV);
   await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
   await drained();
-  expect(await invoicer.state('2026-10', 'acme-enterprise')).toMatchObject({
+  expect(await invoicer.state({ month: '2026-10', workspaceId: 'acme-enterprise' })).toMatchObject({
     status: 'skipped',
     billedCredits: 2,
     reason: 'invoiced by hand (R-CAT-5)',
@@ -185,33 +185,37 @@ it('R-CAT-5 a workspace invoiced by hand is skipped by the run: no item in Strip
   expect((await stripe.invoiceItems.list({ customer })).data).toEqual([]);
 });
 
-/** Stripe's customer.subscription.deleted for a workspace, handled as the worker does. */
-async function endSubscription(workspaceId: string, customer: string) {
-  const start = Math.floor(NOV / 1000) - 86_400;
-  const deleted = event(
-    'customer.subscription.deleted',
-    {
-      ...subscription({
-        workspaceId,
-        customer,
-        price: 'price_growth_monthly',
-        start,
-        end: start + 30 * 86_400,
-      }),
-      status: 'canceled',
-    },
-    { created: Math.floor(api.clock.now() / 1000) },
-  );
+/** A Stripe subscription event for a workspace's growth subscription, handled as the worker does. */
+async function subscriptionEvent(
+  type: 'customer.subscription.created' | 'customer.subscription.deleted',
+  o: { workspaceId: string; customer: string; id?: string; start?: number },
+) {
+  const start = o.start ?? Math.floor(NOV / 1000) - 86_400;
+  const sub = subscription({
+    workspaceId: o.workspaceId,
+    customer: o.customer,
+    price: 'price_growth_monthly',
+    start,
+    end: start + 30 * 86_400,
+    ...(o.id ? { id: o.id } : {}),
+  });
+  const e = event(type, type === 'customer.subscription.deleted' ? { ...sub, status: 'canceled' } : sub, {
+    created: Math.floor(api.clock.now() / 1000),
+  });
   return handleStripeEvent(
     {
-      id: deleted.id as string,
-      type: deleted.type as string,
-      created: deleted.created as number,
-      data: deleted.data as { object: Record<string, unknown> },
+      id: e.id as string,
+      type: e.type as string,
+      created: e.created as number,
+      data: e.data as { object: Record<string, unknown> },
     },
     { store: api.store, service: api.service, now: api.clock.now(), invoicer },
   );
 }
+
+/** Stripe's customer.subscription.deleted for a workspace, handled as the worker does. */
+const endSubscription = (workspaceId: string, customer: string, id?: string) =>
+  subscriptionEvent('customer.subscription.deleted', { workspaceId, customer, ...(id ? { id } : {}) });
 
 it('R-FLX-6 a month Stripe refuses shows as failed, not pending; a re-run after the fix bills it once', async () => {
   api.clock.set(OCT);
@@ -222,7 +226,7 @@ it('R-FLX-6 a month Stripe refuses shows as failed, not pending; a re-run after 
   api.clock.set(NOV);
   await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
   await drained();
-  const failed = await invoicer.state('2026-10', 'inv-badcus');
+  const failed = await invoicer.state({ month: '2026-10', workspaceId: 'inv-badcus' });
   expect(failed).toMatchObject({ status: 'failed' });
   expect(failed?.reason).toMatch(/No such customer/);
   const customer = (await stripe.customers.create({ metadata: { workspace_id: 'inv-badcus' } })).id;
@@ -231,7 +235,7 @@ it('R-FLX-6 a month Stripe refuses shows as failed, not pending; a re-run after 
   });
   await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
   await drained();
-  expect(await invoicer.state('2026-10', 'inv-badcus')).toMatchObject({
+  expect(await invoicer.state({ month: '2026-10', workspaceId: 'inv-badcus' })).toMatchObject({
     status: 'item_created',
     billedCredits: 4,
   });
@@ -253,7 +257,11 @@ it('R-FLX-6 a retry bills at the terms of the first attempt, whatever changed si
       terms: { priceE4: 3_500_000, currency: 'usd', customer, ownInvoice: false },
     }),
   );
-  const state = await invoicer.invoiceWorkspace('inv-terms', '2026-10', api.clock.now());
+  const state = await invoicer.invoiceWorkspace({
+    workspaceId: 'inv-terms',
+    month: '2026-10',
+    now: api.clock.now(),
+  });
   expect(state).toMatchObject({ status: 'item_created', amountCents: 1050 });
   const [item] = (await stripe.invoiceItems.list({ customer: customer! })).data;
   expect(item).toMatchObject({ quantity: 3, amount: 1050 });
@@ -265,7 +273,9 @@ it('R-CYC-3 the final invoice also takes the items still waiting for a subscript
   api.clock.set(NOV);
   await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
   await drained();
-  expect(await invoicer.state('2026-10', 'inv-sweep')).toMatchObject({ status: 'item_created' });
+  expect(await invoicer.state({ month: '2026-10', workspaceId: 'inv-sweep' })).toMatchObject({
+    status: 'item_created',
+  });
   await api.call('POST', '/v1/workspaces/inv-sweep/usage', {
     key: PLATFORM,
     body: { idempotencyKey: 'nov', credits: 3 }, // the same cycle (from Oct 10): all flex
@@ -317,10 +327,11 @@ it('R-CYC-3 an ended subscription gets its final month invoiced at once, and the
   await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-11' } });
   await drained();
   expect((await stripe.invoiceItems.list({ customer: customer! })).data).toHaveLength(1);
-  expect(await invoicer.state('2026-11', 'inv-cancel')).toMatchObject({
-    status: 'invoiced',
-    billedCredits: 12,
-  });
+  // The final invoice is the subscription's bill; the 0.3 left in the month is no bill at all.
+  expect(
+    await invoicer.state({ month: '2026-11', workspaceId: 'inv-cancel', subscriptionId: 'sub_test_1' }),
+  ).toMatchObject({ status: 'invoiced', billedCredits: 12 });
+  expect(await invoicer.state({ month: '2026-11', workspaceId: 'inv-cancel' })).toBeNull();
 });
 
 it('R-FLX-6 a re-run tries a failed workspace-month again once its cause is fixed, and bills it once', async () => {
@@ -348,4 +359,48 @@ it('R-FLX-6 a re-run tries a failed workspace-month again once its cause is fixe
     runs: 2,
   });
   expect((await stripe.invoiceItems.list({ customer })).data).toHaveLength(1);
+});
+
+it('R-CYC-3 a second subscription ended in the same month gets its own final invoice with the flex of its own stretch', async () => {
+  const DEC = Date.UTC(2026, 11, 3, 12);
+  const hour = 3_600_000;
+  api.clock.set(DEC);
+  const customer = (await workspace('inv-twice', 'growth', '2.5'))!;
+  await endSubscription('inv-twice', customer, 'sub_twice_1');
+  api.clock.set(DEC + hour);
+  await subscriptionEvent('customer.subscription.created', {
+    workspaceId: 'inv-twice',
+    customer,
+    id: 'sub_twice_2',
+    start: Math.floor((DEC + hour) / 1000),
+  });
+  await api.call('PATCH', '/v1/workspaces/inv-twice/flex', {
+    body: { capCents: null, confirmUnlimited: true },
+  });
+  const used = await api.call('POST', '/v1/workspaces/inv-twice/usage', {
+    key: PLATFORM,
+    body: { idempotencyKey: 'dec-2', credits: '153.3' },
+  });
+  expect(used.body.debited.flex).toBe('3.3');
+  api.clock.set(DEC + 2 * hour);
+  await endSubscription('inv-twice', customer, 'sub_twice_2');
+  // Stripe delivers again: nothing more.
+  await endSubscription('inv-twice', customer, 'sub_twice_2');
+
+  const invoices = async () =>
+    (await stripe.invoices.list({ customer })).data
+      .map((i) => ({ status: i.status, total: i.total }))
+      .sort((a, b) => a.total - b.total);
+  // Each final invoice floors its own stretch (R-FLX-5): 2.5 → 2, then 3.3 → 3.
+  expect(await invoices()).toEqual([
+    { status: 'open', total: 2 * 400 },
+    { status: 'open', total: 3 * 400 },
+  ]);
+  // The month's run bills nothing already on a final invoice: the 0.5 and 0.3 left are not
+  // a whole credit together.
+  api.clock.set(Date.UTC(2027, 0, 1, 1));
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-12' } });
+  await drained();
+  expect((await stripe.invoiceItems.list({ customer })).data.map((i) => i.quantity).sort()).toEqual([2, 3]);
+  expect(await invoices()).toHaveLength(2);
 });

@@ -66,9 +66,10 @@ it('counts it toward the current month once the invoicer has read the month', as
   expect((await checkLedger(api.store, id, NOV_2)).problems).toEqual([]);
 });
 
-it('bills flex after a final invoice closed the current month in the next month (R-CYC-3)', async () => {
+it('bills flex in the next month when the current month is closed (R-FLX-5)', async () => {
   const id = await inFlex();
-  // What the final invoice of an ended subscription does to the current month.
+  // What final invoices of ended subscriptions did to the current month before they took
+  // stretches (R-CYC-3): data written then still reads this way.
   await api.redis.sadd(api.store.keys(id).flexClosed, '2026-11');
   const res = await use(id, { idempotencyKey: 'after-final', credits: 4 });
   expect(res.body.debited.flex).toBe('4');

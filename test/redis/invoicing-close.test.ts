@@ -73,20 +73,46 @@ it("R-FLX-5 a run's candidate scan closes the month for every workspace it reads
     const k = r.store.keys(id);
     const at = commands.findIndex((c) => c[0] === 'sadd' && c[1] === k.flexClosed);
     expect(at, id).toBeGreaterThan(0);
-    // MULTI, SADD, HGET, EXEC: nothing of this client's in between.
-    expect(commands.slice(at - 1, at + 3), id).toEqual([
+    // MULTI, SADD, HGET, HGET (what final invoices took, R-CYC-3), EXEC: nothing of this
+    // client's in between.
+    expect(commands.slice(at - 1, at + 4), id).toEqual([
       ['multi'],
       ['sadd', k.flexClosed, MONTH],
       ['hget', k.flexMonths, MONTH],
+      ['hget', k.flexFinal, MONTH],
       ['exec'],
     ]);
   }
 });
 
-it('R-FLX-5 billing one workspace-month (the R-CYC-3 final invoice included) closes it even where the run did not', async () => {
-  await r.store.upsert({ workspaceId: 'close-final', terms: GROWTH, meta: {}, now: NOW });
-  await r.redis.hset(r.store.keys('close-final').flexMonths, '2026-11', 5_000);
-  const state = await invoicer.invoiceWorkspace('close-final', '2026-11', NOW, { final: true });
+it('R-FLX-5 billing one workspace-month closes it even where the run did not', async () => {
+  await r.store.upsert({ workspaceId: 'close-one', terms: GROWTH, meta: {}, now: NOW });
+  await r.redis.hset(r.store.keys('close-one').flexMonths, MONTH, 5_000);
+  const state = await invoicer.invoiceWorkspace({ workspaceId: 'close-one', month: MONTH, now: NOW });
   expect(state).toMatchObject({ status: 'skipped', flexCredits: '0.5', billedCredits: 0 });
-  expect(await closed('close-final')).toEqual(['2026-11']);
+  expect(await closed('close-one')).toEqual([MONTH]);
+});
+
+it('R-CYC-3 a final invoice takes its stretch once per subscription and leaves the month open; the run bills the rest', async () => {
+  const id = 'close-final';
+  const k = r.store.keys(id);
+  await r.store.upsert({ workspaceId: id, terms: GROWTH, meta: {}, now: NOW });
+  await r.redis.sadd(workspacesKey, id);
+  const take = (subscriptionId: string) =>
+    r.store.takeFinalFlex({ workspaceId: id, month: '2026-11', subscriptionId });
+  await r.redis.hset(k.flexMonths, '2026-11', 25_000);
+  expect(await take('sub_a')).toBe(25_000);
+  await r.redis.hincrby(k.flexMonths, '2026-11', 33_000);
+  expect(await take('sub_b')).toBe(33_000);
+  // A retry (a redelivered event) answers the same stretch; a stretch with no flex takes none.
+  expect(await take('sub_a')).toBe(25_000);
+  expect(await take('sub_c')).toBe(0);
+  expect(await closed(id)).toEqual([]);
+  await r.redis.hincrby(k.flexMonths, '2026-11', 12_000);
+  const seen = [];
+  for await (const c of invoicer.candidates('2026-11')) if (c.workspaceId === id) seen.push(c);
+  expect(seen).toEqual([{ workspaceId: id, units: 12_000 }]);
+  for await (const _ of invoicer.candidatePages('2026-11', { close: true })) void _;
+  // Closed by the run: a final invoice after it takes nothing (the run bills the month).
+  expect(await take('sub_d')).toBe(0);
 });

@@ -25,9 +25,9 @@
                         feature id or '', occurredAt (ms) or '', month of occurredAt or ''
 
   Late usage (occurredAt in an earlier month): its flex counts toward the month it occurred in
-  unless that month is closed, else toward the current month (the next open one, if a final
-  invoice closed the current month already); the balances it debits are
-  today's (the cycle's included, prepaid and flex cap).
+  unless that month is closed, else toward the current month (the next open one, if the
+  current month is closed: final invoices closed it before they took stretches, R-CYC-3); the
+  balances it debits are today's (the cycle's included, prepaid and flex cap).
 
   Reply: one string per event, in order: these fields joined by tabs (one bulk string per
   event decodes several times faster in the client than a list of fields)
@@ -57,9 +57,9 @@ if not s then return {'not_found'} end
 roll(K, s, now)
 
 -- The month an event's flex is billed in (R-FLX-5): the month it occurred in while that month
--- is still open for this workspace, else the current one. A month is closed once the invoicer
--- has read it (the monthly run, or the final invoice of an ended subscription, R-CYC-3): flex
--- after that in the same month goes to the next open month, so nothing is left unbilled.
+-- is still open for this workspace, else the current one. A month is closed once the monthly
+-- run has read it (a final invoice takes its stretch without closing, R-CYC-3): flex after that
+-- in the same month goes to the next open month, so nothing is left unbilled.
 local function isClosed(m)
   return redis.call('SISMEMBER', K.flexclosed, m) == 1
 end
