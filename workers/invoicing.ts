@@ -3,16 +3,16 @@
  * month pending and adds one job per workspace (job id per workspace-month, so a second run
  * adds nothing while the first's jobs exist, and retries the ones that failed); a workspace job
  * bills that workspace-month.
- * Failures sorted in one place: a permanent one is recorded and fails the job at once; Stripe's
- * rate limits and outages are retried with backoff.
+ * Failures follow the workers' one policy (failure-policy.ts): Stripe's rate limits and outages
+ * are retried with backoff; a workspace job that gives up (a fault no retry fixes, or its last
+ * attempt) records its month failed first.
  */
-import { Job, type Queue, UnrecoverableError } from 'bullmq';
-import Stripe from 'stripe';
+import { Job, type Queue } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
 import { invoicingJobSchema, workspaceJobId } from '../src/queues/invoicing.js';
 import type { Clock } from '../src/services/clock.js';
-import { type Invoicer, PermanentInvoicingError, previousMonth } from '../src/services/invoicing.js';
-import { isRetryableStripeError } from '../src/stripe/client.js';
+import { type Invoicer, previousMonth } from '../src/services/invoicing.js';
+import { parseJob, withFailurePolicy } from './failure-policy.js';
 
 const WORKSPACE_JOB_OPTIONS = {
   attempts: 8,
@@ -22,11 +22,8 @@ const WORKSPACE_JOB_OPTIONS = {
 } as const;
 
 export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clock: Clock; log: Logger }) {
-  return async (job: Job) => {
-    const parsed = invoicingJobSchema.safeParse(job.data);
-    if (!parsed.success)
-      throw new UnrecoverableError(`malformed invoicing job ${job.id}: ${parsed.error.message}`);
-    const data = parsed.data;
+  const process = async (job: Job) => {
+    const data = parseJob(invoicingJobSchema, job);
     const now = deps.clock.now();
     if (data.kind === 'run') {
       // The scheduler's run bills the month before the one it was scheduled in (prevMillis),
@@ -58,30 +55,19 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
       deps.log.info({ month, workspaces, retried }, 'invoicing run fanned out');
       return { month, workspaces, retried };
     }
-    try {
-      const state = await deps.invoicer.invoiceWorkspace({
-        workspaceId: data.workspaceId,
-        month: data.month,
-        now,
-      });
-      deps.log.info(
-        { workspaceId: data.workspaceId, month: data.month, ...state },
-        'workspace-month invoiced',
-      );
-      return state;
-    } catch (err) {
-      const message = (err as Error).message;
-      let final: Error | null = null;
-      if (err instanceof PermanentInvoicingError) final = new UnrecoverableError(message);
-      else if (err instanceof Stripe.errors.StripeError && !isRetryableStripeError(err))
-        final = new UnrecoverableError(`${data.workspaceId} ${data.month}: Stripe refused: ${message}`);
-      // The last attempt, or one no retry fixes: the month shows as failed, and a re-run
-      // (which retries failed months) picks it up from the ids it has.
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      // (A PermanentInvoicingError has recorded its own reason already.)
-      if (!(err instanceof PermanentInvoicingError) && (final || last))
-        await deps.invoicer.markFailed({ workspaceId: data.workspaceId, month: data.month }, message);
-      throw final ?? err;
-    }
+    const state = await deps.invoicer.invoiceWorkspace({
+      workspaceId: data.workspaceId,
+      month: data.month,
+      now,
+    });
+    deps.log.info({ workspaceId: data.workspaceId, month: data.month, ...state }, 'workspace-month invoiced');
+    return state;
   };
+  // The month shows as failed (not pending for ever), and a re-run, which retries failed
+  // months, picks it up from the ids it has. A run that gives up has no month state of its own.
+  return withFailurePolicy(process, async (job, err) => {
+    const data = invoicingJobSchema.safeParse(job.data).data;
+    if (data?.kind === 'workspace')
+      await deps.invoicer.markFailed({ workspaceId: data.workspaceId, month: data.month }, err.message);
+  });
 }

@@ -1,9 +1,9 @@
 /**
- * The worker process: BullMQ workers, one processor per queue, and their schedules. Now the
- * maintenance queue (the cycle sweep); the Stripe and invoicing queues join it in later issues.
+ * The worker process: BullMQ workers, one processor per queue (maintenance, stripe-events,
+ * invoicing, alert-webhooks; each in its own file under one failure policy), and their schedules.
  * Graceful shutdown: `worker.close()` lets the running job finish (R-OPS-3).
  */
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { createLogger } from '../src/observability/logger.js';
 import { ALERT_JOB_OPTIONS, ALERT_WEBHOOKS_QUEUE, alertBackoffMs } from '../src/queues/alerts.js';
 import {
@@ -17,16 +17,15 @@ import {
   ALERT_SWEEP_SCHEDULER,
   CYCLE_SWEEP_SCHEDULER,
   MAINTENANCE_QUEUE,
-  maintenanceJobSchema,
 } from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix, workspacesKey } from '../src/redis/keys.js';
 import { buildService, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
 import { systemClock } from '../src/services/clock.js';
-import { sweepCycles } from '../src/services/cycle-sweep.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
 import { invoicingProcessor } from './invoicing.js';
+import { maintenanceProcessor } from './maintenance.js';
 import { stripeEventsProcessor } from './stripe-events.js';
 
 const runtime = loadRuntimeOrExit();
@@ -66,23 +65,14 @@ if (alerts.outbound) {
 
 const worker = new Worker(
   MAINTENANCE_QUEUE,
-  async (job) => {
-    const parsed = maintenanceJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`malformed ${job.name} job: ${parsed.error.message}`);
-    if (parsed.data.kind === 'alert-sweep') {
-      const swept = await alerts.sweep(systemClock.now());
-      if (swept.queued > 0) log.warn(swept, 'alert sweep queued alerts the API had not');
-      return swept;
-    }
-    const result = await sweepCycles({
-      redis,
-      store,
-      workspacesKey: workspacesKey(config.redisPrefix),
-      now: systemClock.now(),
-    });
-    log.info(result, 'cycle sweep done');
-    return result;
-  },
+  maintenanceProcessor({
+    redis,
+    store,
+    alerts,
+    workspacesKey: workspacesKey(config.redisPrefix),
+    clock: systemClock,
+    log,
+  }),
   { connection: bullConnection(url), prefix, concurrency: 1 },
 );
 const stripeWorker = new Worker(

@@ -1,16 +1,18 @@
 /**
- * The processor of the stripe-events queue: validates the job, applies the event, and sorts
- * failures in one place — a permanent one (malformed object, unknown workspace) fails the job
- * at once and leaves it visible in the failed set; anything else is retried with backoff.
+ * The processor of the stripe-events queue: validates the job and applies the event. Failures
+ * follow the workers' one policy (failure-policy.ts): one no retry fixes (a malformed object,
+ * an unknown workspace or price, a final invoice that cannot be billed) fails the job at once
+ * and leaves it visible in the failed set; anything else is retried with backoff.
  */
-import { type Job, UnrecoverableError } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
 import { stripeEventJobSchema } from '../src/queues/stripe-events.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
 import type { Clock } from '../src/services/clock.js';
 import type { Services } from '../src/services/create-services.js';
 import type { Invoicer } from '../src/services/invoicing.js';
-import { handleStripeEvent, PermanentEventError } from '../src/services/stripe-event-handler.js';
+import { handleStripeEvent } from '../src/services/stripe-event-handler.js';
+import { parseJob, withFailurePolicy } from './failure-policy.js';
 
 export function stripeEventsProcessor(deps: {
   invoicer?: Invoicer;
@@ -19,22 +21,15 @@ export function stripeEventsProcessor(deps: {
   clock: Clock;
   log: Logger;
 }) {
-  return async (job: Job) => {
-    const parsed = stripeEventJobSchema.safeParse(job.data);
-    if (!parsed.success)
-      throw new UnrecoverableError(`malformed stripe-events job ${job.id}: ${parsed.error.message}`);
-    try {
-      const outcome = await handleStripeEvent(parsed.data, {
-        store: deps.store,
-        service: deps.service,
-        now: deps.clock.now(),
-        invoicer: deps.invoicer,
-      });
-      deps.log.info({ eventId: parsed.data.id, type: parsed.data.type, ...outcome }, 'stripe event applied');
-      return outcome;
-    } catch (err) {
-      if (err instanceof PermanentEventError) throw new UnrecoverableError(err.message);
-      throw err;
-    }
-  };
+  return withFailurePolicy(async (job: Job) => {
+    const event = parseJob(stripeEventJobSchema, job);
+    const outcome = await handleStripeEvent(event, {
+      store: deps.store,
+      service: deps.service,
+      now: deps.clock.now(),
+      invoicer: deps.invoicer,
+    });
+    deps.log.info({ eventId: event.id, type: event.type, ...outcome }, 'stripe event applied');
+    return outcome;
+  });
 }

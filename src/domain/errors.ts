@@ -13,13 +13,24 @@ export type ErrorCode =
   | 'unavailable'
   | 'internal';
 
+/**
+ * Faults that pass by themselves: Redis or Stripe out of reach. Anything else (a bad request,
+ * a missing workspace, a conflict, a bug) fails the same way on every attempt.
+ */
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set(['unavailable']);
+
 export class BurnrateError extends Error {
+  /** Whether trying again later may succeed: the queues retry these and give up on the rest. */
+  readonly retryable: boolean;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
+    opts: { retryable?: boolean } = {},
   ) {
     super(message);
     this.name = 'BurnrateError';
+    this.retryable = opts.retryable ?? TRANSIENT.has(code);
   }
 }

@@ -19,6 +19,7 @@ import Stripe from 'stripe';
 import { z } from 'zod';
 import { type Catalog, effectiveOverrides, findPlan } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
+import { BurnrateError } from '../domain/errors.js';
 import { centsForUnits, floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import { invoicingKey, invoicingRunsKey } from '../redis/keys.js';
@@ -50,9 +51,6 @@ const stateSchema = z.object({
     .optional(),
 });
 export type WorkspaceMonthState = z.infer<typeof stateSchema>;
-
-/** A failure no retry fixes (no Stripe customer, no such workspace): recorded, then the job fails. */
-export class PermanentInvoicingError extends Error {}
 
 /**
  * What one bill is for: a workspace-month of the monthly run or, with `subscriptionId`, the
@@ -213,7 +211,7 @@ export class Invoicer {
     // Done: invoiced, skipped, or an item that waits for the subscription invoice.
     if (prev && (prev.status === 'invoiced' || prev.status === 'skipped' || prev.status === 'item_created'))
       return prev;
-    if (!snap) throw new PermanentInvoicingError(`workspace ${workspaceId} does not exist`);
+    if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
     const billed = floorToWholeCredits(units);
     // The first attempt's terms; but a month that failed before anything was created in Stripe
     // takes today's (the operator fixed the cause, e.g. the customer).
@@ -242,7 +240,9 @@ export class Invoicer {
     if (!customer || !stripe) {
       const reason = customer ? 'Stripe is not configured' : 'the workspace has no Stripe customer';
       await this.save(bill, { ...base, status: 'failed', reason });
-      throw new PermanentInvoicingError(`${workspaceId} ${month}: ${reason}`);
+      // No retry fixes either (an operator does, then a re-run); the message is the reason, so
+      // recording the failure again keeps it.
+      throw new BurnrateError(customer ? 'unavailable' : 'not_found', reason, bill, { retryable: false });
     }
     // Annual plans, the final month of an ended subscription (R-CYC-3), and a workspace now on
     // a plan not sold through Stripe (its subscription ended after the month, before this

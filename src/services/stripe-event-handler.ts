@@ -33,8 +33,8 @@ import {
 import type { Services } from './create-services.js';
 import type { Invoicer } from './invoicing.js';
 
-/** A failure no retry can fix (a malformed object, an unknown workspace). */
-export class PermanentEventError extends Error {}
+/** A Stripe object burnrate cannot act on: the same on every delivery, so never retried. */
+const unusable = (message: string) => new BurnrateError('invalid_request', message);
 
 export type EventOutcome =
   | { action: 'granted' | 'already_granted'; workspaceId: string; credits: string }
@@ -63,13 +63,10 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
       if (ENDED.has(sub.status)) return endSubscription({ workspaceId, subscriptionId: sub.id }, event, deps);
       const item = sub.items.data[0]!;
       if (item.current_period_end <= item.current_period_start) {
-        throw new PermanentEventError(
-          `${event.id}: subscription ${sub.id} has a period that ends before it starts`,
-        );
+        throw unusable(`${event.id}: subscription ${sub.id} has a period that ends before it starts`);
       }
       const plan = deps.service.workspaces.planOfPrice(item.price.id);
-      if (!plan)
-        throw new PermanentEventError(`${event.id}: no plan in the catalog has price ${item.price.id}`);
+      if (!plan) throw unusable(`${event.id}: no plan in the catalog has price ${item.price.id}`);
       const r = await deps.service.workspaces.setPlan(workspaceId, {
         planId: plan.id,
         stripeCustomerId: sub.customer,
@@ -92,11 +89,10 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
       const workspaceId =
         invoice.parent?.subscription_details?.metadata?.workspace_id ??
         (invoice.customer ? await deps.service.stripeRecords.workspaceOfCustomer(invoice.customer) : null);
-      if (!workspaceId) throw new PermanentEventError(`${event.id}: no workspace for invoice ${invoice.id}`);
+      if (!workspaceId) throw unusable(`${event.id}: no workspace for invoice ${invoice.id}`);
       const line = invoice.lines.data[0];
       const planId = await deps.service.workspaces.currentPlan(workspaceId);
-      if (!line || !planId)
-        throw new PermanentEventError(`${event.id}: invoice ${invoice.id} has no period or workspace`);
+      if (!line || !planId) throw unusable(`${event.id}: invoice ${invoice.id} has no period or workspace`);
       // The renewal keeps the plan; the period decides (a period already current is a no-op).
       const r = await deps.service.workspaces.setPlan(workspaceId, {
         planId,
@@ -139,7 +135,7 @@ async function workspaceOf(
 ): Promise<string> {
   const id =
     sub.metadata?.workspace_id ?? (await deps.service.stripeRecords.workspaceOfCustomer(sub.customer));
-  if (!id) throw new PermanentEventError(`${event.id}: subscription ${sub.id} names no workspace`);
+  if (!id) throw unusable(`${event.id}: subscription ${sub.id} names no workspace`);
   return id;
 }
 
@@ -167,7 +163,7 @@ async function endSubscription(
 
 function parse<S extends z.ZodType>(schema: S, v: unknown, event: StripeEventEnvelope): z.output<S> {
   const r = schema.safeParse(v);
-  if (!r.success) throw new PermanentEventError(`${event.type} ${event.id}: ${r.error.message}`);
+  if (!r.success) throw unusable(`${event.type} ${event.id}: ${r.error.message}`);
   return r.data;
 }
 
@@ -218,9 +214,7 @@ async function grantCheckout(
   const workspaceId = session.metadata?.workspace_id ?? session.client_reference_id ?? undefined;
   const units = parseDecimal4(session.metadata?.credits ?? '');
   if (!workspaceId || units === null || units <= 0) {
-    throw new PermanentEventError(
-      `checkout session ${session.id} has no workspace_id and credits in its metadata`,
-    );
+    throw unusable(`checkout session ${session.id} has no workspace_id and credits in its metadata`);
   }
   // The session id names the lot and is the idempotency key: once per session (R-PRE-2).
   const ref = `checkout:${session.id}`;
@@ -233,25 +227,19 @@ async function grantCheckout(
       amountCents: session.amount_total ?? 0,
     });
   }
-  try {
-    const res = await deps.store.adjust({
-      workspaceId,
-      kind: 'prepaid',
-      units,
-      ref,
-      type: 'grant',
-      reason: 'prepaid purchase',
-      idempotencyKey: ref,
-      bodyHash: createHash('sha256').update(String(units)).digest('base64'),
-      now: deps.now,
-    });
-    const credits = formatUnits(units);
-    const again = res.replayed || res.status === 'duplicate_lot';
-    return { action: again ? 'already_granted' : 'granted', workspaceId, credits };
-  } catch (err) {
-    if (err instanceof BurnrateError && (err.code === 'not_found' || err.code === 'idempotency_conflict')) {
-      throw new PermanentEventError(`checkout session ${session.id}: ${err.message}`);
-    }
-    throw err;
-  }
+  // An unknown workspace or a conflicting grant throws a BurnrateError no retry fixes.
+  const res = await deps.store.adjust({
+    workspaceId,
+    kind: 'prepaid',
+    units,
+    ref,
+    type: 'grant',
+    reason: 'prepaid purchase',
+    idempotencyKey: ref,
+    bodyHash: createHash('sha256').update(String(units)).digest('base64'),
+    now: deps.now,
+  });
+  const credits = formatUnits(units);
+  const again = res.replayed || res.status === 'duplicate_lot';
+  return { action: again ? 'already_granted' : 'granted', workspaceId, credits };
 }
