@@ -38,6 +38,11 @@ const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
+// A queue reports its connection's errors too: the requests that meet the outage answer 503 and
+// log it once; this is the rest of it.
+for (const q of [stripeQueue, invoicingQueue, alertQueue]) {
+  q.on('error', (err) => log.debug({ reason: err.message, queue: q.name }, 'queue connection error'));
+}
 if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');
 const http = await startHttp({
   runtime,

@@ -30,7 +30,7 @@ export function parseOr400<S extends z.ZodType>(schema: S, data: unknown, what: 
 }
 
 const REDIS_DOWN =
-  /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
+  /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries|^LOADING |^BUSY /i;
 
 /**
  * A Redis that cannot be reached, or does not answer in time (stalled): the request fails with

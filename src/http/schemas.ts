@@ -198,9 +198,13 @@ const U64_MAX = 2n ** 64n - 1n;
 const ledgerCursor = z
   .string()
   .regex(/^\d{1,20}-\d{1,20}$/, 'a cursor from a previous page')
-  .refine((c) => c !== '0-0' && c.split('-').every((part) => BigInt(part) <= U64_MAX), {
-    message: 'a cursor from a previous page',
-  });
+  // zod runs the refinement after a failed regex too: check the shape again before BigInt.
+  .refine(
+    (c) => /^\d+-\d+$/.test(c) && c !== '0-0' && c.split('-').every((part) => BigInt(part) <= U64_MAX),
+    {
+      message: 'a cursor from a previous page',
+    },
+  );
 
 export const ledgerQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),

@@ -91,6 +91,7 @@ export async function startTestApi(
     connection: queueConnection,
     prefix: queuePrefix(prefix),
   });
+  for (const q of [stripeQueue, invoicingQueue, alertQueue]) q.on('error', () => {}); // tests stop Redis on purpose
   const http: HttpServer = await startHttp({
     alertQueue,
     enqueueInvoicingRun: async (month) => {
