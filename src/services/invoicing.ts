@@ -15,59 +15,26 @@
  * less what final invoices took.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import Stripe from 'stripe';
-import { z } from 'zod';
-import { type Catalog, effectiveOverrides, findPlan } from '../domain/catalog.js';
+import type { Catalog } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
-import { centsForUnits, floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
+import {
+  type Bill,
+  type BillDecision,
+  type BillFacts,
+  billStateSchema,
+  decideBill,
+  INVOICE_STATUSES,
+  type WorkspaceMonthState,
+} from '../domain/invoicing.js';
+import { floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import { invoicingKey, invoicingRunsKey } from '../redis/keys.js';
 import type { StripeClient } from '../stripe/client.js';
-
-export const INVOICE_STATUSES = ['pending', 'item_created', 'invoiced', 'skipped', 'failed'] as const;
-
-const stateSchema = z.object({
-  status: z.enum(INVOICE_STATUSES),
-  flexCredits: z.string(),
-  billedCredits: z.number().int(),
-  /** What the billed credits cost at the workspace's flex price; known once it is billed. */
-  amountCents: z.number().int().optional(),
-  itemId: z.string().optional(),
-  invoiceId: z.string().optional(),
-  reason: z.string().optional(),
-  /**
-   * The terms of the bill, fixed before the first Stripe call and reused by every retry:
-   * Stripe refuses an idempotency key reused with other parameters, and a price or plan change
-   * between attempts must not change what the month is billed (or leave a draft invoice).
-   */
-  terms: z
-    .object({
-      priceE4: z.number().int().positive(),
-      currency: z.string(),
-      customer: z.string(),
-      ownInvoice: z.boolean(),
-    })
-    .optional(),
-});
-export type WorkspaceMonthState = z.infer<typeof stateSchema>;
-
-/**
- * What one bill is for: a workspace-month of the monthly run or, with `subscriptionId`, the
- * final stretch of that subscription in the month it ended (R-CYC-3).
- */
-export interface Bill {
-  workspaceId: string;
-  month: string;
-  subscriptionId?: string | undefined;
-}
+import { type FlexInvoiceWriter, flexInvoiceWriter } from '../stripe/flex-invoices.js';
 
 /** A bill's field in its month's state hash: a workspace id has no '/' (its API pattern). */
 const stateField = (b: Bill) => (b.subscriptionId ? `${b.workspaceId}/${b.subscriptionId}` : b.workspaceId);
-
-/** The part of a bill's Stripe idempotency keys that names it. */
-const billKey = (b: Bill) =>
-  b.subscriptionId ? `${b.workspaceId}:${b.month}:${b.subscriptionId}` : `${b.workspaceId}:${b.month}`;
 
 /** The month's flex less what final invoices took (R-CYC-3), from the two HGET replies. */
 const remainder = (flexUnits: unknown, finalUnits: unknown) =>
@@ -79,6 +46,8 @@ export function previousMonth(now: number): string {
 }
 
 export class Invoicer {
+  private readonly writer: FlexInvoiceWriter | undefined;
+
   constructor(
     private readonly deps: {
       redis: Redis;
@@ -88,7 +57,9 @@ export class Invoicer {
       keyPrefix: string;
       workspacesKey: string;
     },
-  ) {}
+  ) {
+    this.writer = deps.stripe && flexInvoiceWriter(deps.stripe);
+  }
 
   private key(month: string) {
     return invoicingKey(this.deps.keyPrefix, month);
@@ -101,7 +72,7 @@ export class Invoicer {
 
   async state(bill: Bill): Promise<WorkspaceMonthState | null> {
     const raw = await this.deps.redis.hget(this.key(bill.month), stateField(bill));
-    return raw === null ? null : stateSchema.parse(JSON.parse(raw));
+    return raw === null ? null : billStateSchema.parse(JSON.parse(raw));
   }
 
   /**
@@ -112,7 +83,7 @@ export class Invoicer {
    * and none takes more once the month is closed. The keys carry the workspace's hash tag, so
    * this works on Redis Cluster.
    */
-  private async readClosing(workspaceId: string, month: string): Promise<number> {
+  private async readClosing({ workspaceId, month }: Bill): Promise<number> {
     const k = this.deps.store.keys(workspaceId);
     const res = await this.deps.redis
       .multi()
@@ -132,7 +103,8 @@ export class Invoicer {
    */
   private async readClosingPage(ids: string[], month: string): Promise<number[]> {
     const redis = this.deps.redis;
-    if (redis.isCluster) return Promise.all(ids.map((id) => this.readClosing(id, month)));
+    if (redis.isCluster)
+      return Promise.all(ids.map((workspaceId) => this.readClosing({ workspaceId, month })));
     // ioredis's Pipeline has multi() (inline transactions); its types leave it out.
     const pipe = redis.pipeline() as ChainableCommander & { multi(): ChainableCommander };
     for (const id of ids) {
@@ -189,140 +161,89 @@ export class Invoicer {
 
   /**
    * Bills one workspace-month, or with `subscriptionId` that subscription's final stretch
-   * (R-CYC-3), resuming from its recorded state. Every Stripe call carries an idempotency key
-   * derived from the bill (workspace, month, subscription), so repeating any step is harmless.
-   * A final stretch with no flex records nothing and answers null.
+   * (R-CYC-3), resuming from its recorded state: load what it needs, decide (decideBill, pure),
+   * carry the decision out. Every Stripe call carries an idempotency key derived from the bill,
+   * so repeating any step is harmless. A final stretch with no flex records nothing: null.
    */
   async invoiceWorkspace(o: Bill & { now: number }): Promise<WorkspaceMonthState | null> {
-    const { workspaceId, month, now } = o;
-    const bill: Bill = { workspaceId, month, subscriptionId: o.subscriptionId };
-    const final = o.subscriptionId !== undefined;
-    // Three reads at once: the state and the snapshot share a write (auto-pipelining), the
-    // flex read has its own.
+    const bill: Bill = { workspaceId: o.workspaceId, month: o.month, subscriptionId: o.subscriptionId };
+    const decision = decideBill(await this.load(bill, o.now));
+    switch (decision.kind) {
+      case 'nothing':
+        return null;
+      case 'done':
+        return decision.state;
+      case 'no_workspace':
+        throw new BurnrateError('not_found', `workspace ${bill.workspaceId} does not exist`);
+      case 'skip':
+        return this.save(bill, decision.state);
+      case 'fail': {
+        const { state } = decision;
+        await this.save(bill, state);
+        // The message is the reason, so recording the failure again (the worker does) keeps it.
+        throw new BurnrateError(
+          decision.stripeMissing ? 'unavailable' : 'not_found',
+          state.reason ?? '',
+          bill,
+          {
+            retryable: false,
+          },
+        );
+      }
+      case 'bill':
+        return this.execute(bill, decision);
+    }
+  }
+
+  /** The facts a bill is decided on; three reads at once. */
+  private async load(bill: Bill, now: number): Promise<BillFacts> {
+    const { workspaceId, month, subscriptionId } = bill;
+    // The state and the snapshot share a write (auto-pipelining); the flex read has its own.
     const [prev, snap, units] = await Promise.all([
       this.state(bill),
       this.deps.store.snapshot(workspaceId, now),
-      o.subscriptionId === undefined
-        ? this.readClosing(workspaceId, month)
-        : this.deps.store.takeFinalFlex({ workspaceId, month, subscriptionId: o.subscriptionId }),
+      subscriptionId === undefined
+        ? this.readClosing(bill)
+        : this.deps.store.takeFinalFlex({ workspaceId, month, subscriptionId }),
     ]);
-    // A take is once per subscription: a stretch with no flex never recorded a state.
-    if (final && units === 0) return null;
-    // Done: invoiced, skipped, or an item that waits for the subscription invoice.
-    if (prev && (prev.status === 'invoiced' || prev.status === 'skipped' || prev.status === 'item_created'))
-      return prev;
-    if (!snap) throw new BurnrateError('not_found', `workspace ${workspaceId} does not exist`);
-    const billed = floorToWholeCredits(units);
-    // The first attempt's terms; but a month that failed before anything was created in Stripe
-    // takes today's (the operator fixed the cause, e.g. the customer).
-    const keep = prev?.status === 'failed' && !prev.itemId && !prev.invoiceId ? undefined : prev?.terms;
-    const price = keep?.priceE4 ?? snap.state.flexPriceE4;
-    const base = {
-      flexCredits: formatUnits(units),
-      billedCredits: billed,
-      amountCents: centsForUnits(billed * UNITS_PER_CREDIT, price),
+    return {
+      bill,
+      prev,
+      units,
+      workspace: snap && { state: snap.state, meta: snap.meta },
+      catalog: this.deps.catalog,
+      stripeConfigured: this.deps.stripe !== undefined,
     };
-    if (billed === 0)
-      return this.save(bill, {
-        ...base,
-        status: 'skipped',
-        reason: 'under one credit of flex',
-      });
-    if (effectiveOverrides(this.deps.catalog, workspaceId, snap.meta.overrides).manualInvoicing) {
-      return this.save(bill, {
-        ...base,
-        status: 'skipped',
-        reason: 'invoiced by hand (R-CAT-5)',
-      });
+  }
+
+  /** The Stripe steps a bill still needs, each recorded as it is done, so a retry resumes. */
+  private async execute(
+    bill: Bill,
+    d: Extract<BillDecision, { kind: 'bill' }>,
+  ): Promise<WorkspaceMonthState> {
+    const writer = this.writer;
+    if (!writer) throw new Error('decideBill billed without Stripe');
+    const { figures, terms, billed } = d;
+    const { flexCredits } = figures;
+    if (d.saveTermsFirst) await this.save(bill, { ...figures, status: 'pending', terms });
+    let invoiceId = d.invoiceId;
+    if (terms.ownInvoice && !invoiceId) {
+      invoiceId = await writer.createInvoice(bill, { terms, flexCredits });
+      await this.save(bill, { ...figures, status: 'pending', terms, invoiceId });
     }
-    const customer = keep?.customer ?? snap.meta.stripeCustomerId;
-    const stripe = this.deps.stripe;
-    if (!customer || !stripe) {
-      const reason = customer ? 'Stripe is not configured' : 'the workspace has no Stripe customer';
-      await this.save(bill, { ...base, status: 'failed', reason });
-      // No retry fixes either (an operator does, then a re-run); the message is the reason, so
-      // recording the failure again keeps it.
-      throw new BurnrateError(customer ? 'unavailable' : 'not_found', reason, bill, { retryable: false });
-    }
-    // Annual plans, the final month of an ended subscription (R-CYC-3), and a workspace now on
-    // a plan not sold through Stripe (its subscription ended after the month, before this
-    // run): no next subscription invoice will sweep the item up, so an invoice is finalized now.
-    const plan = findPlan(this.deps.catalog, snap.state.planId);
-    const noSubscription = !plan || plan.stripePriceIds.length === 0;
-    const terms = keep ?? {
-      priceE4: price,
-      currency: snap.meta.currency || 'usd',
-      customer,
-      ownInvoice: snap.state.intervalMonths === 12 || final || noSubscription,
-    };
-    // An own invoice takes three calls: its terms are saved before the first. A monthly
-    // plan's single call saves them with its result; a retry after a crash in between that
-    // finds the price changed is refused by Stripe (same key, other parameters) and the month
-    // shows as failed, never billed twice. That saves a write on nine workspaces in ten.
-    if (!keep && terms.ownInvoice) await this.save(bill, { ...base, status: 'pending', terms });
-    const annual = terms.ownInvoice;
-    const metadata = {
-      workspace_id: workspaceId,
-      month,
-      flex_credits: base.flexCredits,
-      ...(o.subscriptionId ? { subscription_id: o.subscriptionId } : {}),
-    };
-    let invoiceId = prev?.invoiceId;
-    if (annual && !invoiceId) {
-      const invoice = await stripe.call((sdk) =>
-        sdk.invoices.create(
-          {
-            customer,
-            auto_advance: false,
-            // The final invoice of an ended subscription (R-CYC-3) also takes the items still
-            // waiting for a subscription invoice that will now never come.
-            pending_invoice_items_behavior: final ? 'include' : 'exclude',
-            metadata,
-          },
-          { idempotencyKey: `flex-invoice:${billKey(bill)}` },
-        ),
-      );
-      invoiceId = invoice.id;
-      await this.save(bill, { ...base, status: 'pending', terms, invoiceId });
-    }
-    let itemId = prev?.itemId;
-    if (!itemId) {
-      const item = await stripe.call((sdk) =>
-        sdk.invoiceItems.create(
-          {
-            customer,
-            currency: terms.currency,
-            quantity: billed,
-            unit_amount_decimal: Stripe.Decimal.from(formatUnits(price)),
-            description: `Flex credits ${month}: ${base.flexCredits} used, ${billed} billed (rounded down)`,
-            metadata,
-            ...(invoiceId ? { invoice: invoiceId } : {}),
-          },
-          { idempotencyKey: `flex:${billKey(bill)}` },
-        ),
-      );
-      itemId = item.id;
-    }
+    const itemId = d.itemId ?? (await writer.createItem(bill, { terms, billed, flexCredits, invoiceId }));
     const created = {
-      ...base,
+      ...figures,
       status: 'item_created' as const,
       terms,
       itemId,
       ...(invoiceId ? { invoiceId } : {}),
     };
-    if (!annual) return this.save(bill, created);
-    // On its own invoice the item is not the end: the month stays pending (with the ids, so a
+    if (!terms.ownInvoice || !invoiceId) return this.save(bill, created);
+    // On its own invoice the item is not the end: the bill stays pending (with the ids, so a
     // retry resumes) until the invoice is finalized, and the run is not done before that.
     await this.save(bill, { ...created, status: 'pending' });
-    // auto_advance: Stripe then collects it (charges the card, or emails it), as it does a
-    // subscription invoice; created as a draft it would otherwise wait for an explicit action.
-    await stripe.call((sdk) =>
-      sdk.invoices.finalizeInvoice(
-        invoiceId!,
-        { auto_advance: true },
-        { idempotencyKey: `flex-finalize:${billKey(bill)}` },
-      ),
-    );
+    await writer.finalize(bill, invoiceId);
     return this.save(bill, { ...created, status: 'invoiced' });
   }
 
@@ -369,7 +290,7 @@ export class Invoicer {
       // A final invoice's field (R-CYC-3) is "<workspace>/<subscription>".
       const [id = field, subscriptionId] = field.split('/');
       workspaces.add(id);
-      const s = stateSchema.parse(JSON.parse(raw));
+      const s = billStateSchema.parse(JSON.parse(raw));
       counts[s.status]++;
       if (s.status === 'item_created' || s.status === 'invoiced') {
         billedCredits += s.billedCredits;
@@ -405,7 +326,7 @@ export class Invoicer {
       const ids = page.map((c) => c.workspaceId);
       const prev = await this.deps.redis.hmget(key, ...ids);
       const failed = ids.filter(
-        (_, i) => prev[i] != null && stateSchema.parse(JSON.parse(prev[i]!)).status === 'failed',
+        (_, i) => prev[i] != null && billStateSchema.parse(JSON.parse(prev[i]!)).status === 'failed',
       );
       const retried = new Set(failed);
       const pipe = this.deps.redis.pipeline();
