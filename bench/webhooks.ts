@@ -3,8 +3,9 @@
  * machine, in one run.
  *
  * 1. Acknowledged: signed checkout.session.completed events (each a new purchase) POSTed to
- *    the real HTTP process (webhooks/main.ts: verify, claim, queue, 200) by autocannon with 64
- *    connections, against a baseline Express process answering 200 with no verification.
+ *    the real HTTP process (webhooks/main.ts: verify, queue keyed by the event id, 200) by
+ *    autocannon with 64 connections, against a baseline Express process answering 200 with no
+ *    verification.
  * 2. Processed: the queued events applied by two worker processes (workers/main.ts), from the
  *    first completion to the last; every purchase is checked against the balances afterwards.
  * Private Redis with AOF (as `npm start`); the load generator and each server are separate
@@ -150,7 +151,7 @@ async function main() {
       next: signed,
     });
     next = 0;
-    note(`receiver (verify, claim, queue): ${SECONDS} s`);
+    note(`receiver (verify, queue keyed by event id): ${SECONDS} s`);
     const ack = await runHttpLoad({
       url: `http://127.0.0.1:${httpPort}`,
       connections: CONNECTIONS,
@@ -164,7 +165,18 @@ async function main() {
       connection: queueConnection,
       prefix: queuePrefix(PREFIX),
     });
-    const queued = await queue.getWaitingCount();
+    // Requests still in flight when the load stopped may queue their events after it: count the
+    // jobs once the receiver is idle (the count holds still), so the check below can only fail
+    // on a real double or lost grant.
+    let queued = -1;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 300));
+      const jobs = await queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+      if (jobs === queued) break;
+      queued = jobs;
+    }
+    if (queued < ack.ok)
+      throw new Error(`${ack.ok} events acknowledged but only ${queued} queued: events lost`);
 
     note(`processing ${queued} queued events with 2 worker processes`);
     for (let i = 0; i < 2; i++)
@@ -187,7 +199,8 @@ async function main() {
     // Every acknowledged purchase granted exactly one credit.
     let granted = 0;
     for (const id of ids) granted += (await store.snapshot(id, Date.now()))!.state.prepaid / UNITS_PER_CREDIT;
-    if (granted !== queued) throw new Error(`granted ${granted} credits for ${queued} purchases`);
+    if (granted > queued) throw new Error(`double grant: ${granted} credits granted for ${queued} purchases`);
+    if (granted < queued) throw new Error(`lost grants: ${granted} credits granted for ${queued} purchases`);
     await queue.close();
     queueConnection.disconnect(); // a connection handed to BullMQ is the caller's to close
     redis.disconnect();
@@ -200,7 +213,7 @@ async function main() {
         `burnrate bench:webhooks: ${CONNECTIONS} connections, ${WORKSPACES} workspaces, 2 worker processes, Redis AOF everysec`,
         '',
         `baseline Express 200 (no verification)   ${fmt.format(baseRate)} req/s   p99 ${base.p99Ms} ms   non-2xx ${base.non2xx}`,
-        `receiver: verify + claim + queue          ${fmt.format(ackRate)} events/s   p99 ${ack.p99Ms} ms   non-2xx ${ack.non2xx}`,
+        `receiver: verify + queue                  ${fmt.format(ackRate)} events/s   p99 ${ack.p99Ms} ms   non-2xx ${ack.non2xx}`,
         `workers: applied                          ${fmt.format(processedPerSecond)} events/s   (${queued} events, all granted once)`,
         '',
         `ack ratio            ${(ackRate / baseRate).toFixed(3)}  (target ≥ ${TARGETS.ackRatio})`,
