@@ -42,12 +42,12 @@ export function cycleAt(opts: {
   return { index, start: addMonths(anchor, index * intervalMonths), end };
 }
 
-/** Calendar month (UTC) of an instant, as "YYYY-MM" (R-FLX-5). */
 /** The UTC day of an instant, "YYYY-MM-DD" (R-USE-1's days). */
 export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/** Calendar month (UTC) of an instant, as "YYYY-MM" (R-FLX-5). */
 export function monthOf(ms: number): string {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;

@@ -299,10 +299,6 @@ export class EngineStore {
     return Object.fromEntries(META_FIELDS.map((f, i) => [f, values[i] ?? ''])) as WorkspaceMeta;
   }
 
-  /**
-   * Several usage events of one workspace in one script call, applied in order; one answer
-   * per event (or CONFLICT). A workspace that does not exist fails the whole call.
-   */
   /** The number of keys, KEYS and ARGV of debit.lua for these events (also the benchmark's). */
   debitArgs(o: DebitManyInput): (string | number)[] {
     const k = this.keys(o.workspaceId);
@@ -332,6 +328,10 @@ export class EngineStore {
     return args;
   }
 
+  /**
+   * Several usage events of one workspace in one script call, applied in order; one answer
+   * per event (or CONFLICT). A workspace that does not exist fails the whole call.
+   */
   async debitMany(o: DebitManyInput): Promise<(DebitOutcome | typeof CONFLICT)[]> {
     const args = this.debitArgs(o);
     const reply = replySchema.parse(await this.redis.debit(...args));
