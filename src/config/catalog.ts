@@ -1,4 +1,4 @@
-/** Reads and validates the catalog file at start (R-CAT-1..5). */
+/** Reads and validates the catalog file at start (R-CAT-1, R-CAT-2, R-CAT-3, R-CAT-4, R-CAT-5). */
 import { readFileSync } from 'node:fs';
 import { type Catalog, catalogSchema } from '../domain/catalog.js';
 import { ConfigError } from './env.js';

@@ -1,7 +1,7 @@
 /**
- * Alerts (R-ALR-1..3), pure: the names, the record the debit script stores when it raises one,
- * whether a raised alert is still an active banner, its figures, and its texts in English,
- * Hindi and Korean. The Redis side (raising, banners, outbound webhooks) is
+ * Alerts, pure: the names and the record the debit script stores when it raises one (R-ALR-1),
+ * whether a raised alert is still an active banner and its figures (R-ALR-2), and its texts in
+ * English, Hindi and Korean (R-ALR-3). The Redis side (raising, banners, outbound webhooks) is
  * src/services/alerts.ts; the raising itself is in src/redis/lua/includes/core.lua (raiseAlerts).
  */
 import { createHash } from 'node:crypto';

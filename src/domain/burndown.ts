@@ -4,8 +4,9 @@
  * against both, so the atomic Redis version and this readable one cannot drift apart.
  *
  * Rules: R-CON-1 (included → prepaid → flex, prepaid lots oldest first), R-CON-2 (consume is
- * all or nothing), R-CON-4 (record books a shortfall and blocks), R-CYC-1/2 (cycle roll and
- * plan change), R-FLX-1..4 (flex switch, cap in dollars per cycle, threshold).
+ * all or nothing), R-CON-4 (record books a shortfall and blocks), R-CYC-1 (cycle roll),
+ * R-CYC-2 (plan change), R-FLX-1 and R-FLX-3 (flex switch), R-FLX-2 (cap in dollars per
+ * cycle), R-FLX-4 (threshold).
  */
 import { addMonths, cycleAt } from './cycle.js';
 import { unitsForCents } from './units.js';
@@ -413,8 +414,8 @@ export interface FlexSettings {
 }
 
 /**
- * Flex settings (R-FLX-1..4). Enabling flex that was disabled sets the plan's default cap,
- * unless the same change sets a cap. A change that gives flex room again lifts a block;
+ * Flex settings: the switch (R-FLX-1, R-FLX-3), the cap (R-FLX-2), the threshold (R-FLX-4).
+ * Enabling flex that was disabled sets the plan's default cap, unless the same change sets a cap. A change that gives flex room again lifts a block;
  * a spend that still does not fit is refused with its own reason again.
  */
 export function setFlex(

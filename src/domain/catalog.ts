@@ -1,6 +1,6 @@
 /**
  * The catalog: plans, price books, bundles, the rate card and enterprise overrides
- * (R-CAT-1..5). It is configuration, validated by these schemas when the service starts
+ * (R-CAT-1, R-CAT-2, R-CAT-3, R-CAT-4, R-CAT-5). It is configuration, validated by these schemas when the service starts
  * (src/config/catalog.ts loads the file); the functions below price things from it.
  */
 import { z } from 'zod';

@@ -171,7 +171,7 @@ export const ROUTES: RouteDef[] = [
     method: 'patch',
     path: '/v1/workspaces/:workspaceId/flex',
     role: 'platform',
-    summary: 'Enable or disable flex, set or remove its cap (R-FLX-1..3)',
+    summary: 'Enable or disable flex (R-FLX-1, R-FLX-3), set or remove its cap (R-FLX-2)',
     body: flexBodySchema,
     responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, body }) =>
@@ -245,7 +245,7 @@ export const ROUTES: RouteDef[] = [
     path: '/v1/workspaces/:workspaceId/alerts',
     role: 'platform',
     summary:
-      "This cycle's active alert banners, with their figures, in English, Hindi or Korean (R-ALR-1..3)",
+      "This cycle's active alert banners (R-ALR-1, R-ALR-2), with their figures, in English, Hindi or Korean (R-ALR-3)",
     query: alertsQuerySchema,
     responses: { 200: { description: 'The banners' }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, query }) => ok(await svc.views.alerts(workspaceId, query.lang)),

@@ -33,7 +33,7 @@ export const stripeEventSchema = z.object({
 });
 export type StripeEventEnvelope = z.infer<typeof stripeEventSchema>;
 
-/** A Checkout Session of a prepaid purchase (R-PRE-1/2): metadata set when burnrate created it. */
+/** A Checkout Session of a prepaid purchase (R-PRE-1, R-PRE-2): metadata set when burnrate created it. */
 export const checkoutSessionSchema = z.object({
   id: z.string().startsWith('cs_'),
   object: z.literal('checkout.session'),

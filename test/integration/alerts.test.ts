@@ -1,7 +1,8 @@
 /**
- * Alerts end to end on a real Redis (R-ALR-1..3): raised in the debit's atomic step, once per
- * cycle, shown as banners in three languages, and delivered as signed outbound webhooks that
- * survive a receiver that is down and an API that died before queueing them.
+ * Alerts end to end on a real Redis: raised in the debit's atomic step, once per cycle
+ * (R-ALR-1), shown as banners (R-ALR-2) in three languages (R-ALR-3), and delivered as signed
+ * outbound webhooks that survive a receiver that is down and an API that died before queueing
+ * them (R-ALR-2).
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';

@@ -460,7 +460,7 @@ describe('reading', () => {
     expect((await api.call('GET', `/v1/workspaces/${id}/invoice-preview?month=2026-13`)).status).toBe(400);
   });
 
-  it('R-CAT-2/3 serves the catalog priced from the workspace’s price book', async () => {
+  it('R-CAT-2 R-CAT-3 serves the catalog priced from the workspace’s price book', async () => {
     const legacy = await workspace('growth', { createdAt: '2025-06-01T00:00:00Z' });
     const res = await api.call('GET', `/v1/catalog?workspaceId=${legacy}`, { key: PLATFORM });
     expect(res.status).toBe(200);

@@ -45,7 +45,7 @@ const prepaid = async (id: string) => (await api.call('GET', `/v1/workspaces/${i
 const sessionOf = (s: Standin, id: string) =>
   s.events.find((e) => (e.data as { object: { id: string } }).object.id === id);
 
-it('R-PRE-1/2 a bundle bought through Checkout arrives as prepaid credits, once', async () => {
+it('R-PRE-1 R-PRE-2 a bundle bought through Checkout arrives as prepaid credits, once', async () => {
   expect((await api.call('PUT', '/v1/workspaces/buyer', { body: { planId: 'growth' } })).status).toBe(201);
   const res = await api.call('POST', '/v1/workspaces/buyer/checkout-sessions', {
     key: PLATFORM,
@@ -112,7 +112,7 @@ it('R-PRE-2 a delayed payment grants on success; a failed one grants nothing', a
   expect(await prepaid('buyer3')).toBe('10');
 });
 
-it('R-CYC-1..3 a subscription through the stand-in and the real SDK: subscribe, change price, renew, cancel', async () => {
+it('R-CYC-1 R-CYC-2 R-CYC-3 a subscription through the stand-in and the real SDK: subscribe, change price, renew, cancel', async () => {
   const stripe = new Stripe('sk_test_standin', { host: '127.0.0.1', port: standin.port, protocol: 'http' });
   const w = async () => (await api.call('GET', '/v1/workspaces/subber')).body;
   const customer = await stripe.customers.create({ email: 'a@b.example' });

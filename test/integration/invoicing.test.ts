@@ -78,7 +78,7 @@ async function workspace(id: string, planId: string, flexCredits: string, withCu
   return customer;
 }
 
-it('R-FLX-5/6 bills each workspace-month once: the floor of its flex, annual invoices finalized, re-runs add nothing', async () => {
+it('R-FLX-5 R-FLX-6 bills each workspace-month once: the floor of its flex, annual invoices finalized, re-runs add nothing', async () => {
   api.clock.set(OCT);
   const monthly = await workspace('inv-monthly', 'growth', '77.7');
   const annual = await workspace('inv-annual', 'growth-annual', '10.5');

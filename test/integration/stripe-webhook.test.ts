@@ -1,6 +1,6 @@
 /**
  * The Stripe webhook end to end on a real Redis: signed events from Stripe's fixtures, the
- * receiver, the BullMQ queue and the worker's processor (R-WH-1..3, R-PRE-2).
+ * receiver, the BullMQ queue and the worker's processor (R-WH-1, R-WH-2, R-WH-3, R-PRE-2).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-/** R-UNIT-1/2: credits and prices as integers of a fixed sub-unit, never floats. */
+/** R-UNIT-1, R-UNIT-2: credits and prices as integers of a fixed sub-unit, never floats. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

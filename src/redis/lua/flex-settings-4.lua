@@ -1,5 +1,6 @@
 --[[
-  Flex settings (R-FLX-1..4). Enabling flex that was off sets the plan's default cap, unless
+  Flex settings: the switch (R-FLX-1, R-FLX-3), the cap (R-FLX-2) and the operator's billing
+  threshold (R-FLX-4). Enabling flex that was off sets the plan's default cap (R-FLX-1), unless
   the same call sets a cap; a cap set here is the customer's own and survives plan changes.
   A block lifts when the change gives flex room again (R-CON-4). A change that leaves the
   workspace at or past a limit raises those alerts (R-ALR-1): a cap lowered under what was used,

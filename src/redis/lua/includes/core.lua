@@ -108,7 +108,7 @@ local function ledger(key, at, typ, kind, units, bal, ref, extra)
   redis.call('XADD', unpack(args))
 end
 
--- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1/2).
+-- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1, R-CYC-2).
 -- cseq numbers every cycle ever started, plan changes included: flex entries carry it, so the
 -- ledger tells cycles apart even when two start in the same millisecond.
 local function startCycle(K, s, at, expiryRef, grantRef, expiryType)
