@@ -29,7 +29,7 @@ import { WORKER_NODE_FLAGS } from '../src/config/worker-flags.js';
 import type { PlanChange } from '../src/domain/burndown.js';
 import { monthOf } from '../src/domain/cycle.js';
 import { floorToWholeCredits, UNITS_PER_CREDIT } from '../src/domain/units.js';
-import { INVOICING_CONCURRENCY, INVOICING_QUEUE } from '../src/queues/invoicing.js';
+import { INVOICING_CONCURRENCY, INVOICING_QUEUE, type InvoicingJob } from '../src/queues/invoicing.js';
 import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
@@ -222,7 +222,7 @@ async function main() {
       }
 
       const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
-      const queue = new Queue(INVOICING_QUEUE, { connection, prefix: queuePrefix(prefix) });
+      const queue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection, prefix: queuePrefix(prefix) });
       const workers = Array.from({ length: WORKERS }, () =>
         worker({
           REDIS_URL: redisServer.url,

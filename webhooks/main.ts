@@ -5,8 +5,8 @@
 import { Queue } from 'bullmq';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
-import { ALERT_WEBHOOKS_QUEUE } from '../src/queues/alerts.js';
-import { INVOICING_QUEUE, RUN_JOB_OPTIONS } from '../src/queues/invoicing.js';
+import { ALERT_WEBHOOKS_QUEUE, type AlertWebhookJob } from '../src/queues/alerts.js';
+import { INVOICING_QUEUE, type InvoicingJob, RUN_JOB_OPTIONS } from '../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { connectApiRedis, producerConnection } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
@@ -29,12 +29,12 @@ const stripeQueue = new Queue<StripeEventJob>(STRIPE_EVENTS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
-const invoicingQueue = new Queue(INVOICING_QUEUE, {
+const invoicingQueue = new Queue<InvoicingJob>(INVOICING_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
 // Outbound alert webhooks (R-ALR-2): the API queues what a debit raised; workers deliver.
-const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, {
+const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });

@@ -8,12 +8,12 @@
 import type { Job } from 'bullmq';
 import { BurnrateError } from '../src/domain/errors.js';
 import type { Logger } from '../src/observability/logger.js';
-import { alertWebhookJobSchema } from '../src/queues/alerts.js';
+import { type AlertWebhookJob, alertWebhookJobSchema } from '../src/queues/alerts.js';
 import { signAlertBody } from '../src/services/alerts.js';
 import { parseJob, withFailurePolicy } from './failure-policy.js';
 
 export function alertWebhookProcessor(deps: { secret: string | undefined; log: Logger; timeoutMs?: number }) {
-  return withFailurePolicy(async (job: Job) => {
+  return withFailurePolicy(async (job: Job<AlertWebhookJob>) => {
     const { url, body, alertId } = parseJob(alertWebhookJobSchema, job);
     // Retried: the alert waits for the secret to be configured rather than being dropped.
     if (!deps.secret)

@@ -9,7 +9,7 @@
  */
 import { Job, type Queue } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
-import { invoicingJobSchema, workspaceJobId } from '../src/queues/invoicing.js';
+import { type InvoicingJob, invoicingJobSchema, workspaceJobId } from '../src/queues/invoicing.js';
 import type { Clock } from '../src/services/clock.js';
 import { type Invoicer, previousMonth } from '../src/services/invoicing.js';
 import { parseJob, withFailurePolicy } from './failure-policy.js';
@@ -21,8 +21,13 @@ const WORKSPACE_JOB_OPTIONS = {
   removeOnFail: false,
 } as const;
 
-export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clock: Clock; log: Logger }) {
-  const process = async (job: Job) => {
+export function invoicingProcessor(deps: {
+  invoicer: Invoicer;
+  queue: Queue<InvoicingJob>;
+  clock: Clock;
+  log: Logger;
+}) {
+  const process = async (job: Job<InvoicingJob>) => {
     const data = parseJob(invoicingJobSchema, job);
     const now = deps.clock.now();
     if (data.kind === 'run') {
@@ -38,12 +43,12 @@ export function invoicingProcessor(deps: { invoicer: Invoicer; queue: Queue; clo
           page.ids.map((workspaceId) => ({
             name: 'workspace',
             data: { kind: 'workspace', month, workspaceId },
-            opts: { ...WORKSPACE_JOB_OPTIONS, jobId: workspaceJobId(workspaceId, month) },
+            opts: { ...WORKSPACE_JOB_OPTIONS, jobId: workspaceJobId({ workspaceId, month }) },
           })),
         );
         // A failed job keeps its id (removeOnFail: false), so adding it again adds nothing.
         for (const workspaceId of page.failed) {
-          const failed = await Job.fromId(deps.queue, workspaceJobId(workspaceId, month));
+          const failed = await Job.fromId(deps.queue, workspaceJobId({ workspaceId, month }));
           if (failed && (await failed.isFailed())) {
             await failed.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
             retried++;

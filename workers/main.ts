@@ -5,10 +5,16 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { createLogger } from '../src/observability/logger.js';
-import { ALERT_JOB_OPTIONS, ALERT_WEBHOOKS_QUEUE, alertBackoffMs } from '../src/queues/alerts.js';
+import {
+  ALERT_JOB_OPTIONS,
+  ALERT_WEBHOOKS_QUEUE,
+  type AlertWebhookJob,
+  alertBackoffMs,
+} from '../src/queues/alerts.js';
 import {
   INVOICING_CONCURRENCY,
   INVOICING_QUEUE,
+  type InvoicingJob,
   invoicingRateLimit,
   MONTHLY_INVOICING_SCHEDULER,
   RUN_JOB_OPTIONS,
@@ -17,8 +23,9 @@ import {
   ALERT_SWEEP_SCHEDULER,
   CYCLE_SWEEP_SCHEDULER,
   MAINTENANCE_QUEUE,
+  type MaintenanceJob,
 } from '../src/queues/maintenance.js';
-import { STRIPE_EVENTS_QUEUE } from '../src/queues/stripe-events.js';
+import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix, workspacesKey } from '../src/redis/keys.js';
 import { buildService, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
@@ -39,10 +46,13 @@ const redis = await connectApiRedis(url, {
   extra: { enableOfflineQueue: true, maxRetriesPerRequest: 3 },
 });
 const prefix = queuePrefix(config.redisPrefix);
-const alertQueue = new Queue(ALERT_WEBHOOKS_QUEUE, { connection: bullConnection(url), prefix });
+const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
+  connection: bullConnection(url),
+  prefix,
+});
 const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue });
 
-const queue = new Queue(MAINTENANCE_QUEUE, { connection: bullConnection(url), prefix });
+const queue = new Queue<MaintenanceJob>(MAINTENANCE_QUEUE, { connection: bullConnection(url), prefix });
 // Safe from every worker process: one scheduler per id.
 await queue.upsertJobScheduler(
   CYCLE_SWEEP_SCHEDULER,
@@ -63,7 +73,7 @@ if (alerts.outbound) {
   await queue.removeJobScheduler(ALERT_SWEEP_SCHEDULER);
 }
 
-const worker = new Worker(
+const worker = new Worker<MaintenanceJob>(
   MAINTENANCE_QUEUE,
   maintenanceProcessor({
     redis,
@@ -75,7 +85,7 @@ const worker = new Worker(
   }),
   { connection: bullConnection(url), prefix, concurrency: 1 },
 );
-const stripeWorker = new Worker(
+const stripeWorker = new Worker<StripeEventJob>(
   STRIPE_EVENTS_QUEUE,
   stripeEventsProcessor({ store, service, invoicer, clock: systemClock, log }),
   {
@@ -86,7 +96,7 @@ const stripeWorker = new Worker(
     stalledInterval: config.workerLockMs,
   },
 );
-const invoicingQueue = new Queue(INVOICING_QUEUE, { connection: bullConnection(url), prefix });
+const invoicingQueue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection: bullConnection(url), prefix });
 // The run starts at the start of each calendar month (UTC), for the month just closed.
 await invoicingQueue.upsertJobScheduler(
   MONTHLY_INVOICING_SCHEDULER,
@@ -94,7 +104,7 @@ await invoicingQueue.upsertJobScheduler(
   { name: 'run', data: { kind: 'run' }, opts: RUN_JOB_OPTIONS },
 );
 const limiter = invoicingRateLimit(config.stripe.requestsPerSecond);
-const invoicingWorker = new Worker(
+const invoicingWorker = new Worker<InvoicingJob>(
   INVOICING_QUEUE,
   invoicingProcessor({ invoicer, queue: invoicingQueue, clock: systemClock, log }),
   {
@@ -109,7 +119,7 @@ const invoicingWorker = new Worker(
     stalledInterval: config.workerLockMs,
   },
 );
-const alertWorker = new Worker(
+const alertWorker = new Worker<AlertWebhookJob>(
   ALERT_WEBHOOKS_QUEUE,
   alertWebhookProcessor({ secret: config.alerts.webhookSecret, log }),
   {

@@ -5,7 +5,7 @@
  */
 import type { Job } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
-import { maintenanceJobSchema } from '../src/queues/maintenance.js';
+import { type MaintenanceJob, maintenanceJobSchema } from '../src/queues/maintenance.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
 import type { ScriptClient } from '../src/redis/scripts.js';
 import type { AlertService } from '../src/services/alerts.js';
@@ -21,7 +21,7 @@ export function maintenanceProcessor(deps: {
   clock: Clock;
   log: Logger;
 }) {
-  return withFailurePolicy(async (job: Job) => {
+  return withFailurePolicy(async (job: Job<MaintenanceJob>) => {
     const data = parseJob(maintenanceJobSchema, job);
     if (data.kind === 'alert-sweep') {
       const swept = await deps.alerts.sweep(deps.clock.now());

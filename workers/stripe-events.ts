@@ -6,7 +6,7 @@
  */
 import type { Job } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
-import { stripeEventJobSchema } from '../src/queues/stripe-events.js';
+import { type StripeEventJob, stripeEventJobSchema } from '../src/queues/stripe-events.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
 import type { Clock } from '../src/services/clock.js';
 import type { Services } from '../src/services/create-services.js';
@@ -21,7 +21,7 @@ export function stripeEventsProcessor(deps: {
   clock: Clock;
   log: Logger;
 }) {
-  return withFailurePolicy(async (job: Job) => {
+  return withFailurePolicy(async (job: Job<StripeEventJob>) => {
     const event = parseJob(stripeEventJobSchema, job);
     const outcome = await handleStripeEvent(event, {
       store: deps.store,

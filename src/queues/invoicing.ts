@@ -14,7 +14,8 @@ export const invoicingJobSchema = z.discriminatedUnion('kind', [
 export type InvoicingJob = z.infer<typeof invoicingJobSchema>;
 
 /** One job per workspace-month: a second run of the same month adds nothing while it exists. */
-export const workspaceJobId = (workspaceId: string, m: string) => `flex_${m}_${workspaceId}`;
+export const workspaceJobId = (o: { workspaceId: string; month: string }) =>
+  `flex_${o.month}_${o.workspaceId}`;
 
 /**
  * Workspace jobs in flight in one worker process. They wait on Stripe most of the time, so

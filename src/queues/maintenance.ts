@@ -11,3 +11,4 @@ export const maintenanceJobSchema = z.discriminatedUnion('kind', [
   /** Queues alerts left in a workspace's outbox (R-ALR-2). */
   z.object({ kind: z.literal('alert-sweep') }),
 ]);
+export type MaintenanceJob = z.infer<typeof maintenanceJobSchema>;

@@ -28,7 +28,7 @@ import {
 import type { EngineState } from '../domain/burndown.js';
 import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
 import { centsForUnits, UNITS_PER_CREDIT } from '../domain/units.js';
-import { ALERT_JOB_OPTIONS, alertJobId } from '../queues/alerts.js';
+import { ALERT_JOB_OPTIONS, type AlertWebhookJob, alertJobId } from '../queues/alerts.js';
 import type { EngineStore, RaisedAlert, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
 
 /** `Burnrate-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (Stripe's scheme). */
@@ -64,7 +64,7 @@ export class AlertService {
       /** Where the outbound webhooks go; none: alerts are banners only. */
       webhookUrls: string[];
       /** The producer of the alert-webhooks queue (API and workers). */
-      queue?: Queue | undefined;
+      queue?: Queue<AlertWebhookJob> | undefined;
     },
   ) {}
 

@@ -110,7 +110,7 @@ it('R-FLX-6 two worker processes at once, the month queued three times and some 
       seeded
         .filter((_, i) => i % 10 === 0)
         .flatMap((w) =>
-          [workspaceJobId(w.id, world.month), `dup_${w.id}`].map((jobId) => ({
+          [workspaceJobId({ workspaceId: w.id, month: world.month }), `dup_${w.id}`].map((jobId) => ({
             name: 'workspace',
             data: { kind: 'workspace', month: world.month, workspaceId: w.id },
             opts: { jobId },

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadCatalog } from '../../src/config/catalog.js';
-import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
+import { INVOICING_QUEUE, type InvoicingJob } from '../../src/queues/invoicing.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { Invoicer, previousMonth } from '../../src/services/invoicing.js';
@@ -35,7 +35,7 @@ export async function invoicingWorld(o: { onRequest?: StandinOptions['onRequest'
     ...(o.onRequest ? { onRequest: o.onRequest } : {}),
   });
   const connection = new Redis(r.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(INVOICING_QUEUE, { connection, prefix: queuePrefix(r.prefix) });
+  const queue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection, prefix: queuePrefix(r.prefix) });
   const workspacesKey = `${r.prefix}workspaces`;
   const invoicer = new Invoicer({
     redis: r.redis,
