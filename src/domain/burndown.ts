@@ -415,8 +415,9 @@ export interface FlexSettings {
 
 /**
  * Flex settings: the switch (R-FLX-1, R-FLX-3), the cap (R-FLX-2), the threshold (R-FLX-4).
- * Enabling flex that was disabled sets the plan's default cap, unless the same change sets a cap. A change that gives flex room again lifts a block;
- * a spend that still does not fit is refused with its own reason again.
+ * Enabling flex that was disabled sets the plan's default cap, unless the same change sets a
+ * cap. A change that gives flex room again lifts a block; a spend that still does not fit is
+ * refused with its own reason again.
  */
 export function setFlex(
   state: EngineState,

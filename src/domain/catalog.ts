@@ -1,7 +1,8 @@
 /**
- * The catalog: plans, price books, bundles, the rate card and enterprise overrides
- * (R-CAT-1, R-CAT-2, R-CAT-3, R-CAT-4, R-CAT-5). It is configuration, validated by these schemas when the service starts
- * (src/config/catalog.ts loads the file); the functions below price things from it.
+ * The catalog: plans (R-CAT-1), prepaid bundles (R-CAT-2), price books (R-CAT-3), the rate
+ * card (R-CAT-4) and enterprise overrides (R-CAT-5). It is configuration, validated by these
+ * schemas when the service starts (src/config/catalog.ts loads the file); the functions below
+ * price things from it.
  */
 import { z } from 'zod';
 import { PRICE_UNITS_PER_CENT, parseDecimal4, UNITS_PER_CREDIT } from './units.js';

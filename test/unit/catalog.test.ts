@@ -1,4 +1,7 @@
-/** The catalog (R-CAT-1, R-CAT-2, R-CAT-3, R-CAT-4, R-CAT-5): the shipped example validates and prices as the seeds say. */
+/**
+ * The catalog (R-CAT-1, R-CAT-2, R-CAT-3, R-CAT-4, R-CAT-5): the shipped example validates and
+ * prices as the seeds say.
+ */
 import { describe, expect, it } from 'vitest';
 import { loadCatalog, parseCatalog } from '../../src/config/catalog.js';
 import {
