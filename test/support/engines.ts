@@ -90,7 +90,7 @@ export class MirrorEngine implements Engine {
   async adjust(o: { kind: 'included' | 'prepaid'; units: number; now: number; key: string }) {
     const r = adjust(this.current, { ...o, ref: o.key, type: 'adjustment' });
     this.s = r.state;
-    // A manual debit raises what it crosses, as adjust.lua does (R-ALR-1).
+    // A manual debit raises what it crosses, as adjust-7.lua does (R-ALR-1).
     if (!r.error && o.units < 0) this.raise(r.state, false);
     return r.error ?? 'ok';
   }
