@@ -1,5 +1,6 @@
 /**
- * The HTTP process: the platform API (and, with the Stripe issue, the webhook route).
+ * The HTTP process: the platform API and the Stripe webhook route (mounted before the API's
+ * routes: it verifies the raw body).
  * Graceful shutdown: stop accepting, let in-flight requests finish, then close Redis.
  */
 import { Queue } from 'bullmq';
