@@ -30,6 +30,7 @@ import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '..
 import { centsForUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import { ALERT_JOB_OPTIONS, type AlertWebhookJob, alertJobId } from '../queues/alerts.js';
 import type { EngineStore, RaisedAlert, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
+import { workspacePages } from '../redis/workspace-pages.js';
 
 /** `Burnrate-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (Stripe's scheme). */
 export function signAlertBody(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
@@ -198,12 +199,9 @@ export class AlertService {
    * workspaces in pages (bounded memory).
    */
   async sweep(now: number, graceMs = 30_000): Promise<{ workspaces: number; queued: number }> {
-    let cursor = '0';
     let workspaces = 0;
     let queued = 0;
-    do {
-      const [next, ids] = await this.deps.redis.sscan(this.deps.workspacesKey, cursor, 'COUNT', 1000);
-      cursor = next;
+    for await (const ids of workspacePages(this.deps.redis, { workspacesKey: this.deps.workspacesKey })) {
       const pipe = this.deps.redis.pipeline();
       for (const id of ids) pipe.zrangebyscore(this.deps.store.keys(id).alertQueue, '-inf', now - graceMs);
       const res = (await pipe.exec()) ?? [];
@@ -213,7 +211,7 @@ export class AlertService {
         workspaces++;
         queued += await this.dispatch(id, pending);
       }
-    } while (cursor !== '0');
+    }
     return { workspaces, queued };
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { EngineStore } from '../redis/engine-store.js';
+import { workspacePages } from '../redis/workspace-pages.js';
 
 export async function sweepCycles(o: {
   redis: Redis;
@@ -13,18 +14,16 @@ export async function sweepCycles(o: {
   workspacesKey: string;
   now: number;
 }): Promise<{ workspaces: number; rolled: number }> {
-  let cursor = '0';
   let workspaces = 0;
   let rolled = 0;
-  do {
-    const [next, ids] = await o.redis.sscan(o.workspacesKey, cursor, 'COUNT', 500);
-    cursor = next;
+  // 500 snapshot scripts in flight at a time.
+  for await (const ids of workspacePages(o.redis, { workspacesKey: o.workspacesKey, pageSize: 500 })) {
     const snaps = await Promise.all(ids.map((id) => o.store.snapshot(id, o.now)));
     for (const s of snaps) {
       if (!s) continue;
       workspaces++;
       if (s.rolled) rolled++;
     }
-  } while (cursor !== '0');
+  }
   return { workspaces, rolled };
 }

@@ -30,6 +30,7 @@ import {
 import { floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import { invoicingKey, invoicingRunsKey } from '../redis/keys.js';
+import { workspacePages } from '../redis/workspace-pages.js';
 import type { StripeClient } from '../stripe/client.js';
 import { type FlexInvoiceWriter, flexInvoiceWriter } from '../stripe/flex-invoices.js';
 
@@ -130,10 +131,7 @@ export class Invoicer {
     month: string,
     opts: { close?: boolean } = {},
   ): AsyncGenerator<{ workspaceId: string; units: number }[]> {
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.deps.redis.sscan(this.deps.workspacesKey, cursor, 'COUNT', 1000);
-      cursor = next;
+    for await (const ids of workspacePages(this.deps.redis, { workspacesKey: this.deps.workspacesKey })) {
       let units: number[];
       if (opts.close) {
         units = await this.readClosingPage(ids, month);
@@ -151,7 +149,7 @@ export class Invoicer {
         return u >= UNITS_PER_CREDIT ? [{ workspaceId, units: u }] : [];
       });
       if (page.length > 0) yield page;
-    } while (cursor !== '0');
+    }
   }
 
   /** The workspaces with flex to bill in a month (a dry run: closes nothing). */
