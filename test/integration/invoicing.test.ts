@@ -403,4 +403,11 @@ it('R-CYC-3 a second subscription ended in the same month gets its own final inv
   await drained();
   expect((await stripe.invoiceItems.list({ customer })).data.map((i) => i.quantity).sort()).toEqual([2, 3]);
   expect(await invoices()).toHaveLength(2);
+  // The month's status counts each final invoice, and the workspace once.
+  expect((await api.call('GET', '/v1/admin/invoicing/runs/2026-12')).body).toMatchObject({
+    workspaces: 1,
+    counts: { invoiced: 2, pending: 0, failed: 0 },
+    billedCredits: 5,
+    amountCents: 5 * 400,
+  });
 });
