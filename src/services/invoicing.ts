@@ -179,14 +179,8 @@ export class Invoicer {
         const { state } = decision;
         await this.save(bill, state);
         // The message is the reason, so recording the failure again (the worker does) keeps it.
-        throw new BurnrateError(
-          decision.stripeMissing ? 'unavailable' : 'not_found',
-          state.reason ?? '',
-          bill,
-          {
-            retryable: false,
-          },
-        );
+        const code = decision.stripeMissing ? 'unavailable' : 'not_found';
+        throw new BurnrateError(code, state.reason ?? '', bill, { retryable: false });
       }
       case 'bill':
         return this.execute(bill, decision);
