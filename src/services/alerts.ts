@@ -1,7 +1,8 @@
 /**
- * Alerts on the Redis side (R-ALR-1..3). The debit script raises them (once per cycle, in the
+ * Alerts on the Redis side. The debit script raises them (R-ALR-1: once per cycle, in the
  * atomic step that crosses the threshold) and stores each with its figures; this module reads
- * the current cycle's banners, and moves raised alerts to the outbound webhooks:
+ * the current cycle's banners in the asked language (R-ALR-2, R-ALR-3), and moves raised
+ * alerts to the outbound webhooks (R-ALR-2):
  *
  *   debit script: HSETNX alerts id, ZADD alertq id   (the outbox, in the same atomic step)
  *   API, right after the debit: one job per alert and URL, then ZREM alertq id
