@@ -52,6 +52,7 @@ const http = await startHttp({
   port: config.port,
   host: config.host,
   alertQueue,
+  otherRedis: [queueConnection],
   enqueueInvoicingRun: async (month) => {
     // Each request a run of its own: workspace jobs already done are not added twice.
     await invoicingQueue.add(

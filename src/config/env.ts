@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** A request's Redis command that has not answered after this long fails (503). */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1000;
+
 const DEV_API_KEYS = 'operator:dev-operator-key,platform:dev-platform-key';
 
 const apiKeys = z.string().transform((s, ctx) => {
@@ -49,7 +52,12 @@ const envSchema = z.object({
    * a stalled Redis keeps its connections open, and without a limit a request would wait as
    * long as the stall.
    */
-  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(60_000)
+    .default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
   DATA_DIR: z.string().default('.data'),
   BURNRATE_API_KEYS: apiKeys.optional(),
   CATALOG_PATH: z.string().default('catalog/catalog.example.json'),

@@ -21,7 +21,7 @@ export interface AppDeps {
   log: Logger;
   /** Resolves when Redis and the queues answer; rejects otherwise (within the command timeout). */
   ready(): Promise<void>;
-  /** Drops the Redis connection after a stall (ioredis reconnects once Redis answers). */
+  /** After a command timed out: drops the connections that are stalled (src/redis/clients.ts). */
   onRedisStall?(): void;
   /** Routes mounted before the API's (the Stripe webhook needs its raw body). */
   mountBefore?: (app: Express) => void;

@@ -30,7 +30,14 @@ export function parseOr400<S extends z.ZodType>(schema: S, data: unknown, what: 
 }
 
 const REDIS_DOWN =
-  /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries|^LOADING |^BUSY /i;
+  /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
+/**
+ * Redis's own replies that say it cannot serve now: loading, busy with a script, a replica
+ * after a failover (READONLY), a failed disk write (MISCONF), out of memory, auth lost, or a
+ * cluster without a master for the slot.
+ */
+const REDIS_REFUSING =
+  /^(LOADING|BUSY|READONLY|MISCONF|OOM|NOAUTH|WRONGPASS|CLUSTERDOWN|TRYAGAIN|MASTERDOWN) /;
 
 /**
  * A Redis that cannot be reached, or does not answer in time (stalled): the request fails with
@@ -38,7 +45,12 @@ const REDIS_DOWN =
  */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message);
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    err.name === 'ClusterAllFailedError' ||
+    REDIS_DOWN.test(err.message) ||
+    REDIS_REFUSING.test(err.message)
+  );
 }
 
 /** An error of Node's HTTP stack or a body parser that says the request was at fault. */
@@ -93,8 +105,9 @@ export function errorHandler(log: Logger, outage: OutageLog): ErrorRequestHandle
     const e = toBurnrateError(err);
     const status = STATUS[e.code];
     const where = { method: req.method, path: req.path };
-    // A BurnrateError('unavailable') is deliberate (no webhook secret configured): not an outage.
     if (e.code === 'unavailable' && !(err instanceof BurnrateError)) outage.refuse(err, where);
+    // Said on purpose (no webhook secret configured, Stripe out of reach): a warning, no stack.
+    else if (e.code === 'unavailable') log.warn({ ...where, reason: e.message }, 'answered 503');
     else if (isAbortedRequest(err)) log.warn(where, 'the client aborted its request');
     else if (status >= 500) log.error({ err, ...where, code: e.code }, 'request failed');
     else log.debug({ ...where, code: e.code }, 'request refused');

@@ -3,8 +3,10 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { stallGuard } from '../redis/clients.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import { buildService, type Runtime } from '../runtime.js';
 import type { Clock } from '../services/clock.js';
@@ -27,7 +29,10 @@ export async function startHttp(o: {
   mountBefore?: (app: Express) => void;
   enqueueInvoicingRun?: (month: string) => Promise<void>;
   alertQueue?: Queue;
+  /** Other fail-fast clients requests depend on (the queues' producer): checked by /readyz too. */
+  otherRedis?: readonly Redis[];
 }): Promise<HttpServer> {
+  const clients = [o.redis, ...(o.otherRedis ?? [])];
   const metrics = new Metrics({ defaults: true });
   const { service } = buildService({
     runtime: o.runtime,
@@ -43,9 +48,9 @@ export async function startHttp(o: {
     metrics,
     log: o.log,
     ready: async () => {
-      await o.redis.ping();
+      await Promise.all(clients.map((c) => c.ping()));
     },
-    onRedisStall: () => o.redis.disconnect(true),
+    onRedisStall: stallGuard(clients),
     ...(o.mountBefore ? { mountBefore: o.mountBefore } : {}),
   });
   const server = app.listen(o.port, o.host ?? '127.0.0.1');

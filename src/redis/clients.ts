@@ -1,20 +1,19 @@
 /**
  * The Redis clients burnrate's processes open. Request paths fail fast: no offline queue, one
- * retry, and a command timeout, so a Redis that is down *or stalled* (SIGSTOP, a full disk: it
- * keeps its connections open and never answers) turns into a 503 within the timeout instead of
- * a request that waits as long as the stall (R-OPS-3). BullMQ's workers block on purpose and get
- * no timeout of ours (NOTES: a command timeout would cut their blocking reads).
+ * retry, and a command timeout, so a Redis that is down *or stalled* (SIGSTOP, a host that froze:
+ * it keeps its connections open and never answers) turns into a 503 within the timeout instead
+ * of a request that waits as long as the stall (R-OPS-3). BullMQ's workers block on purpose and
+ * get no timeout of ours (NOTES: a command timeout would cut their blocking reads).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from '../config/env.js';
 import { defineScripts, type ScriptClient } from './scripts.js';
 
-/** A command of the request path that has not answered after this long fails (503). */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
 /** A TCP connect that has not completed after this long fails, and ioredis tries again. */
 const CONNECT_TIMEOUT_MS = 2000;
 
 /** Options of a client whose commands must fail fast while Redis is unreachable. */
-export function failFastOptions(commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS): RedisOptions {
+export function failFastOptions(commandTimeoutMs = DEFAULT_REDIS_COMMAND_TIMEOUT_MS): RedisOptions {
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -60,6 +59,39 @@ export function producerConnection(url: string, commandTimeoutMs?: number): Redi
   const redis = new Redis(url, failFastOptions(commandTimeoutMs));
   redis.on('error', () => {});
   return redis;
+}
+
+/** How long a client that saw a command time out has to answer a PING before it is dropped. */
+const STALL_CONFIRM_MS = 500;
+
+/**
+ * Drops, of the given clients, each whose Redis does not answer a PING within half a second:
+ * after a command timed out, one client at a time, never on one slow reply alone. ioredis then
+ * reconnects by itself and, until Redis answers its ready check, fails every command at once,
+ * instead of each request waiting out its own timeout one command after another.
+ */
+export function stallGuard(clients: readonly Redis[]): () => void {
+  const checking = new Set<Redis>();
+  const confirm = async (client: Redis) => {
+    if (client.status !== 'ready' || checking.has(client)) return;
+    checking.add(client);
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = await Promise.race([
+      client.ping().then(
+        () => false,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), STALL_CONFIRM_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    checking.delete(client);
+    if (stalled && client.status === 'ready') client.disconnect(true);
+  };
+  return () => {
+    for (const client of clients) void confirm(client);
+  };
 }
 
 /** BullMQ's worker connections: blocking commands, so no retry limit per request and no timeout. */

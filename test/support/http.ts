@@ -99,6 +99,7 @@ export async function startTestApi(
     },
     runtime,
     redis,
+    otherRedis: [queueConnection],
     log,
     port: 0,
     clock,
