@@ -431,8 +431,12 @@ export class EngineStore {
       ),
     );
     failIfError(reply, o.workspaceId);
+    // Retryable: a purchase's payment record is written before its lot is granted, so a refund
+    // that races the grant finds no lot yet, and a later attempt takes it back (R-PRE-3).
     if (reply[0] === 'no_lot')
-      throw new BurnrateError('not_found', `workspace ${o.workspaceId} has no lot ${o.lot}`);
+      throw new BurnrateError('not_found', `workspace ${o.workspaceId} has no lot ${o.lot}`, undefined, {
+        retryable: true,
+      });
     return {
       status: z.enum(['ok', 'noop']).parse(reply[0]),
       taken: int(reply[1]!),

@@ -219,7 +219,8 @@ async function grantCheckout(
   // The session id names the lot and is the idempotency key: once per session (R-PRE-2).
   const ref = `checkout:${session.id}`;
   if (session.payment_intent) {
-    // Before the grant: a refund that races the grant still finds the purchase.
+    // Before the grant: a refund that races the grant still finds the purchase, finds no lot
+    // yet, and is retried until the grant has landed (R-PRE-3).
     await deps.service.stripeRecords.rememberPayment(session.payment_intent, {
       workspaceId,
       lot: ref,

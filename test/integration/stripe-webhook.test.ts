@@ -359,6 +359,40 @@ describe('refunds and lost disputes (R-PRE-3)', () => {
     expect(entries.filter((e) => e.type === 'shortfall').map((e) => e.credits)).toEqual(['-30']);
   });
 
+  it('a refund that races the grant (the payment recorded, its lot not yet granted) is retried, and takes back the refunded share once the grant lands', async () => {
+    const ws = await workspace();
+    const sessionId = 'cs_test_race_1';
+    const session = {
+      ...paidCheckoutSession({ workspaceId: ws, credits: '100', id: sessionId }),
+      payment_intent: 'pi_race_1',
+      amount_total: 36_800,
+    };
+    // The grant's first step (its payment record) is done; the grant itself is not yet.
+    await api.service.stripeRecords.rememberPayment('pi_race_1', {
+      workspaceId: ws,
+      lot: `checkout:${sessionId}`,
+      units: 100 * 10_000,
+      amountCents: 36_800,
+    });
+    const refunded = refund('pi_race_1', 36_800, 9_200); // a quarter: 25 credits
+    await deliver(refunded);
+    const job = async () => api.stripeQueue.getJob(refunded.id as string);
+    for (let i = 0; i < 200 && (await (await job())?.getState()) !== 'delayed'; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await (await job())?.getState()).toBe('delayed');
+    expect(await prepaid(ws)).toBe('0');
+
+    await deliver(event('checkout.session.completed', session));
+    await drained();
+    expect(await (await job())?.getState()).toBe('completed');
+    expect(await prepaid(ws)).toBe('75');
+    const entries = (await api.call('GET', `/v1/workspaces/${ws}/ledger?limit=10`)).body.entries as {
+      type: string;
+      credits: string;
+    }[];
+    expect(entries.filter((e) => e.type === 'refund').map((e) => e.credits)).toEqual(['-25']);
+  });
+
   it('a lost dispute takes back the whole purchase; a won one nothing; an unknown payment is ignored', async () => {
     const ws = await workspace();
     await purchase(ws, 'pi_dispute_1', '25', 9_200);
