@@ -89,7 +89,10 @@ interface PrepaidOption {
  * never cheaper than one purchase of the same total, which reaches at least the tier of each
  * part. Null when nothing beats what the flex was invoiced.
  */
-export function cheapestPrepaid(h: HistoryInput, flex: { flexUnits: number; flexCostCents: number }) {
+export function cheapestPrepaid(
+  h: HistoryInput,
+  flex: { flexUnits: number; flexCostCents: number; months: MonthFlex[] },
+) {
   const { flexUnits, flexCostCents } = flex;
   if (flexUnits < UNITS_PER_CREDIT) return null;
   const need = ceilDiv(flexUnits, UNITS_PER_CREDIT);
@@ -126,7 +129,7 @@ export function cheapestPrepaid(h: HistoryInput, flex: { flexUnits: number; flex
       : `${best.quantity} × the ${best.bundleCredits}-credit bundle`;
   return {
     type: 'prepaid_bundle' as const,
-    message: `Buying ${what} for ${formatMoney(best.amountCents, h.currency)} would have covered the ${formatUnits(flexUnits)} flex credits of the last ${WINDOW_MONTHS} months, invoiced at ${formatMoney(flexCostCents, h.currency)}: a saving of ${formatMoney(savingCents, h.currency)}.`,
+    message: `Buying ${what} for ${formatMoney(best.amountCents, h.currency)} would have covered the ${formatUnits(flexUnits)} flex credits of ${monthList(flex.months)}, invoiced at ${formatMoney(flexCostCents, h.currency)}: a saving of ${formatMoney(savingCents, h.currency)}.`,
     ...best,
     flexCredits: formatUnits(flexUnits),
     flexCostCents,
@@ -164,7 +167,7 @@ export function recommend(h: HistoryInput) {
   };
   const out: Record<string, unknown>[] = [];
 
-  const prepaid = cheapestPrepaid(h, { flexUnits, flexCostCents });
+  const prepaid = cheapestPrepaid(h, { flexUnits, flexCostCents, months });
   if (prepaid) out.push(prepaid);
 
   const next = nextPlan(h.catalog, h.plan);

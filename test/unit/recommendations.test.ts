@@ -57,6 +57,14 @@ describe('the prepaid purchase (R-ALR-4)', () => {
     });
   });
 
+  it('names the months it looked at: all three, or only those a young workspace existed in', () => {
+    const old = recommend(history({ flexCredits: [100, 100, 100] })).recommendations[0];
+    expect(old?.message).toContain('the 300 flex credits of 2026-09, 2026-10 and 2026-11,');
+    const young = recommend(history({ flexCredits: [0, 0, 100], createdAt: Date.UTC(2026, 10, 2) }));
+    expect(young.recommendations[0]?.message).toContain('the 100 flex credits of 2026-11,');
+    expect(young.recommendations[0]?.message).not.toContain('months');
+  });
+
   it('compares with what flex was invoiced: each month rounded down', () => {
     // 95.5 flex credits were invoiced as 95 ($380); 96 prepaid credits (8% off) cost $353.28.
     const r = recommend(history({ flexCredits: [0, 0, 95.5] }));
