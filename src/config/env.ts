@@ -36,13 +36,51 @@ const apiKeys = z.string().transform((s, ctx) => {
   return keys;
 });
 
+/** `host:port,host:port,…`: a Redis Cluster's seed nodes (any few of its nodes will do). */
+const clusterNodes = z.string().transform((s, ctx) => {
+  const nodes: { host: string; port: number }[] = [];
+  for (const entry of s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const i = entry.lastIndexOf(':');
+    const host = entry.slice(0, i);
+    const port = Number(entry.slice(i + 1));
+    if (i <= 0 || !/^[A-Za-z0-9.\-_]+$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      ctx.addIssue({ code: 'custom', message: `entry ${nodes.length + 1} must be host:port` });
+      return z.NEVER;
+    }
+    nodes.push({ host, port });
+  }
+  if (nodes.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'needs at least one host:port' });
+    return z.NEVER;
+  }
+  return nodes;
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Unset: `npm start` runs a private redis-server (AOF on) under DATA_DIR. */
+  /** One Redis node. Unset (and no REDIS_CLUSTER_NODES): `npm start` runs a private redis-server (AOF on) under DATA_DIR. */
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** A Redis Cluster's seed nodes, `host:port,host:port,…`: every client becomes ioredis' Cluster (R-OPS-4). */
+  REDIS_CLUSTER_NODES: z.preprocess((v) => (v === '' ? undefined : v), clusterNodes.optional()),
+  /**
+   * `npm start` only: run a private Redis Cluster of this many masters (one replica each) under
+   * DATA_DIR/cluster instead of one private redis-server. Unset: one node.
+   */
+  REDIS_CLUSTER: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number()
+      .int('a whole number of masters')
+      .min(3, 'a Redis Cluster needs at least 3 masters')
+      .max(16)
+      .optional(),
+  ),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_:-]{0,32}$/)
@@ -124,7 +162,12 @@ export interface Config {
   port: number;
   host: string;
   logLevel: string;
+  /** One Redis node; at most one of redisUrl and redisClusterNodes is set. */
   redisUrl: string | undefined;
+  /** A Redis Cluster's seed nodes. */
+  redisClusterNodes: { host: string; port: number }[] | undefined;
+  /** `npm start`: masters of the private cluster to run (REDIS_CLUSTER); undefined: one private node. */
+  embeddedClusterMasters: number | undefined;
   redisPrefix: string;
   redisCommandTimeoutMs: number;
   dataDir: string;
@@ -165,6 +208,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!e.BURNRATE_API_KEYS && e.NODE_ENV === 'production') {
     throw new ConfigError('invalid configuration:\n  BURNRATE_API_KEYS: required when NODE_ENV=production');
   }
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    throw new ConfigError(
+      'invalid configuration:\n  REDIS_CLUSTER_NODES: set either REDIS_URL (one node) or REDIS_CLUSTER_NODES (a cluster), not both',
+    );
+  }
+  if (e.REDIS_CLUSTER !== undefined && (e.REDIS_URL || e.REDIS_CLUSTER_NODES)) {
+    throw new ConfigError(
+      'invalid configuration:\n  REDIS_CLUSTER: starts a private cluster, so it takes neither REDIS_URL nor REDIS_CLUSTER_NODES',
+    );
+  }
   if (e.BURNRATE_ALERT_WEBHOOK_URLS?.length && !e.BURNRATE_ALERT_WEBHOOK_SECRET) {
     throw new ConfigError(
       'invalid configuration:\n  BURNRATE_ALERT_WEBHOOK_SECRET: required when BURNRATE_ALERT_WEBHOOK_URLS is set',
@@ -176,6 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
+    embeddedClusterMasters: e.REDIS_CLUSTER,
     redisPrefix: e.REDIS_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     dataDir: e.DATA_DIR,

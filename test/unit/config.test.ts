@@ -68,4 +68,43 @@ describe('R-OPS-2 config from the environment', () => {
     const none = loadConfig({ BURNRATE_ALERT_WEBHOOK_URLS: '', BURNRATE_ALERT_WEBHOOK_SECRET: '' });
     expect(none.alerts).toMatchObject({ webhookUrls: [], webhookSecret: undefined });
   });
+
+  it('takes a Redis Cluster as seed nodes, or one node, never both (R-OPS-2, R-OPS-4)', () => {
+    const c = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-2:7001,redis-3.internal:7002' });
+    expect(c.redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-2', port: 7001 },
+      { host: 'redis-3.internal', port: 7002 },
+    ]);
+    expect(c.redisUrl).toBeUndefined();
+    expect(loadConfig({}).redisClusterNodes).toBeUndefined();
+    // docker compose passes unset variables as empty strings.
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '', REDIS_CLUSTER: '' })).toMatchObject({
+      redisClusterNodes: undefined,
+      embeddedClusterMasters: undefined,
+    });
+    expect(() =>
+      loadConfig({ REDIS_URL: 'redis://localhost:6379', REDIS_CLUSTER_NODES: 'localhost:7000' }),
+    ).toThrow(
+      /REDIS_CLUSTER_NODES: set either REDIS_URL \(one node\) or REDIS_CLUSTER_NODES \(a cluster\), not both/,
+    );
+    for (const bad of ['localhost', 'localhost:0', ':7000', 'a:7000,b:seventy', 'a:70000', ' , ']) {
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES/);
+    }
+  });
+
+  it('asks npm start for a private cluster of REDIS_CLUSTER masters, alone', () => {
+    expect(loadConfig({ REDIS_CLUSTER: '3' }).embeddedClusterMasters).toBe(3);
+    expect(loadConfig({}).embeddedClusterMasters).toBeUndefined();
+    expect(() => loadConfig({ REDIS_CLUSTER: '2' })).toThrow(
+      /REDIS_CLUSTER: a Redis Cluster needs at least 3 masters/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER: 'yes' })).toThrow(/REDIS_CLUSTER/);
+    expect(() => loadConfig({ REDIS_CLUSTER: '3', REDIS_URL: 'redis://localhost:6379' })).toThrow(
+      /REDIS_CLUSTER: starts a private cluster/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER: '3', REDIS_CLUSTER_NODES: 'localhost:7000' })).toThrow(
+      /REDIS_CLUSTER: starts a private cluster/,
+    );
+  });
 });
