@@ -84,3 +84,11 @@ export function invoicingKey(prefix: string, month: string): string {
 export function invoicingRunsKey(prefix: string, month: string): string {
   return `${prefix}invoicing:${month}:runs`;
 }
+
+/**
+ * The Stripe rate bucket shared by every process and caller (R-FLX-6): one hash, under a hash
+ * tag of its own so its script touches one Redis Cluster slot.
+ */
+export function stripeRateKey(prefix: string): string {
+  return `{${prefix}stripe-rate}`;
+}
