@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
 import { loadCatalog } from '../src/config/catalog.js';
 import { loadConfig } from '../src/config/env.js';
 import type { PlanChange } from '../src/domain/burndown.js';
@@ -31,7 +32,7 @@ import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
 import { workspaceKeys } from '../src/redis/keys.js';
-import type { ScriptClient } from '../src/redis/scripts.js';
+import type { ScriptClient, ScriptCommands } from '../src/redis/scripts.js';
 import {
   type CpuShare,
   cpuShare,
@@ -76,7 +77,8 @@ const BENCH_TERMS: PlanChange = {
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const note = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
-type BenchRedis = ScriptClient & { benchIncr(key: string): Promise<number> };
+// The bench runs on one node: its CPU and INFO figures are of that one redis-server.
+type BenchRedis = Redis & ScriptCommands & { benchIncr(key: string): Promise<number> };
 
 let seq = 0;
 /** Unique across the whole run: idempotency keys, usage ids. */
@@ -110,7 +112,7 @@ async function main() {
     };
     const config = loadConfig(env);
     const catalog = loadCatalog(join(ROOT, config.catalogPath));
-    const redis = (await connectApiRedis(embedded.url)) as BenchRedis;
+    const redis = (await connectApiRedis({ url: embedded.url })) as BenchRedis;
     redis.defineCommand('benchIncr', { numberOfKeys: 1, lua: "return redis.call('INCR', KEYS[1])" });
     const store = new EngineStore(redis, {
       prefix: config.redisPrefix,

@@ -10,12 +10,12 @@ import { loadConfig } from '../src/config/env.js';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
 import { connectApiRedis } from '../src/redis/clients.js';
-import { onShutdown, requireRedisUrl } from '../src/runtime.js';
+import { onShutdown, requireRedisTarget } from '../src/runtime.js';
 
 const config = loadConfig();
 const runtime = { config, catalog: loadCatalog(config.catalogPath) };
 const log = createLogger({ level: config.logLevel, name: 'burnrate-bench' });
-const redis = await connectApiRedis(requireRedisUrl(config));
+const redis = await connectApiRedis(requireRedisTarget(config));
 
 const http = await startHttp({
   runtime,

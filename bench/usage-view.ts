@@ -41,7 +41,7 @@ try {
     LOG_LEVEL: 'silent',
   });
   const runtime = { config, catalog: loadCatalog(config.catalogPath) };
-  const redis = await connectApiRedis(server.url);
+  const redis = await connectApiRedis({ url: server.url });
   const start = Date.UTC(2025, 10, 1);
   const end = start + (DAYS - 1) * DAY;
   let now = start;

@@ -8,8 +8,8 @@ import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
 import type { Catalog } from './domain/catalog.js';
 import type { Logger } from './observability/logger.js';
+import { type RedisTarget, redisTargetOf } from './redis/clients.js';
 import { EngineStore } from './redis/engine-store.js';
-import { workspacesKey } from './redis/keys.js';
 import type { ScriptClient } from './redis/scripts.js';
 import { AlertService } from './services/alerts.js';
 import { type Clock, systemClock } from './services/clock.js';
@@ -34,10 +34,13 @@ export function loadRuntimeOrExit(): Runtime {
   }
 }
 
-export function requireRedisUrl(config: Config): string {
-  if (config.redisUrl) return config.redisUrl;
+/** Where Redis is (REDIS_URL or REDIS_CLUSTER_NODES), or a clear message and exit code 2. */
+export function requireRedisTarget(config: Config): RedisTarget {
+  const target = redisTargetOf(config);
+  if (target) return target;
   process.stderr.write(
-    'burnrate: REDIS_URL is not set. Run `npm start` (it starts a private Redis) or set REDIS_URL.\n',
+    'burnrate: neither REDIS_URL nor REDIS_CLUSTER_NODES is set. Run `npm start` (it starts a private Redis) ' +
+      'or set REDIS_URL (one node) or REDIS_CLUSTER_NODES (a Redis Cluster).\n',
   );
   process.exit(2);
 }
@@ -72,13 +75,12 @@ export function buildService(o: {
     catalog,
     stripe,
     keyPrefix: config.redisPrefix,
-    workspacesKey: workspacesKey(config.redisPrefix),
   });
   const alerts = new AlertService({
     redis: o.redis,
     store,
     catalog,
-    workspacesKey: workspacesKey(config.redisPrefix),
+    keyPrefix: config.redisPrefix,
     webhookUrls: config.alerts.webhookUrls,
     queue: o.alertQueue,
   });
@@ -88,7 +90,6 @@ export function buildService(o: {
     catalog,
     clock: o.clock ?? systemClock,
     metrics: o.metrics,
-    workspacesKey: workspacesKey(config.redisPrefix),
     keyPrefix: config.redisPrefix,
     stripe,
     invoicer,

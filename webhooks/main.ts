@@ -11,7 +11,7 @@ import { INVOICING_QUEUE, type InvoicingJob, RUN_JOB_OPTIONS } from '../src/queu
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { connectApiRedis, producerConnection } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
-import { loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
+import { loadRuntimeOrExit, onShutdown, requireRedisTarget } from '../src/runtime.js';
 import { mountStripeWebhook } from './stripe-webhook.js';
 
 const runtime = loadRuntimeOrExit();
@@ -21,11 +21,11 @@ if (config.devApiKeys) {
   log.warn('BURNRATE_API_KEYS is not set: using the development keys from the README (never in production)');
 }
 
-const url = requireRedisUrl(config);
-const redis = await connectApiRedis(url, { commandTimeoutMs: config.redisCommandTimeoutMs });
+const target = requireRedisTarget(config);
+const redis = await connectApiRedis(target, { commandTimeoutMs: config.redisCommandTimeoutMs });
 // The producer fails fast while Redis is down or stalled, so the webhook answers 503 and
 // Stripe delivers again.
-const queueConnection = producerConnection(url, config.redisCommandTimeoutMs);
+const queueConnection = producerConnection(target, config.redisCommandTimeoutMs);
 const stripeQueue = new Queue<StripeEventJob>(STRIPE_EVENTS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),

@@ -13,10 +13,10 @@
  */
 import type { Queue } from 'bullmq';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import Stripe from 'stripe';
 import { BurnrateError } from '../src/domain/errors.js';
 import { STRIPE_JOB_OPTIONS, type StripeEventJob } from '../src/queues/stripe-events.js';
+import type { RedisClient } from '../src/redis/clients.js';
 import { HANDLED_EVENT_TYPES, stripeEventSchema } from '../src/stripe/events.js';
 
 /** Stripe's payloads are small; a body past this is not one of them. */
@@ -28,7 +28,7 @@ export interface StripeWebhookDeps {
   /** A fail-fast producer (src/redis/clients.ts): while Redis is unreachable the answer is 503. */
   queue: Queue<StripeEventJob>;
   /** The queue's own connection: whether the event's job exists is read where it is written. */
-  queueRedis: Redis;
+  queueRedis: RedisClient;
 }
 
 // Only the webhook helpers are used; they need no API key.

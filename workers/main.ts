@@ -15,7 +15,6 @@ import {
   INVOICING_CONCURRENCY,
   INVOICING_QUEUE,
   type InvoicingJob,
-  invoicingRateLimit,
   MONTHLY_INVOICING_SCHEDULER,
   RUN_JOB_OPTIONS,
 } from '../src/queues/invoicing.js';
@@ -27,8 +26,9 @@ import {
 } from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
-import { queuePrefix, workspacesKey } from '../src/redis/keys.js';
-import { buildService, loadRuntimeOrExit, onShutdown, requireRedisUrl } from '../src/runtime.js';
+import { queuePrefix } from '../src/redis/keys.js';
+import { migrateWorkspaceIndex } from '../src/redis/workspace-index.js';
+import { buildService, loadRuntimeOrExit, onShutdown, requireRedisTarget } from '../src/runtime.js';
 import { systemClock } from '../src/services/clock.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
 import { invoicingProcessor } from './invoicing.js';
@@ -38,21 +38,25 @@ import { stripeEventsProcessor } from './stripe-events.js';
 const runtime = loadRuntimeOrExit();
 const { config } = runtime;
 const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
-const url = requireRedisUrl(config);
+const target = requireRedisTarget(config);
 // Jobs wait out a short blink (offline queue, retries); a stalled Redis fails the job after a
 // lock's length instead of holding it for ever, and BullMQ retries it.
-const redis = await connectApiRedis(url, {
+const redis = await connectApiRedis(target, {
   commandTimeoutMs: config.workerLockMs,
   extra: { enableOfflineQueue: true, maxRetriesPerRequest: 3 },
 });
 const prefix = queuePrefix(config.redisPrefix);
+// A deployment from before the workspace index had buckets keeps its ids in one set: move them
+// into their buckets (idempotent, safe in every worker at once; the sweeps read both meanwhile).
+const migrated = await migrateWorkspaceIndex(redis, config.redisPrefix);
+if (migrated > 0) log.info({ migrated }, 'moved workspace ids of the old index into its buckets');
 const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
-  connection: bullConnection(url),
+  connection: bullConnection(target),
   prefix,
 });
 const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue });
 
-const queue = new Queue<MaintenanceJob>(MAINTENANCE_QUEUE, { connection: bullConnection(url), prefix });
+const queue = new Queue<MaintenanceJob>(MAINTENANCE_QUEUE, { connection: bullConnection(target), prefix });
 // Safe from every worker process: one scheduler per id.
 await queue.upsertJobScheduler(
   CYCLE_SWEEP_SCHEDULER,
@@ -79,42 +83,44 @@ const worker = new Worker<MaintenanceJob>(
     redis,
     store,
     alerts,
-    workspacesKey: workspacesKey(config.redisPrefix),
+    keyPrefix: config.redisPrefix,
     clock: systemClock,
     log,
   }),
-  { connection: bullConnection(url), prefix, concurrency: 1 },
+  { connection: bullConnection(target), prefix, concurrency: 1 },
 );
 const stripeWorker = new Worker<StripeEventJob>(
   STRIPE_EVENTS_QUEUE,
   stripeEventsProcessor({ store, service, invoicer, clock: systemClock, log }),
   {
-    connection: bullConnection(url),
+    connection: bullConnection(target),
     prefix,
     concurrency: 8,
     lockDuration: config.workerLockMs,
     stalledInterval: config.workerLockMs,
   },
 );
-const invoicingQueue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection: bullConnection(url), prefix });
+const invoicingQueue = new Queue<InvoicingJob>(INVOICING_QUEUE, {
+  connection: bullConnection(target),
+  prefix,
+});
 // The run starts at the start of each calendar month (UTC), for the month just closed.
 await invoicingQueue.upsertJobScheduler(
   MONTHLY_INVOICING_SCHEDULER,
   { pattern: '0 5 0 1 * *', tz: 'UTC' },
   { name: 'run', data: { kind: 'run' }, opts: RUN_JOB_OPTIONS },
 );
-const limiter = invoicingRateLimit(config.stripe.requestsPerSecond);
 const invoicingWorker = new Worker<InvoicingJob>(
   INVOICING_QUEUE,
   invoicingProcessor({ invoicer, queue: invoicingQueue, clock: systemClock, log }),
   {
-    connection: bullConnection(url),
+    connection: bullConnection(target),
     prefix,
     // Recorded on each job (processedBy): which process billed a workspace-month.
     name: `pid-${process.pid}`,
-    // The limiter paces all worker processes together.
+    // No job limiter: each Stripe call takes its slot from the rate bucket all processes
+    // share (src/stripe/client.ts), so a job waits only as long as its own calls must.
     concurrency: INVOICING_CONCURRENCY,
-    ...(limiter ? { limiter } : {}),
     lockDuration: config.workerLockMs,
     stalledInterval: config.workerLockMs,
   },
@@ -123,7 +129,7 @@ const alertWorker = new Worker<AlertWebhookJob>(
   ALERT_WEBHOOKS_QUEUE,
   alertWebhookProcessor({ secret: config.alerts.webhookSecret, log }),
   {
-    connection: bullConnection(url),
+    connection: bullConnection(target),
     prefix,
     concurrency: 16,
     lockDuration: config.workerLockMs,

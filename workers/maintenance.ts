@@ -17,7 +17,7 @@ export function maintenanceProcessor(deps: {
   redis: ScriptClient;
   store: EngineStore;
   alerts: AlertService;
-  workspacesKey: string;
+  keyPrefix: string;
   clock: Clock;
   log: Logger;
 }) {
@@ -31,7 +31,7 @@ export function maintenanceProcessor(deps: {
     const result = await sweepCycles({
       redis: deps.redis,
       store: deps.store,
-      workspacesKey: deps.workspacesKey,
+      keyPrefix: deps.keyPrefix,
       now: deps.clock.now(),
     });
     deps.log.info(result, 'cycle sweep done');

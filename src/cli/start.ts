@@ -1,14 +1,16 @@
 /**
- * `npm start`: the whole service on embedded defaults. Without REDIS_URL it starts a private
- * redis-server (AOF on, data under DATA_DIR, which git ignores) and stops it on exit; then it
- * runs the HTTP process and the worker process as children and stops everything when either
- * ends or on Ctrl-C.
+ * `npm start`: the whole service on embedded defaults. Without REDIS_URL or REDIS_CLUSTER_NODES
+ * it starts a private redis-server (AOF on, data under DATA_DIR, which git ignores), or with
+ * REDIS_CLUSTER=<masters> a private Redis Cluster (a replica per master, data under
+ * DATA_DIR/cluster/<port>), and stops it on exit; then it runs the HTTP process and the worker
+ * process as children and stops everything when either ends or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { loadCatalog } from '../config/catalog.js';
 import { inheritedEnv, loadConfig } from '../config/env.js';
 import { WORKER_NODE_FLAGS } from '../config/worker-flags.js';
+import { type EmbeddedCluster, startEmbeddedCluster } from '../redis/embedded-cluster.js';
 import { type EmbeddedRedis, RedisNotInstalledError, startEmbeddedRedis } from '../redis/embedded-server.js';
 import { DEV_WEBHOOK_SECRET, STANDIN_FIXTURES, startStandin } from '../stripe/standin/server.js';
 
@@ -25,17 +27,32 @@ try {
   process.exit(2);
 }
 
+function startFailed(err: unknown): never {
+  process.stderr.write(`burnrate: ${(err as Error).message}\n`);
+  process.exit(err instanceof RedisNotInstalledError ? 3 : 1);
+}
+
 let redis: EmbeddedRedis | undefined;
-let redisUrl = config.redisUrl;
-if (!redisUrl) {
+let cluster: EmbeddedCluster | undefined;
+// Where the children find Redis: as configured, else what was started here. REDIS_CLUSTER is
+// this command's alone (beside REDIS_CLUSTER_NODES it is a config error).
+const redisEnv: Record<string, string | undefined> = { REDIS_CLUSTER: undefined };
+if (config.embeddedClusterMasters !== undefined) {
+  const dir = resolve(config.dataDir, 'cluster');
+  cluster = await startEmbeddedCluster({
+    dir,
+    masters: config.embeddedClusterMasters,
+    replicasPerMaster: 1,
+    appendOnly: true,
+  }).catch(startFailed);
+  redisEnv.REDIS_CLUSTER_NODES = cluster.seedList;
+  say(
+    `started a private Redis Cluster: ${config.embeddedClusterMasters} masters with a replica each at ${cluster.seedList} (AOF on, data in ${dir})`,
+  );
+} else if (!config.redisUrl && !config.redisClusterNodes) {
   const dir = resolve(config.dataDir, 'redis');
-  try {
-    redis = await startEmbeddedRedis({ dir, appendOnly: true });
-  } catch (err) {
-    process.stderr.write(`burnrate: ${(err as Error).message}\n`);
-    process.exit(err instanceof RedisNotInstalledError ? 3 : 1);
-  }
-  redisUrl = redis.url;
+  redis = await startEmbeddedRedis({ dir, appendOnly: true }).catch(startFailed);
+  redisEnv.REDIS_URL = redis.url;
   say(`started a private redis-server at ${redis.url} (AOF on, data in ${dir})`);
 }
 
@@ -76,7 +93,7 @@ for (const entry of ['webhooks/main.ts', 'workers/main.ts']) {
   const flags = entry === 'workers/main.ts' ? WORKER_NODE_FLAGS : [];
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry], {
     stdio: 'inherit',
-    env: { ...inheritedEnv(), ...stripeEnv, REDIS_URL: redisUrl },
+    env: { ...inheritedEnv(), ...stripeEnv, ...redisEnv },
   });
   children.push(child);
   child.on('exit', (code, signal) => {
@@ -105,6 +122,10 @@ async function stop(code: number) {
   if (redis) {
     await redis.stop();
     say('stopped the private redis-server');
+  }
+  if (cluster) {
+    await cluster.stop();
+    say(`stopped the private Redis Cluster (pids ${cluster.pids.join(', ')})`);
   }
   process.exit(code);
 }

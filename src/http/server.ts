@@ -3,10 +3,9 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import { stallGuard } from '../redis/clients.js';
+import { pingAll, type RedisClient, stallGuard } from '../redis/clients.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import { buildService, type Runtime } from '../runtime.js';
 import type { Clock } from '../services/clock.js';
@@ -30,7 +29,7 @@ export async function startHttp(o: {
   enqueueInvoicingRun?: (month: string) => Promise<void>;
   alertQueue?: Queue;
   /** Other fail-fast clients requests depend on (the queues' producer): checked by /readyz too. */
-  otherRedis?: readonly Redis[];
+  otherRedis?: readonly RedisClient[];
 }): Promise<HttpServer> {
   const clients = [o.redis, ...(o.otherRedis ?? [])];
   const metrics = new Metrics({ defaults: true });
@@ -48,7 +47,8 @@ export async function startHttp(o: {
     metrics,
     log: o.log,
     ready: async () => {
-      await Promise.all(clients.map((c) => c.ping()));
+      // Every master of a cluster: each holds its own share of the workspaces.
+      await Promise.all(clients.map(pingAll));
     },
     onRedisStall: stallGuard(clients),
     ...(o.mountBefore ? { mountBefore: o.mountBefore } : {}),

@@ -55,8 +55,32 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
   };
 }
 
-/** The set of every workspace id (the sweeps and the monthly run walk it). */
-export function workspacesKey(prefix: string): string {
+/**
+ * How many sets the workspace index is split into. One set of every workspace id was one key
+ * that every new workspace and every sweep touched, all on one master of a Redis Cluster
+ * (R-OPS-4); 64 buckets, each under a hash tag of its own, spread over the masters (a cluster
+ * of up to dozens of masters gets several each) while a sweep's fixed cost stays 64 SSCANs.
+ * A workspace's bucket is a hash of its id modulo this number: changing it moves most ids to
+ * another bucket, so it takes a migration like migrateWorkspaceIndex's.
+ */
+export const WORKSPACE_INDEX_BUCKETS = 64;
+
+/** One bucket of the workspace index: a set of workspace ids under its own hash tag. */
+export function workspaceIndexKey(prefix: string, bucket: number): string {
+  return `{${prefix}wsidx:${bucket}}`;
+}
+
+/** Every bucket of the workspace index, in order. */
+export function workspaceIndexKeys(prefix: string): string[] {
+  return Array.from({ length: WORKSPACE_INDEX_BUCKETS }, (_, b) => workspaceIndexKey(prefix, b));
+}
+
+/**
+ * The set of every workspace id of burnrate before the index had buckets: read while it still
+ * has members (an older process may still be adding to it), emptied into the buckets at worker
+ * start (migrateWorkspaceIndex).
+ */
+export function legacyWorkspacesKey(prefix: string): string {
   return `${prefix}workspaces`;
 }
 

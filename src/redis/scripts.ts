@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 
@@ -48,9 +48,12 @@ export type ScriptName =
   | 'clawback'
   | 'usageSum'
   | 'takeFinalFlex';
-export type ScriptClient = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
+/** The scripts as commands of a client. */
+export type ScriptCommands = Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
+/** One node or a Redis Cluster (each script's keys share one slot: the workspace's hash tag). */
+export type ScriptClient = (Redis | Cluster) & ScriptCommands;
 
-export function defineScripts(redis: Redis): ScriptClient {
+export function defineScripts(redis: Redis | Cluster): ScriptClient {
   for (const s of SOURCES) {
     if (s.name in redis) continue;
     redis.defineCommand(

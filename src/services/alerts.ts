@@ -14,7 +14,6 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   ALERT_NAMES,
   type AlertRecord,
@@ -30,6 +29,7 @@ import type { EngineState } from '../domain/burndown.js';
 import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
 import { centsForUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import { ALERT_JOB_OPTIONS, type AlertWebhookJob, alertJobId } from '../queues/alerts.js';
+import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore, RaisedAlert, StoredState, WorkspaceMeta } from '../redis/engine-store.js';
 import { workspacePages } from '../redis/workspace-pages.js';
 
@@ -59,10 +59,11 @@ export function verifyAlertSignature(
 export class AlertService {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       store: EngineStore;
       catalog: Catalog;
-      workspacesKey: string;
+      /** The deployment's key prefix (REDIS_PREFIX): the workspace index lives under it. */
+      keyPrefix: string;
       /** Where the outbound webhooks go; none: alerts are banners only. */
       webhookUrls: string[];
       /** The producer of the alert-webhooks queue (API and workers). */
@@ -202,12 +203,16 @@ export class AlertService {
   async sweep(now: number, graceMs = 30_000): Promise<{ workspaces: number; queued: number }> {
     let workspaces = 0;
     let queued = 0;
-    for await (const ids of workspacePages(this.deps.redis, { workspacesKey: this.deps.workspacesKey })) {
-      const pipe = this.deps.redis.pipeline();
-      for (const id of ids) pipe.zrangebyscore(this.deps.store.keys(id).alertQueue, '-inf', now - graceMs);
-      const res = (await pipe.exec()) ?? [];
+    for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
+      // One command per workspace, sent together (auto-pipelining, per node on a cluster): a
+      // pipeline of its own would span the workspaces' slots, which a Redis Cluster refuses.
+      const res = await Promise.all(
+        ids.map((id) =>
+          this.deps.redis.zrangebyscore(this.deps.store.keys(id).alertQueue, '-inf', now - graceMs),
+        ),
+      );
       for (const [i, id] of ids.entries()) {
-        const pending = (res[i]?.[1] as string[] | undefined) ?? [];
+        const pending = res[i] ?? [];
         if (pending.length === 0) continue;
         workspaces++;
         queued += await this.dispatch(id, pending);

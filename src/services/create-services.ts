@@ -1,6 +1,7 @@
 /** The platform's use cases, one service per job, built over one store and catalog. */
-import type { Redis } from 'ioredis';
+
 import type { Catalog } from '../domain/catalog.js';
+import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import type { StripeClient } from '../stripe/client.js';
 import { StripeRecords } from '../stripe/stripe-records.js';
@@ -24,13 +25,11 @@ export interface Services {
 }
 
 export function createServices(deps: {
-  redis: Redis;
+  redis: RedisClient;
   store: EngineStore;
   catalog: Catalog;
   clock: Clock;
   metrics?: DebitMetrics | undefined;
-  /** The set of every workspace id. */
-  workspacesKey: string;
   /** The deployment's key prefix (REDIS_PREFIX). */
   keyPrefix: string;
   /** Stripe (or its stand-in); undefined when not configured. */
@@ -50,7 +49,7 @@ export function createServices(deps: {
       store,
       catalog,
       clock,
-      workspacesKey: deps.workspacesKey,
+      keyPrefix: deps.keyPrefix,
       stripeRecords,
       alerts,
       views,

@@ -14,7 +14,7 @@
  * again in the same month gets a second final invoice. The monthly run bills the month's flex
  * less what final invoices took.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { Catalog } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
@@ -28,6 +28,7 @@ import {
   type WorkspaceMonthState,
 } from '../domain/invoicing.js';
 import { floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
+import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import { invoicingKey, invoicingRunsKey } from '../redis/keys.js';
 import { workspacePages } from '../redis/workspace-pages.js';
@@ -51,12 +52,11 @@ export class Invoicer {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       store: EngineStore;
       catalog: Catalog;
       stripe: StripeClient | undefined;
       keyPrefix: string;
-      workspacesKey: string;
     },
   ) {
     this.writer = deps.stripe && flexInvoiceWriter(deps.stripe);
@@ -131,18 +131,22 @@ export class Invoicer {
     month: string,
     opts: { close?: boolean } = {},
   ): AsyncGenerator<{ workspaceId: string; units: number }[]> {
-    for await (const ids of workspacePages(this.deps.redis, { workspacesKey: this.deps.workspacesKey })) {
+    for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
       let units: number[];
       if (opts.close) {
         units = await this.readClosingPage(ids, month);
       } else {
-        const pipe = this.deps.redis.pipeline();
-        for (const id of ids) {
-          const k = this.deps.store.keys(id);
-          pipe.hget(k.flexMonths, month).hget(k.flexFinal, month);
-        }
-        const replies = (await pipe.exec()) ?? [];
-        units = ids.map((_, i) => remainder(replies[2 * i]?.[1], replies[2 * i + 1]?.[1]));
+        // Sent together by auto-pipelining (per node on a cluster): one pipeline of the page
+        // would span the workspaces' slots, which a Redis Cluster refuses.
+        const { redis, store } = this.deps;
+        units = await Promise.all(
+          ids.map(async (id) => {
+            const k = store.keys(id);
+            return remainder(
+              ...(await Promise.all([redis.hget(k.flexMonths, month), redis.hget(k.flexFinal, month)])),
+            );
+          }),
+        );
       }
       const page = ids.flatMap((workspaceId, i) => {
         const u = units[i] ?? 0;

@@ -4,12 +4,12 @@
  * `{ok: false, reason}`); src/http/routes.ts gives them their HTTP statuses.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import { type Catalog, featureUnits } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { formatUnits, MAX_REQUEST_UNITS } from '../domain/units.js';
+import type { RedisClient } from '../redis/clients.js';
 import {
   CONFLICT,
   CONFLICT_MESSAGE,
@@ -72,7 +72,7 @@ function usageHash(r: UsageRequest): string {
 export class UsageService {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       store: EngineStore;
       catalog: Catalog;
       clock: Clock;

@@ -4,7 +4,6 @@
  * workspace view after it.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import {
   type Catalog,
   findPlan,
@@ -14,7 +13,9 @@ import {
 } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
 import { formatUnits } from '../domain/units.js';
+import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore, WorkspaceMeta } from '../redis/engine-store.js';
+import { indexWorkspace } from '../redis/workspace-index.js';
 import type { StripeRecords } from '../stripe/stripe-records.js';
 import type { AlertService } from './alerts.js';
 import type { Clock } from './clock.js';
@@ -24,12 +25,12 @@ import { requireWorkspace } from './require-workspace.js';
 export class WorkspaceService {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       store: EngineStore;
       catalog: Catalog;
       clock: Clock;
-      /** The set of every workspace id, walked by the sweeps and the monthly run. */
-      workspacesKey: string;
+      /** The deployment's key prefix (REDIS_PREFIX): the workspace index lives under it. */
+      keyPrefix: string;
       stripeRecords: StripeRecords;
       /** The outbound alert webhooks of what a settings change crosses (R-ALR-1). */
       alerts: AlertService;
@@ -98,7 +99,7 @@ export class WorkspaceService {
     }
     // Listed for the cycle sweep first: a crash in between leaves a name the sweep skips,
     // never a workspace it misses.
-    await this.deps.redis.sadd(this.deps.workspacesKey, id);
+    await indexWorkspace(this.deps.redis, this.deps.keyPrefix, id);
     return store.upsert({
       workspaceId: id,
       terms: { ...terms, allotment: terms.allotmentUnits },

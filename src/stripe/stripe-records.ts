@@ -2,9 +2,10 @@
  * What burnrate records about Stripe's objects: the workspace of each customer, and which
  * prepaid purchase each PaymentIntent paid for (so refunds and disputes find its lot, R-PRE-3).
  */
-import type { Redis } from 'ioredis';
+
 import type Stripe from 'stripe';
 import { z } from 'zod';
+import type { RedisClient } from '../redis/clients.js';
 import { stripeCustomerKey, stripePaymentKey } from '../redis/keys.js';
 import { isRetryableStripeError, type StripeClient } from './client.js';
 
@@ -20,7 +21,7 @@ export type PaymentRecord = z.infer<typeof paymentRecordSchema>;
 export class StripeRecords {
   constructor(
     private readonly deps: {
-      redis: Redis;
+      redis: RedisClient;
       /** The deployment's key prefix (REDIS_PREFIX). */
       keyPrefix: string;
       /** Stripe (or its stand-in); undefined when not configured. */

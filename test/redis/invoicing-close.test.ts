@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/config/catalog.js';
+import { indexWorkspace } from '../../src/redis/workspace-index.js';
 import { Invoicer } from '../../src/services/invoicing.js';
 import { GROWTH } from '../support/burndown-cases.js';
 import { testRedis } from '../support/redis.js';
@@ -13,14 +14,12 @@ import { testRedis } from '../support/redis.js';
 const r = testRedis();
 const NOW = Date.UTC(2026, 10, 2, 12);
 const MONTH = '2026-10';
-const workspacesKey = `${r.prefix}workspaces`;
 const invoicer = new Invoicer({
   redis: r.redis,
   store: r.store,
   catalog: loadCatalog('catalog/catalog.example.json'),
   stripe: undefined,
   keyPrefix: r.prefix,
-  workspacesKey,
 });
 /** Flex units in October: two to bill, one under a credit, one with none. */
 const FLEX: Record<string, number> = {
@@ -33,7 +32,7 @@ const FLEX: Record<string, number> = {
 beforeAll(async () => {
   for (const [id, units] of Object.entries(FLEX)) {
     await r.store.upsert({ workspaceId: id, terms: GROWTH, meta: {}, now: Date.UTC(2026, 9, 1) });
-    await r.redis.sadd(workspacesKey, id);
+    await indexWorkspace(r.redis, r.prefix, id);
     if (units > 0) await r.redis.hset(r.store.keys(id).flexMonths, MONTH, units);
   }
 });
@@ -97,7 +96,7 @@ it('R-CYC-3 a final invoice takes its stretch once per subscription and leaves t
   const id = 'close-final';
   const k = r.store.keys(id);
   await r.store.upsert({ workspaceId: id, terms: GROWTH, meta: {}, now: NOW });
-  await r.redis.sadd(workspacesKey, id);
+  await indexWorkspace(r.redis, r.prefix, id);
   const take = (subscriptionId: string) =>
     r.store.takeFinalFlex({ workspaceId: id, month: '2026-11', subscriptionId });
   await r.redis.hset(k.flexMonths, '2026-11', 25_000);

@@ -12,6 +12,7 @@ import { loadCatalog } from '../../src/config/catalog.js';
 import { INVOICING_QUEUE, type InvoicingJob } from '../../src/queues/invoicing.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
+import { indexWorkspace } from '../../src/redis/workspace-index.js';
 import { Invoicer, previousMonth } from '../../src/services/invoicing.js';
 import { type StandinOptions, startStandin } from '../../src/stripe/standin/server.js';
 import { ANNUAL, GROWTH } from './burndown-cases.js';
@@ -36,14 +37,12 @@ export async function invoicingWorld(o: { onRequest?: StandinOptions['onRequest'
   });
   const connection = new Redis(r.url, { maxRetriesPerRequest: null });
   const queue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection, prefix: queuePrefix(r.prefix) });
-  const workspacesKey = `${r.prefix}workspaces`;
   const invoicer = new Invoicer({
     redis: r.redis,
     store: r.store,
     catalog: loadCatalog('catalog/catalog.example.json'),
     stripe: undefined,
     keyPrefix: r.prefix,
-    workspacesKey,
   });
   // The month just closed by the real clock: the worker processes run on it.
   const month = previousMonth(Date.now());
@@ -79,7 +78,7 @@ export async function invoicingWorld(o: { onRequest?: StandinOptions['onRequest'
             now,
           });
           await r.redis.hset(r.store.keys(w.id).flexMonths, month, w.units);
-          await r.redis.sadd(workspacesKey, w.id);
+          await indexWorkspace(r.redis, r.prefix, w.id);
         }),
       );
       return seeded;
