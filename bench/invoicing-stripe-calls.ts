@@ -16,7 +16,7 @@ if (!apiBase || !customersFile || !inFlight || !monthArg)
   throw new Error('usage: <api base> <customers> <in flight> <month>');
 const month: string = monthArg;
 const customers = JSON.parse(readFileSync(customersFile, 'utf8')) as { customer: string; annual: boolean }[];
-const stripe = createStripeClient({ secretKey: 'sk_test_bench', apiBase, requestsPerSecond: 0 });
+const stripe = createStripeClient({ secretKey: 'sk_test_bench', apiBase });
 
 let next = 0;
 let calls = 0;

@@ -7,10 +7,12 @@ import type { Queue } from 'bullmq';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
 import type { Catalog } from './domain/catalog.js';
-import type { Logger } from './observability/logger.js';
+import { createLogger, type Logger } from './observability/logger.js';
 import { type RedisTarget, redisTargetOf } from './redis/clients.js';
 import { EngineStore } from './redis/engine-store.js';
+import { stripeRateKey } from './redis/keys.js';
 import type { ScriptClient } from './redis/scripts.js';
+import { stripeRateBucket } from './redis/stripe-rate.js';
 import { AlertService } from './services/alerts.js';
 import { type Clock, systemClock } from './services/clock.js';
 import { createServices, type Services } from './services/create-services.js';
@@ -66,7 +68,16 @@ export function buildService(o: {
       ? createStripeClient({
           secretKey: s.secretKey ?? 'sk_test_standin',
           apiBase: s.apiBase,
-          requestsPerSecond: s.requestsPerSecond,
+          // One bucket for every process and caller (R-FLX-6); 0: unthrottled.
+          bucket:
+            s.requestsPerSecond > 0
+              ? stripeRateBucket(o.redis, {
+                  key: stripeRateKey(config.redisPrefix),
+                  requestsPerSecond: s.requestsPerSecond,
+                })
+              : undefined,
+          clock: o.clock ?? systemClock,
+          log: createLogger({ level: config.logLevel, name: 'burnrate-stripe' }),
         })
       : undefined;
   const invoicer = new Invoicer({

@@ -120,9 +120,9 @@ const envSchema = z.object({
   /** Points the Stripe SDK elsewhere, e.g. the stand-in at http://127.0.0.1:12111. */
   STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
   /**
-   * Calls to Stripe per second, for all worker processes together (invoicing: BullMQ's
-   * queue-wide limiter) and per process (Bottleneck). Unset: 100 with a live key (Stripe's
-   * live-mode limit), else 25 (test mode). 0 lifts the throttle (benchmarks on the stand-in).
+   * Calls to Stripe per second, for every process and caller together (one rate bucket in
+   * Redis). Unset: 100 with a live key (Stripe's live-mode limit), else 25 (test mode). 0 lifts
+   * the throttle (benchmarks on the stand-in).
    */
   STRIPE_REQUESTS_PER_SECOND: z
     .string()
@@ -131,6 +131,11 @@ const envSchema = z.object({
     .pipe(z.number().max(10_000))
     .optional(),
   STRIPE_STANDIN_PORT: z.coerce.number().int().min(0).max(65_535).default(12_111),
+  /** The stand-in answers 429 above this many requests a second, as Stripe does; unset: no limit. */
+  STRIPE_STANDIN_RATE_LIMIT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int('a whole number of requests per second').min(1).optional(),
+  ),
   /** Where `npm run stripe:standin` sends events; default the API on PORT. */
   STRIPE_STANDIN_WEBHOOK_URL: z.url().optional(),
   /** Receivers of the outbound alert webhooks (R-ALR-2): comma-separated http(s) URLs. */
@@ -189,6 +194,8 @@ export interface Config {
     apiBase: string | undefined;
     requestsPerSecond: number;
     standinPort: number;
+    /** Requests a second above which the stand-in answers 429; undefined: no limit. */
+    standinRateLimit: number | undefined;
     standinWebhookUrl: string | undefined;
   };
 }
@@ -252,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestsPerSecond:
         e.STRIPE_REQUESTS_PER_SECOND ?? (/^[sr]k_live_/.test(e.STRIPE_SECRET_KEY ?? '') ? 100 : 25),
       standinPort: e.STRIPE_STANDIN_PORT,
+      standinRateLimit: e.STRIPE_STANDIN_RATE_LIMIT,
       standinWebhookUrl: e.STRIPE_STANDIN_WEBHOOK_URL,
     },
   };

@@ -20,31 +20,10 @@ export const workspaceJobId = (o: { workspaceId: string; month: string }) =>
 /**
  * Workspace jobs in flight in one worker process. They wait on Stripe most of the time, so
  * unthrottled (a benchmark on the stand-in) it takes this many to keep the process busy:
- * 16 measured 630 workspaces/s, 64 about 1,100; more gained nothing. Throttled, the limiter
- * decides the pace whatever this is.
+ * 16 measured 630 workspaces/s, 64 about 1,100; more gained nothing. Throttled, the Stripe rate
+ * bucket decides the pace whatever this is: jobs beyond it wait for their calls' slots.
  */
 export const INVOICING_CONCURRENCY = 64;
-
-/**
- * The most Stripe calls one workspace job makes: an annual plan's invoice, its item, and the
- * finalization (a monthly plan makes one).
- */
-export const STRIPE_CALLS_PER_JOB = 3;
-
-/**
- * BullMQ's limiter for the invoicing queue, from Stripe's request rate: it counts job starts
- * in Redis for all workers of the queue together, so N worker processes share one budget
- * (Bottleneck in each process only paces that process). A job may make up to
- * STRIPE_CALLS_PER_JOB calls, so jobs start at most at a third of the request rate, whatever the
- * plan mix. The window is kept short (about 100 ms, a whole number of jobs each) so the starts
- * are spread over the second rather than bunched at its beginning: BullMQ's windows are fixed,
- * and any second overlaps at most ⌊1000/duration⌋ + 1 of them. Undefined at 0 (unthrottled).
- */
-export function invoicingRateLimit(requestsPerSecond: number): { max: number; duration: number } | undefined {
-  if (requestsPerSecond <= 0) return undefined;
-  const max = Math.ceil((requestsPerSecond * 100) / (1000 * STRIPE_CALLS_PER_JOB));
-  return { max, duration: Math.ceil((max * STRIPE_CALLS_PER_JOB * 1000) / requestsPerSecond) };
-}
 
 /**
  * A run is safe to repeat (pending marks are HSETNX, job ids per workspace-month), so a Redis

@@ -9,6 +9,8 @@
  * every POST as Stripe does, and has test helpers (under /_standin, not Stripe's API) that
  * complete a session, refund its payment, renew a subscription and deliver any event again,
  * as often and in whatever order a test wants. `npm start` gives it the catalog's prices.
+ * Optionally it limits the request rate as Stripe does (a 429 with Stripe's error body and
+ * Stripe-Rate-Limited-Reason header), so the service's pacing and 429 handling can be tried.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -33,6 +35,11 @@ export interface StandinOptions {
    * handled; the request waits for a returned promise (tests count requests, or hold them).
    */
   onRequest?: (req: { method: string; path: string }) => void | Promise<void>;
+  /**
+   * Requests a second (STRIPE_STANDIN_RATE_LIMIT) above which a request to the API (/v1) is
+   * answered 429 the way Stripe answers it, in windows of one clock second; unset: no limit.
+   */
+  rateLimit?: number | undefined;
 }
 
 /** The fixtures the stand-in ships with (vendor/, a copy of Stripe's). */
@@ -53,6 +60,7 @@ class StripeStandinError extends Error {
     readonly status: number,
     readonly type: string,
     message: string,
+    readonly extra: { code?: string; headers?: Record<string, string> } = {},
   ) {
     super(message);
   }
@@ -77,6 +85,12 @@ export class Standin {
    */
   private readonly idempotent = new Map<string, { body: string; answer: Promise<unknown> }>();
   private readonly signer = new Stripe('sk_standin_signer');
+  /** The current one-second window of the rate limit: its second, and the requests let in. */
+  private window = { second: 0, count: 0 };
+  /** Requests to the API let in and refused (429) by the rate limit: for tests and benchmarks. */
+  readonly traffic = { accepted: 0, rateLimited: 0 };
+  /** The rate limit in force (requests a second; undefined: none): a test may change it. */
+  rateLimit: number | undefined;
 
   constructor(private readonly opts: StandinOptions) {
     this.fixtures = (
@@ -85,6 +99,7 @@ export class Standin {
       }
     ).resources;
     for (const p of opts.prices ?? []) this.prices.set(p.id, p);
+    this.rateLimit = opts.rateLimit;
     this.app = this.routes();
   }
 
@@ -221,6 +236,30 @@ export class Standin {
     return res.status;
   }
 
+  /** Counts the request in its second's window: true when that is past the limit. */
+  private overRateLimit(): boolean {
+    const limit = this.rateLimit;
+    if (!limit) return false;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.window.second) this.window = { second, count: 0 };
+    if (this.window.count >= limit) {
+      this.traffic.rateLimited++;
+      return true;
+    }
+    this.window.count++;
+    return false;
+  }
+
+  /** Stripe's 429: its error body and the Stripe-Rate-Limited-Reason header. */
+  private rateLimitError(): StripeStandinError {
+    return new StripeStandinError(
+      429,
+      'invalid_request_error',
+      'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.',
+      { code: 'rate_limit', headers: { 'Stripe-Rate-Limited-Reason': 'global-rate' } },
+    );
+  }
+
   private routes(): Express {
     const app = express();
     app.disable('x-powered-by');
@@ -231,6 +270,8 @@ export class Standin {
       const auth = req.headers.authorization ?? '';
       if (!/^Bearer sk_/.test(auth))
         return next(new StripeStandinError(401, 'invalid_request_error', 'Invalid API Key provided'));
+      if (this.overRateLimit()) return next(this.rateLimitError());
+      this.traffic.accepted++;
       const seen = this.opts.onRequest?.({ method: req.method, path: req.originalUrl.split('?')[0]! });
       if (seen) seen.then(() => next(), next);
       else next();
@@ -610,7 +651,10 @@ export class Standin {
         err instanceof StripeStandinError
           ? err
           : new StripeStandinError(500, 'api_error', (err as Error).message);
-      res.status(e.status).json({ error: { type: e.type, message: e.message } });
+      if (e.extra.headers) res.set(e.extra.headers);
+      res.status(e.status).json({
+        error: { type: e.type, ...(e.extra.code ? { code: e.extra.code } : {}), message: e.message },
+      });
     });
     return app;
   }
