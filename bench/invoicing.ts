@@ -15,6 +15,8 @@
  *
  * The workspaces are written before the clock starts (upsert and one debit each, through the
  * store's scripts). Private Redis with AOF, as `npm start` runs it. A table, then one JSON line.
+ *
+ * `-- --stripe-rate N`: instead, invoicing at Stripe's rate limit (see rateMain below).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -22,6 +24,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadCatalog } from '../src/config/catalog.js';
@@ -33,11 +36,11 @@ import { INVOICING_CONCURRENCY, INVOICING_QUEUE, type InvoicingJob } from '../sr
 import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
-import { queuePrefix } from '../src/redis/keys.js';
+import { queuePrefix, stripeRateKey } from '../src/redis/keys.js';
 import type { ScriptCommands } from '../src/redis/scripts.js';
 import { indexWorkspace } from '../src/redis/workspace-index.js';
 import { Invoicer, previousMonth } from '../src/services/invoicing.js';
-import { STANDIN_FIXTURES, startStandin } from '../src/stripe/standin/server.js';
+import { STANDIN_FIXTURES, type Standin, startStandin } from '../src/stripe/standin/server.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SIZES = [10_000, 100_000] as const;
@@ -103,6 +106,58 @@ function worker(env: Record<string, string>): ChildProcess {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+/** 1 to 24 credits and a fraction: under the $100 cap at $4 a credit. */
+const flexUnits = (i: number) => (1 + (i % 24)) * UNITS_PER_CREDIT + (i % 10) * 1000;
+
+/**
+ * Workspaces `ids` with flex in the month of `inMonth` (each a Stripe customer of the stand-in,
+ * a plan, and one debit past its allotment booked in that month), in the workspace index.
+ */
+async function seed(o: {
+  redis: Redis & ScriptCommands;
+  store: EngineStore;
+  standin: Standin;
+  prefix: string;
+  ids: string[];
+  annual: (i: number) => boolean;
+  inMonth: number;
+}) {
+  const { store, ids, annual, inMonth } = o;
+  // Now, so no cycle ends between the setup and the run (the hourly sweep would roll it).
+  const setupAt = Date.now();
+  for (let start = 0; start < ids.length; start += 2000) {
+    const chunk = ids.slice(start, start + 2000);
+    await Promise.all(
+      chunk.map(async (workspaceId, j) => {
+        const i = start + j;
+        const terms = annual(i) ? ANNUAL : MONTHLY;
+        const customer = o.standin.createCustomer({ metadata: { workspace_id: workspaceId } }).id;
+        await store.upsert({
+          workspaceId,
+          terms,
+          meta: { stripeCustomerId: customer, currency: 'usd' },
+          now: setupAt,
+        });
+        const out = await store.debit({
+          workspaceId,
+          units: terms.allotment + flexUnits(i),
+          mode: 'consume',
+          idempotencyKey: 'bench',
+          bodyHash: 'bench',
+          usageId: `use_${i}`,
+          feature: '',
+          // Booked as late usage of the month: its flex counts there (the month is open).
+          occurredAt: inMonth,
+          now: setupAt,
+          month: monthOf(setupAt),
+        });
+        if (out.debited.flex !== flexUnits(i)) throw new Error(`${workspaceId}: flex ${out.debited.flex}`);
+      }),
+    );
+    await Promise.all(chunk.map((id) => indexWorkspace(o.redis, o.prefix, id)));
+  }
 }
 
 interface SizeResult {
@@ -186,42 +241,7 @@ async function main() {
       // Unique across sizes: they share the stand-in, which keeps idempotency keys as Stripe does.
       const ids = Array.from({ length: size }, (_, i) => `ws${size}-${i}`);
       const annual = (i: number) => i % ANNUAL_EVERY === 0;
-      /** 1 to 24 credits and a fraction: under the $100 cap at $4 a credit. */
-      // Now, so no cycle ends between the setup and the run (the hourly sweep would roll it).
-      const setupAt = Date.now();
-      const flexUnits = (i: number) => (1 + (i % 24)) * UNITS_PER_CREDIT + (i % 10) * 1000;
-      for (let start = 0; start < size; start += 2000) {
-        const chunk = ids.slice(start, start + 2000);
-        await Promise.all(
-          chunk.map(async (workspaceId, j) => {
-            const i = start + j;
-            const terms = annual(i) ? ANNUAL : MONTHLY;
-            const customer = standin.standin.createCustomer({ metadata: { workspace_id: workspaceId } }).id;
-            await store.upsert({
-              workspaceId,
-              terms,
-              meta: { stripeCustomerId: customer, currency: 'usd' },
-              now: setupAt,
-            });
-            const out = await store.debit({
-              workspaceId,
-              units: terms.allotment + flexUnits(i),
-              mode: 'consume',
-              idempotencyKey: 'bench',
-              bodyHash: 'bench',
-              usageId: `use_${i}`,
-              feature: '',
-              // Booked as late usage of the month: its flex counts there (the month is open).
-              occurredAt: inMonth,
-              now: setupAt,
-              month: monthOf(setupAt),
-            });
-            if (out.debited.flex !== flexUnits(i))
-              throw new Error(`${workspaceId}: flex ${out.debited.flex}`);
-          }),
-        );
-        await Promise.all(chunk.map((id) => indexWorkspace(redis, prefix, id)));
-      }
+      await seed({ redis, store, standin: standin.standin, prefix, ids, annual, inMonth });
 
       const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
       const queue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection, prefix: queuePrefix(prefix) });
@@ -349,4 +369,154 @@ async function main() {
   }
 }
 
-await main();
+/** `--stripe-rate N`: a month of monthly plans against a stand-in that allows N requests a second. */
+const RATE_SIZE = 10_000;
+/** Two worker processes: the budget they share is the bucket in Redis, not a per-process throttle. */
+const RATE_WORKERS = 2;
+const RATE_TARGET = 0.9;
+
+/**
+ * `npm run bench:invoicing -- --stripe-rate 100` (issue 9 §4): 10,000 monthly-plan workspaces
+ * (one Stripe call each) billed by two worker processes configured at STRIPE_REQUESTS_PER_SECOND=N
+ * against the stand-in limited to N requests a second (STRIPE_STANDIN_RATE_LIMIT), which answers
+ * 429 above it as Stripe does. rate_utilization: the calls Stripe accepted ÷ (N × run seconds),
+ * the run timed from queueing it to its last job's completion. Every workspace-month is checked
+ * billed once (one item each, at the floor of its flex), and every 429 retried (no job failed, an
+ * accepted call for every workspace).
+ */
+async function rateMain(rate: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'burnrate-bench-rate-'));
+  const redisServer = await startEmbeddedRedis({ dir, appendOnly: true });
+  const standin = await startStandin({
+    port: 0,
+    fixturesPath: STANDIN_FIXTURES,
+    webhookSecret: 'whsec_bench',
+    rateLimit: rate,
+  });
+  const children: ChildProcess[] = [];
+  const redis = (await connectApiRedis({ url: redisServer.url })) as Redis & ScriptCommands;
+  const month = previousMonth(Date.now());
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const inMonth = Date.UTC(y, m - 1, 15, 12);
+  const prefix = 'rate:';
+  let progress: NodeJS.Timeout | undefined;
+  try {
+    const store = new EngineStore(redis, { prefix, idempotencyTtlSeconds: 3600 });
+    const ids = Array.from({ length: RATE_SIZE }, (_, i) => `wsr-${i}`);
+    note(`writing ${RATE_SIZE} monthly-plan workspaces with flex in ${month} (not timed)`);
+    await seed({ redis, store, standin: standin.standin, prefix, ids, annual: () => false, inMonth });
+
+    const connection = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+    const queue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection, prefix: queuePrefix(prefix) });
+    const workers = Array.from({ length: RATE_WORKERS }, () =>
+      worker({
+        REDIS_URL: redisServer.url,
+        REDIS_PREFIX: prefix,
+        STRIPE_API_BASE: standin.url,
+        STRIPE_SECRET_KEY: 'sk_test_bench',
+        STRIPE_REQUESTS_PER_SECOND: String(rate),
+      }),
+    );
+    children.push(...workers);
+    while ((await queue.getWorkers()).length < RATE_WORKERS) await new Promise((r) => setTimeout(r, 50));
+    const traffic = standin.standin.traffic;
+    const before = { ...traffic };
+    note(`run queued: ${RATE_WORKERS} workers at ${rate} requests/s, the stand-in limited to ${rate}/s`);
+    const t0 = performance.now();
+    progress = setInterval(() => {
+      void redis
+        .hget(stripeRateKey(prefix), 'rate')
+        .then((now) =>
+          note(
+            `${((performance.now() - t0) / 1000).toFixed(0)} s: ${traffic.accepted - before.accepted} calls, ${traffic.rateLimited - before.rateLimited} 429s, bucket at ${Number(now ?? rate).toFixed(1)}/s`,
+          ),
+        );
+    }, 10_000);
+    await queue.add('run', { kind: 'run', month }, { jobId: 'run-rate' });
+    for (;;) {
+      if ((await queue.getCompletedCount()) === RATE_SIZE + 1) break;
+      if ((await queue.getFailedCount()) > 0) {
+        const [job] = await queue.getFailed(0, 0);
+        throw new Error(`job ${job?.id} failed: ${job?.failedReason}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(progress);
+    const calls = traffic.accepted - before.accepted;
+    const refused = traffic.rateLimited - before.rateLimited;
+
+    // Every workspace-month billed once, at the floor of its flex; every 429 sent again until accepted.
+    const items = standin.standin.objectsOf('invoiceitem');
+    const byWorkspace = new Map(items.map((i) => [(i.metadata as Record<string, string>).workspace_id, i]));
+    if (items.length !== RATE_SIZE || byWorkspace.size !== RATE_SIZE)
+      throw new Error(`${items.length} items for ${RATE_SIZE} workspaces`);
+    for (const [i, id] of ids.entries()) {
+      if (byWorkspace.get(id)?.quantity !== floorToWholeCredits(flexUnits(i)))
+        throw new Error(`${id}: wrong item`);
+    }
+    if (calls !== RATE_SIZE) throw new Error(`${calls} calls accepted for ${RATE_SIZE} workspaces`);
+    const failed = await queue.getFailedCount();
+    const status = await new Invoicer({
+      redis,
+      store,
+      catalog: loadCatalog(join(ROOT, 'catalog/catalog.example.json')),
+      stripe: undefined,
+      keyPrefix: prefix,
+    }).status(month);
+    if (status.counts.item_created !== RATE_SIZE) throw new Error(`states: ${JSON.stringify(status.counts)}`);
+
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => (w.exitCode === null ? once(w, 'exit') : null)));
+    await queue.close();
+    connection.disconnect();
+
+    const utilization = calls / (rate * seconds);
+    const fmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+    process.stdout.write(
+      [
+        `burnrate bench:invoicing --stripe-rate ${rate}: ${fmt.format(RATE_SIZE)} monthly-plan workspaces, ${RATE_WORKERS} worker processes × ${INVOICING_CONCURRENCY} jobs in flight at STRIPE_REQUESTS_PER_SECOND=${rate}, the Stripe stand-in limited to ${rate} requests/s (429 above), Redis AOF everysec`,
+        '',
+        `run               ${seconds.toFixed(1)} s  (ideal at ${rate}/s: ${(RATE_SIZE / rate).toFixed(0)} s)`,
+        `stripe calls      ${fmt.format(calls)} accepted, ${fmt.format(refused)} answered 429 (every one sent again until accepted)`,
+        `calls/s           ${(calls / seconds).toFixed(1)}`,
+        `rate_utilization  ${utilization.toFixed(3)}  (accepted calls ÷ (${rate} × run seconds); target ≥ ${RATE_TARGET})`,
+        `billed once       ${fmt.format(RATE_SIZE)} of ${fmt.format(RATE_SIZE)} workspace-months, one item each; ${failed} jobs failed`,
+        '',
+      ].join('\n'),
+    );
+    process.stdout.write(
+      `${JSON.stringify({
+        stripe_rate: rate,
+        workspaces: RATE_SIZE,
+        seconds: Number(seconds.toFixed(2)),
+        stripe_calls: calls,
+        rate_limited_429: refused,
+        calls_per_s: Number((calls / seconds).toFixed(1)),
+        rate_utilization: Number(utilization.toFixed(3)),
+        failed_jobs: failed,
+        billed_once: true,
+      })}\n`,
+    );
+  } finally {
+    clearInterval(progress);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(
+      children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null)),
+    );
+    redis.disconnect();
+    await standin.close();
+    await redisServer.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const { values: args } = parseArgs({ options: { 'stripe-rate': { type: 'string' } } });
+if (args['stripe-rate'] === undefined) {
+  await main();
+} else {
+  const rate = Number(args['stripe-rate']);
+  if (!Number.isInteger(rate) || rate < 1)
+    throw new Error('--stripe-rate takes a whole number of requests a second');
+  await rateMain(rate);
+}
