@@ -2,7 +2,9 @@
  * The processor of the stripe-events queue: validates the job and applies the event. Failures
  * follow the workers' one policy (failure-policy.ts): one no retry fixes (a malformed object,
  * an unknown workspace or price, a final invoice that cannot be billed) fails the job at once
- * and leaves it visible in the failed set; anything else is retried with backoff.
+ * and leaves it visible in the failed set; anything else is retried with backoff. A job that
+ * gives up on a subscription's end records its final invoice (R-CYC-3) failed, so the next
+ * monthly run bills it: its Stripe redeliveries are duplicates of the failed job.
  */
 import type { Job } from 'bullmq';
 import type { Logger } from '../src/observability/logger.js';
@@ -11,7 +13,7 @@ import type { EngineStore } from '../src/redis/engine-store.js';
 import type { Clock } from '../src/services/clock.js';
 import type { Services } from '../src/services/create-services.js';
 import type { Invoicer } from '../src/services/invoicing.js';
-import { handleStripeEvent } from '../src/services/stripe-event-handler.js';
+import { finalBillOf, handleStripeEvent } from '../src/services/stripe-event-handler.js';
 import { parseJob, withFailurePolicy } from './failure-policy.js';
 
 export function stripeEventsProcessor(deps: {
@@ -21,15 +23,24 @@ export function stripeEventsProcessor(deps: {
   clock: Clock;
   log: Logger;
 }) {
-  return withFailurePolicy(async (job: Job<StripeEventJob>) => {
-    const event = parseJob(stripeEventJobSchema, job);
-    const outcome = await handleStripeEvent(event, {
-      store: deps.store,
-      service: deps.service,
-      now: deps.clock.now(),
-      invoicer: deps.invoicer,
-    });
-    deps.log.info({ eventId: event.id, type: event.type, ...outcome }, 'stripe event applied');
-    return outcome;
-  });
+  return withFailurePolicy(
+    async (job: Job<StripeEventJob>) => {
+      const event = parseJob(stripeEventJobSchema, job);
+      const outcome = await handleStripeEvent(event, {
+        store: deps.store,
+        service: deps.service,
+        now: deps.clock.now(),
+        invoicer: deps.invoicer,
+      });
+      deps.log.info({ eventId: event.id, type: event.type, ...outcome }, 'stripe event applied');
+      return outcome;
+    },
+    async (job, err) => {
+      const event = stripeEventJobSchema.safeParse(job.data).data;
+      if (!event || !deps.invoicer) return;
+      const bill = await finalBillOf(event, { service: deps.service, now: deps.clock.now() });
+      // Only a final invoice that got as far as its state: one without had nothing to bill.
+      if (bill) await deps.invoicer.markFailed(bill, err.message, { onlyIfRecorded: true });
+    },
+  );
 }

@@ -104,7 +104,12 @@ const statusSchema = z.object({
   runs: z.number().int(),
 });
 type RunStatus = z.infer<typeof statusSchema>;
-const dryRunSchema = z.object({ workspaces: z.number().int(), billedCredits: z.number().int() });
+const dryRunSchema = z.object({
+  workspaces: z.number().int(),
+  /** Final invoices (R-CYC-3) left failed or pending, billed again by the run. */
+  finalInvoices: z.number().int(),
+  billedCredits: z.number().int(),
+});
 const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 /** The three calls the CLI makes, their answers checked. */
@@ -255,7 +260,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = inheritedEnv
     return s.counts.failed > 0 ? 1 : 0;
   }
   const dry = await api.dryRun(cmd.month);
-  const what = `${cmd.month}: ${fmt.format(dry.workspaces)} workspace-months to bill, ${fmt.format(dry.billedCredits)} credits`;
+  const finals = dry.finalInvoices > 0 ? ` and ${fmt.format(dry.finalInvoices)} final invoices` : '';
+  const what = `${cmd.month}: ${fmt.format(dry.workspaces)} workspace-months${finals} to bill, ${fmt.format(dry.billedCredits)} credits`;
   if (cmd.dryRun) {
     process.stdout.write(`${what} (dry run: nothing queued)\n`);
     return 0;

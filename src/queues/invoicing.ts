@@ -10,12 +10,26 @@ export const invoicingJobSchema = z.discriminatedUnion('kind', [
   /** A run: the month (default: the month just closed) and whether to only count. */
   z.object({ kind: z.literal('run'), month: month.optional() }),
   z.object({ kind: z.literal('workspace'), month, workspaceId: z.string().min(1) }),
+  /**
+   * A final invoice (R-CYC-3) its Stripe event left failed or pending: a run bills it again,
+   * with the same state and Stripe idempotency keys as the event's attempt.
+   */
+  z.object({
+    kind: z.literal('final'),
+    month,
+    workspaceId: z.string().min(1),
+    subscriptionId: z.string().min(1),
+  }),
 ]);
 export type InvoicingJob = z.infer<typeof invoicingJobSchema>;
 
 /** One job per workspace-month: a second run of the same month adds nothing while it exists. */
 export const workspaceJobId = (o: { workspaceId: string; month: string }) =>
   `flex_${o.month}_${o.workspaceId}`;
+
+/** One job per final invoice: a second run adds nothing while it exists. */
+export const finalJobId = (o: { workspaceId: string; month: string; subscriptionId: string }) =>
+  `final_${o.month}_${o.workspaceId}_${o.subscriptionId}`;
 
 /**
  * Workspace jobs in flight in one worker process. They wait on Stripe most of the time, so

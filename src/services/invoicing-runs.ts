@@ -17,7 +17,9 @@ export class InvoicingRuns {
 
   /**
    * Queues the flex invoicing of a closed month, or with `dryRun` answers what it would bill
-   * without queueing anything. Re-running a month bills nothing twice.
+   * without queueing anything: the workspace-months, and the final invoices (R-CYC-3) left
+   * failed or pending, whose credits `billedCredits` counts too. Re-running a month bills
+   * nothing twice.
    */
   async run(month: string, dryRun: boolean) {
     const now = this.deps.clock.now();
@@ -29,7 +31,13 @@ export class InvoicingRuns {
         workspaces++;
         billedCredits += floorToWholeCredits(c.units);
       }
-      return { month, dryRun: true, workspaces, billedCredits };
+      let finalInvoices = 0;
+      for await (const page of this.deps.invoicer.unfinishedFinalBills(month))
+        for (const { state } of page) {
+          finalInvoices++;
+          billedCredits += state.billedCredits;
+        }
+      return { month, dryRun: true, workspaces, finalInvoices, billedCredits };
     }
     if (!this.deps.enqueueRun)
       throw new BurnrateError('unavailable', 'invoicing runs cannot be queued from this process');

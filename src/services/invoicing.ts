@@ -12,7 +12,9 @@
  * gained since the month's last final invoice (its final stretch), with its own state and
  * idempotency keys (the subscription id added), so a workspace that subscribes again and ends
  * again in the same month gets a second final invoice. The monthly run bills the month's flex
- * less what final invoices took.
+ * less what final invoices took, and bills again the final invoices their Stripe event left
+ * failed or pending (nothing else would: the event's job is done, and the month less what they
+ * took leaves them out).
  */
 import type { ChainableCommander } from 'ioredis';
 import type { Catalog } from '../domain/catalog.js';
@@ -244,11 +246,15 @@ export class Invoicer {
   }
 
   /**
-   * Records that a workspace-month's job gave up (a permanent error, or its last attempt), with
-   * the ids it got so far, so it shows as failed (not pending forever) and a re-run retries it.
+   * Records that a bill's job gave up (a permanent error, or its last attempt), with the ids it
+   * got so far, so it shows as failed (not pending forever) and a re-run retries it. With
+   * `onlyIfRecorded`, a bill with no state yet stays without: a final invoice records its state
+   * before its first Stripe call, so one without never got that far (a stale event, nothing to
+   * bill), and a failed state would list it for ever.
    */
-  async markFailed(bill: Bill, reason: string): Promise<void> {
+  async markFailed(bill: Bill, reason: string, opts: { onlyIfRecorded?: boolean } = {}): Promise<void> {
     const prev = await this.state(bill);
+    if (!prev && opts.onlyIfRecorded) return;
     if (prev && prev.status !== 'pending' && prev.status !== 'failed') return;
     await this.save(bill, {
       flexCredits: '0',
@@ -257,6 +263,39 @@ export class Invoicer {
       status: 'failed',
       reason,
     });
+  }
+
+  /**
+   * The month's final invoices (R-CYC-3) still to bill, a page at a time: failed (their job gave
+   * up) or pending (it stopped before the end). Their Stripe event's job is done and the monthly
+   * bill leaves out what they took, so only a run billing them again bills those credits. An
+   * HSCAN of the month's states, whose final invoices are the fields "<workspace>/<subscription>"
+   * (stateField); a field may come twice, which the run's job ids absorb.
+   */
+  async *unfinishedFinalBills(
+    month: string,
+  ): AsyncGenerator<{ bill: Bill & { subscriptionId: string }; state: WorkspaceMonthState }[]> {
+    let cursor = '0';
+    do {
+      // One key, so one node on a cluster too: [next cursor, field, value, field, value, ...].
+      const [next, flat] = (await this.deps.redis.hscan(
+        this.key(month),
+        cursor,
+        'MATCH',
+        '*/*',
+        'COUNT',
+        500,
+      )) as [string, string[]];
+      cursor = next;
+      const page: { bill: Bill & { subscriptionId: string }; state: WorkspaceMonthState }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const [workspaceId, subscriptionId] = flat[i]!.split('/');
+        const state = billStateSchema.parse(JSON.parse(flat[i + 1]!));
+        if (workspaceId && subscriptionId && (state.status === 'failed' || state.status === 'pending'))
+          page.push({ bill: { workspaceId, month, subscriptionId }, state });
+      }
+      if (page.length > 0) yield page;
+    } while (cursor !== '0');
   }
 
   /** A run has queued every workspace-month it found: `runs` in the status counts these. */

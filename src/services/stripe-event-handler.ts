@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
+import type { Bill } from '../domain/invoicing.js';
 import { formatUnits, parseDecimal4 } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import {
@@ -125,6 +126,23 @@ export async function handleStripeEvent(event: StripeEventEnvelope, deps: EventD
     default:
       return { action: 'ignored' };
   }
+}
+
+/**
+ * The final invoice (R-CYC-3) an event asks for, if it ends a subscription; null for any other
+ * event, or one that names no workspace. The processor records it failed when the event's job
+ * gives up, so the next monthly run bills it.
+ */
+export async function finalBillOf(
+  event: StripeEventEnvelope,
+  deps: Pick<EventDeps, 'service' | 'now'>,
+): Promise<Bill | null> {
+  if (!event.type.startsWith('customer.subscription.')) return null;
+  const sub = subscriptionSchema.safeParse(event.data.object).data;
+  if (!sub || (event.type !== 'customer.subscription.deleted' && !ENDED.has(sub.status))) return null;
+  const workspaceId =
+    sub.metadata?.workspace_id ?? (await deps.service.stripeRecords.workspaceOfCustomer(sub.customer));
+  return workspaceId ? { workspaceId, month: monthOf(deps.now), subscriptionId: sub.id } : null;
 }
 
 /** metadata.workspace_id on the subscription, else the workspace recorded for its customer. */

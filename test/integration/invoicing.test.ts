@@ -1,11 +1,11 @@
-import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
+import { bullConnection } from '../../src/redis/clients.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { defineScripts } from '../../src/redis/scripts.js';
@@ -14,7 +14,9 @@ import type { Invoicer } from '../../src/services/invoicing.js';
 import { handleStripeEvent } from '../../src/services/stripe-event-handler.js';
 import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
+import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { testClient } from '../support/redis.js';
 import { event, FIXTURES_PATH, subscription, WEBHOOK_SECRET } from '../support/stripe.js';
 import { drained as drainedQueue } from '../support/stripe-worker.js';
 
@@ -36,7 +38,11 @@ beforeAll(async () => {
     config: loadConfig({ NODE_ENV: 'test', REDIS_PREFIX: api.prefix, ...env }),
     catalog: loadCatalog('catalog/catalog.example.json'),
   };
-  invoicer = buildService({ runtime, redis: defineScripts(new Redis(api.url)), clock: api.clock }).invoicer;
+  invoicer = buildService({
+    runtime,
+    redis: defineScripts(testClient({}, api.target)),
+    clock: api.clock,
+  }).invoicer;
   worker = new Worker(
     INVOICING_QUEUE,
     invoicingProcessor({
@@ -46,7 +52,7 @@ beforeAll(async () => {
       log: createLogger({ level: 'silent', name: 't' }),
     }),
     {
-      connection: new Redis(api.url, { maxRetriesPerRequest: null }),
+      connection: bullConnection(api.target),
       prefix: queuePrefix(api.prefix),
       concurrency: 4,
     },
@@ -96,7 +102,13 @@ it('R-FLX-5 R-FLX-6 bills each workspace-month once: the floor of its flex, annu
   const dry = await api.call('POST', '/v1/admin/invoicing/runs', {
     body: { month: '2026-10', dryRun: true },
   });
-  expect(dry.body).toEqual({ month: '2026-10', dryRun: true, workspaces: 3, billedCredits: 92 });
+  expect(dry.body).toEqual({
+    month: '2026-10',
+    dryRun: true,
+    workspaces: 3,
+    finalInvoices: 0,
+    billedCredits: 92,
+  });
   expect(await api.invoicingQueue.count()).toBe(0);
   // A dry run closes no month to late usage; the run closes it for every workspace it read.
   const closed = (id: string) => api.redis.smembers(api.store.keys(id).flexClosed);
@@ -410,4 +422,125 @@ it('R-CYC-3 a second subscription ended in the same month gets its own final inv
     billedCredits: 5,
     amountCents: 5 * 400,
   });
+});
+
+it('R-CYC-3 R-FLX-6 a final invoice that failed (no Stripe customer) is billed by the next run once the customer is fixed, exactly once, at the same amount', async () => {
+  api.clock.set(NOV);
+  await workspace('inv-final-nocus', 'growth', '7', false);
+  const start = Math.floor(NOV / 1000) - 86_400;
+  const deleted = event(
+    'customer.subscription.deleted',
+    {
+      ...subscription({
+        workspaceId: 'inv-final-nocus',
+        price: 'price_growth_monthly',
+        start,
+        end: start + 30 * 86_400,
+        id: 'sub_final_nocus',
+      }),
+      status: 'canceled',
+    },
+    { created: Math.floor(NOV / 1000) },
+  );
+  const processEvent = stripeEventsProcessor({
+    store: api.store,
+    service: api.service,
+    invoicer,
+    clock: api.clock,
+    log: createLogger({ level: 'silent', name: 't' }),
+  });
+  const job = { id: deleted.id, name: deleted.type, data: deleted, attemptsMade: 0, opts: { attempts: 10 } };
+  await expect(processEvent(job as unknown as Job)).rejects.toBeInstanceOf(UnrecoverableError);
+  const bill = { month: '2026-11', workspaceId: 'inv-final-nocus', subscriptionId: 'sub_final_nocus' };
+  expect(await invoicer.state(bill)).toMatchObject({
+    status: 'failed',
+    billedCredits: 7,
+    amountCents: 7 * 400,
+    reason: 'the workspace has no Stripe customer',
+  });
+
+  const customer = (await stripe.customers.create({ metadata: { workspace_id: 'inv-final-nocus' } })).id;
+  await api.call('PUT', '/v1/workspaces/inv-final-nocus', {
+    body: { planId: 'free', stripeCustomerId: customer },
+  });
+  api.clock.set(Date.UTC(2026, 11, 1, 1));
+  const dry = await api.call('POST', '/v1/admin/invoicing/runs', {
+    body: { month: '2026-11', dryRun: true },
+  });
+  expect(dry.body).toMatchObject({ finalInvoices: 1, billedCredits: 7 });
+  for (let run = 0; run < 2; run++) {
+    await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-11' } });
+    await drained();
+  }
+  const invoices = (await stripe.invoices.list({ customer })).data;
+  expect(invoices.map((i) => ({ status: i.status, total: i.total }))).toEqual([
+    { status: 'open', total: 7 * 400 },
+  ]);
+  expect((await stripe.invoiceItems.list({ customer })).data.map((i) => i.quantity)).toEqual([7]);
+  expect(await invoicer.state(bill)).toMatchObject({
+    status: 'invoiced',
+    billedCredits: 7,
+    amountCents: 7 * 400,
+  });
+  // The monthly bill takes none of it: the final invoice took the month's 7 credits.
+  expect(await invoicer.state({ month: '2026-11', workspaceId: 'inv-final-nocus' })).toBeNull();
+});
+
+it('R-CYC-3 a final invoice whose Stripe event job gives up (its last attempt) shows as failed, and the next run bills it', async () => {
+  const JAN = Date.UTC(2027, 0, 5, 12);
+  api.clock.set(JAN);
+  const customer = (await workspace('inv-final-giveup', 'growth', '4'))!;
+  const start = Math.floor(JAN / 1000) - 86_400;
+  const deleted = event(
+    'customer.subscription.deleted',
+    {
+      ...subscription({
+        workspaceId: 'inv-final-giveup',
+        customer,
+        price: 'price_growth_monthly',
+        start,
+        end: start + 30 * 86_400,
+        id: 'sub_final_giveup',
+      }),
+      status: 'canceled',
+    },
+    { created: Math.floor(JAN / 1000) },
+  );
+  // Stripe out of reach on every attempt: transient, so only the last attempt gives up.
+  const runtime = {
+    config: loadConfig({
+      NODE_ENV: 'test',
+      REDIS_PREFIX: api.prefix,
+      STRIPE_API_BASE: 'http://127.0.0.1:1',
+      STRIPE_SECRET_KEY: 'sk_test_standin',
+    }),
+    catalog: loadCatalog('catalog/catalog.example.json'),
+  };
+  const unreachable = buildService({
+    runtime,
+    redis: defineScripts(testClient({}, api.target)),
+    clock: api.clock,
+  }).invoicer;
+  const processEvent = stripeEventsProcessor({
+    store: api.store,
+    service: api.service,
+    invoicer: unreachable,
+    clock: api.clock,
+    log: createLogger({ level: 'silent', name: 't' }),
+  });
+  const last = { id: deleted.id, name: deleted.type, data: deleted, attemptsMade: 9, opts: { attempts: 10 } };
+  const err = await processEvent(last as unknown as Job).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error);
+  expect(err).not.toBeInstanceOf(UnrecoverableError);
+  const bill = { month: '2027-01', workspaceId: 'inv-final-giveup', subscriptionId: 'sub_final_giveup' };
+  expect(await invoicer.state(bill)).toMatchObject({ status: 'failed', billedCredits: 4 });
+
+  api.clock.set(Date.UTC(2027, 1, 1, 1));
+  await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2027-01' } });
+  await drained();
+  const invoices = (await stripe.invoices.list({ customer })).data;
+  expect(invoices.map((i) => ({ status: i.status, total: i.total }))).toEqual([
+    { status: 'open', total: 4 * 400 },
+  ]);
+  expect(await invoicer.state(bill)).toMatchObject({ status: 'invoiced', billedCredits: 4 });
 });
