@@ -9,12 +9,15 @@
 import { Writable } from 'node:stream';
 import Stripe from 'stripe';
 import { afterAll, expect, it } from 'vitest';
+import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { stripeRateKey } from '../../src/redis/keys.js';
 import { stripeRateBucket } from '../../src/redis/stripe-rate.js';
+import { buildService } from '../../src/runtime.js';
 import { createStripeClient, rateLimitBackoffMs } from '../../src/stripe/client.js';
 import { STANDIN_FIXTURES, startStandin } from '../../src/stripe/standin/server.js';
+import { GROWTH } from '../support/burndown-cases.js';
 import { invoicingWorld, type SeededWorkspace, until } from '../support/invoicing-world.js';
 import { testRedis } from '../support/redis.js';
 import { WEBHOOK_SECRET } from '../support/stripe.js';
@@ -162,6 +165,52 @@ it('a 429 is retried with backoff (doubling from 250 ms to 4 s, jittered), logge
   // Slowed for every process: the shared rate is below the configured one.
   expect(Number(await r.redis.hget(key, 'rate'))).toBeLessThan(20);
 }, 30_000);
+
+it('R-FLX-6 Checkout (the API process) and another process share one budget: 15 calls at 5/s take about 3 s', async () => {
+  const arrived: number[] = [];
+  const s = await startStandin({
+    port: 0,
+    fixturesPath: STANDIN_FIXTURES,
+    webhookSecret: WEBHOOK_SECRET,
+    onRequest: () => {
+      arrived.push(Date.now());
+    },
+  });
+  closers.push(s.close);
+  const r = testRedis();
+  closers.push(r.close);
+  const config = loadConfig({
+    STRIPE_API_BASE: s.url,
+    STRIPE_REQUESTS_PER_SECOND: '5',
+    REDIS_PREFIX: r.prefix,
+    LOG_LEVEL: 'silent',
+  });
+  // The API's wiring, as webhooks/main.ts builds it.
+  const { service } = buildService({
+    runtime: { config, catalog: loadCatalog(config.catalogPath) },
+    redis: r.redis,
+  });
+  await r.store.upsert({ workspaceId: 'buyer', terms: GROWTH, meta: {}, now: Date.now() });
+  // Another process's client on its own connection, on the same bucket.
+  const other = testRedis();
+  closers.push(other.close);
+  const worker = createStripeClient({
+    secretKey: 'sk_test_x',
+    apiBase: s.url,
+    bucket: stripeRateBucket(other.redis, { key: stripeRateKey(r.prefix), requestsPerSecond: 5 }),
+  });
+  const customer = s.standin.createCustomer().id;
+  const urls = { successUrl: 'https://example.com/ok', cancelUrl: 'https://example.com/no' };
+  await Promise.all([
+    ...Array.from({ length: 10 }, () => service.checkout.createCheckout('buyer', { credits: 50, ...urls })),
+    ...Array.from({ length: 5 }, () => worker.call((sdk) => sdk.customers.retrieve(customer))),
+  ]);
+  expect(arrived).toHaveLength(15);
+  arrived.sort((a, b) => a - b);
+  // 15 slots 200 ms apart: 2.8 s from the first to the last (each process alone: 1.8 s and 0.8 s).
+  expect(arrived.at(-1)! - arrived[0]!).toBeGreaterThan(0.9 * 2800);
+  expect(busiest(arrived, 1000)).toBeLessThanOrEqual(5 + 2);
+});
 
 it('R-FLX-6 two worker processes together never send Stripe more than STRIPE_REQUESTS_PER_SECOND in any second, and use it', async () => {
   const { w, accepted } = await world();
