@@ -2,12 +2,22 @@
  * Buying prepaid credits through Stripe Checkout (R-PRE-1); the credits arrive with the
  * webhook once Stripe says the payment succeeded (R-PRE-2).
  */
+import Stripe from 'stripe';
 import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import { isRetryableStripeError, type StripeClient } from '../stripe/client.js';
 import type { Clock } from './clock.js';
 import { requireWorkspace } from './require-workspace.js';
+
+/**
+ * Stripe's largest amount for a Checkout Session, in the smallest currency unit: $999,999.99
+ * for most currencies. A purchase above it is refused here, before Stripe is asked (R-PRE-1).
+ */
+export const STRIPE_MAX_CHECKOUT_AMOUNT = 99_999_999;
+
+/** Anything shaped like a Stripe key or webhook secret, so a message passed on never carries one. */
+const SECRETS = /\b(?:sk|rk|pk|whsec)_[A-Za-z0-9_*]+/g;
 
 export class CheckoutService {
   constructor(
@@ -53,6 +63,12 @@ export class CheckoutService {
     const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
     const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
     const quote = prepaidQuote({ book, credits: credits!, overrideDiscountBps: discount });
+    if (quote.amountCents > STRIPE_MAX_CHECKOUT_AMOUNT)
+      throw new BurnrateError(
+        'invalid_request',
+        `${quote.credits} credits cost ${quote.amountCents} in the smallest currency unit, above Stripe's largest Checkout amount (99,999,999): buy them in several purchases`,
+        { amountCents: quote.amountCents, maxAmountCents: STRIPE_MAX_CHECKOUT_AMOUNT },
+      );
     const metadata = { workspace_id: workspaceId, credits: String(quote.credits) };
     try {
       const session = await stripe.call((sdk) =>
@@ -86,6 +102,14 @@ export class CheckoutService {
     } catch (err) {
       if (isRetryableStripeError(err))
         throw new BurnrateError('unavailable', 'Stripe is unavailable; retry later');
+      // A request Stripe finds invalid is the caller's to fix (a customer Stripe does not know,
+      // say): a 400 with Stripe's reason, never a 500.
+      if (err instanceof Stripe.errors.StripeInvalidRequestError)
+        throw new BurnrateError(
+          'invalid_request',
+          `Stripe refused the Checkout Session: ${err.message.replace(SECRETS, '[redacted]')}`,
+          { stripeCode: err.code ?? null, param: err.param ?? null },
+        );
       throw new BurnrateError('internal', `Stripe refused the Checkout Session: ${(err as Error).message}`);
     }
   }

@@ -154,3 +154,56 @@ it('finds the workspace through the Stripe customer when the subscription does n
   await drained();
   expect((await api.call('GET', '/v1/workspaces/by-customer')).body.planId).toBe('growth');
 });
+
+it("R-PRE-1 a purchase above Stripe's largest Checkout amount is a 400 that changes nothing, and Stripe is not asked", async () => {
+  await api.call('PUT', '/v1/workspaces/whale', { body: { planId: 'growth' } });
+  const urls = { successUrl: 'https://a.example/ok', cancelUrl: 'https://a.example/no' };
+  const sessions = () => standin.standin.objectsOf('checkout.session').length;
+  const before = sessions();
+  const res = await api.call('POST', '/v1/workspaces/whale/checkout-sessions', {
+    key: PLATFORM,
+    body: { credits: 1_000_000, ...urls },
+  });
+  expect(res.status).toBe(400);
+  expect(res.body.error).toMatchObject({ code: 'invalid_request', details: { maxAmountCents: 99_999_999 } });
+  expect(res.body.error.message).toMatch(/99,999,999/);
+  expect(sessions()).toBe(before);
+  expect(await prepaid('whale')).toBe('0');
+  // The largest purchase under the limit still goes through.
+  const ok = await api.call('POST', '/v1/workspaces/whale/checkout-sessions', {
+    key: PLATFORM,
+    body: { credits: 250_000, ...urls },
+  });
+  expect(ok.status).toBe(200);
+  expect(ok.body.amountCents).toBeLessThanOrEqual(99_999_999);
+
+  // The stand-in refuses such an amount as Stripe does.
+  const stripe = new Stripe('sk_test_standin', { host: '127.0.0.1', port: standin.port, protocol: 'http' });
+  const refused = await stripe.checkout.sessions
+    .create({
+      mode: 'payment',
+      line_items: [
+        {
+          quantity: 1,
+          price_data: { currency: 'usd', unit_amount: 100_000_000, product_data: { name: 'x' } },
+        },
+      ],
+      success_url: urls.successUrl,
+    })
+    .catch((e: unknown) => e);
+  expect(refused).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+});
+
+it('R-PRE-1 a Checkout Stripe refuses as invalid (a customer Stripe does not know) is a 400 invalid_request, not a 500, and names no secret', async () => {
+  await api.call('PUT', '/v1/workspaces/lost-customer', {
+    body: { planId: 'growth', stripeCustomerId: 'cus_gone' },
+  });
+  const res = await api.call('POST', '/v1/workspaces/lost-customer/checkout-sessions', {
+    key: PLATFORM,
+    body: { credits: 10, successUrl: 'https://a.example/ok', cancelUrl: 'https://a.example/no' },
+  });
+  expect(res.status).toBe(400);
+  expect(res.body.error.code).toBe('invalid_request');
+  expect(res.body.error.message).toMatch(/cus_gone/);
+  expect(JSON.stringify(res.body)).not.toMatch(/sk_test_standin/);
+});

@@ -55,6 +55,9 @@ let idCounter = 0;
 const newId = (prefix: string) => `${prefix}_test_${ID_SEED}${(++idCounter).toString(36).padStart(8, '0')}`;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/** Stripe's largest charge in the smallest currency unit (most currencies: $999,999.99). */
+const STRIPE_MAX_AMOUNT = 99_999_999;
+
 class StripeStandinError extends Error {
   constructor(
     readonly status: number,
@@ -338,6 +341,18 @@ export class Standin {
           (sum, i) => sum + Number(i.quantity ?? 1) * Number(i.price_data?.unit_amount ?? 0),
           0,
         );
+        // Stripe's own limits, so the API meets here the refusals it meets in production.
+        if (amount > STRIPE_MAX_AMOUNT)
+          throw new StripeStandinError(
+            400,
+            'invalid_request_error',
+            `Amount must be no more than ${STRIPE_MAX_AMOUNT} in the smallest currency unit`,
+            { code: 'amount_too_large' },
+          );
+        if (typeof b.customer === 'string' && !this.objects.has(b.customer))
+          throw new StripeStandinError(400, 'invalid_request_error', `No such customer: '${b.customer}'`, {
+            code: 'resource_missing',
+          });
         const id = newId('cs');
         const session = this.fixture('checkout.session', {
           id,
