@@ -258,7 +258,7 @@ export const ROUTES: RouteDef[] = [
     query: previewQuerySchema,
     responses: { 200: { description: 'The preview', schema: invoicePreviewSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, query }) =>
-      ok(await svc.views.invoicePreview(workspaceId, query.month)),
+      ok(await svc.views.invoicePreview({ workspaceId, month: query.month })),
   }),
   route({
     method: 'get',

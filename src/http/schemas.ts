@@ -328,6 +328,13 @@ export const invoicePreviewSchema = z.object({
   amountCents: z.number().int(),
   currency: z.string(),
   status: z.enum(['open', 'closed']),
+  finalInvoicedCredits: creditString.meta({
+    description: "What final invoices of ended subscriptions took of the month's flex (R-CYC-3)",
+  }),
+  toBillCredits: creditString.meta({
+    description: 'What the monthly run bills: the flex final invoices left, rounded down (R-FLX-5)',
+  }),
+  toBillAmountCents: z.number().int(),
 });
 
 export const errorSchema = z.object({

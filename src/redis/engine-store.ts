@@ -494,6 +494,11 @@ export class EngineStore {
     return Object.fromEntries(Object.entries(raw).map(([m, v]) => [m, Number(v)]));
   }
 
+  /** The flex units final invoices took of a month (R-CYC-3): the monthly run bills the rest. */
+  async flexFinalUnits(o: { workspaceId: string; month: string }): Promise<number> {
+    return Number((await this.redis.hget(this.keys(o.workspaceId).flexFinal, o.month)) ?? 0);
+  }
+
   /**
    * The flex units of an ended subscription's final stretch in a month (R-CYC-3), taken once per
    * subscription (take-final-flex-3.lua): a retry answers the same units.

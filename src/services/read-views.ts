@@ -148,22 +148,34 @@ export class ReadViews {
     };
   }
 
-  /** A month's flex and what it would bill: the credits rounded down (R-FLX-5). */
-  async invoicePreview(workspaceId: string, month?: string) {
+  /**
+   * A month's flex and what it would bill: the credits rounded down (R-FLX-5). The month's whole
+   * flex keeps its fields (API.md); beside it, what final invoices of ended subscriptions took
+   * of it (R-CYC-3) and what the monthly run bills of the rest, rounded down on its own.
+   */
+  async invoicePreview(o: { workspaceId: string; month?: string | undefined }) {
     const now = this.deps.clock.now();
-    const snap = await this.requireWorkspace(workspaceId, now);
-    const m = month ?? monthOf(now);
-    const flexUnits = (await this.deps.store.flexMonths(workspaceId))[m] ?? 0;
+    const snap = await this.requireWorkspace(o.workspaceId, now);
+    const month = o.month ?? monthOf(now);
+    const [months, finalUnits] = await Promise.all([
+      this.deps.store.flexMonths(o.workspaceId),
+      this.deps.store.flexFinalUnits({ workspaceId: o.workspaceId, month }),
+    ]);
+    const flexUnits = months[month] ?? 0;
     const billed = floorToWholeCredits(flexUnits);
+    const toBill = floorToWholeCredits(flexUnits - finalUnits);
     const price = snap.state.flexPriceE4;
     return {
-      month: m,
+      month,
       flexCredits: formatUnits(flexUnits),
       billedCredits: String(billed),
       unitAmountCents: formatUnits(price),
       amountCents: centsForUnits(billed * UNITS_PER_CREDIT, price),
       currency: snap.meta.currency,
-      status: m < monthOf(now) ? ('closed' as const) : ('open' as const),
+      status: month < monthOf(now) ? ('closed' as const) : ('open' as const),
+      finalInvoicedCredits: formatUnits(finalUnits),
+      toBillCredits: String(toBill),
+      toBillAmountCents: centsForUnits(toBill * UNITS_PER_CREDIT, price),
     };
   }
 

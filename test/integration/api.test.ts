@@ -449,6 +449,9 @@ describe('reading', () => {
       amountCents: 30_800,
       currency: 'usd',
       status: 'open',
+      finalInvoicedCredits: '0',
+      toBillCredits: '77',
+      toBillAmountCents: 30_800,
     });
     const empty = await api.call('GET', `/v1/workspaces/${id}/invoice-preview?month=2026-10`);
     expect(empty.body).toMatchObject({

@@ -544,3 +544,43 @@ it('R-CYC-3 a final invoice whose Stripe event job gives up (its last attempt) s
   ]);
   expect(await invoicer.state(bill)).toMatchObject({ status: 'invoiced', billedCredits: 4 });
 });
+
+it('R-CYC-3 R-FLX-5 the invoice preview says what final invoices took of the month and what the monthly run will still bill', async () => {
+  const DEC = Date.UTC(2026, 11, 3, 12);
+  const hour = 3_600_000;
+  api.clock.set(DEC);
+  const customer = (await workspace('inv-preview', 'growth', '2.5'))!;
+  await endSubscription('inv-preview', customer, 'sub_preview_1');
+  api.clock.set(DEC + hour);
+  await subscriptionEvent('customer.subscription.created', {
+    workspaceId: 'inv-preview',
+    customer,
+    id: 'sub_preview_2',
+    start: Math.floor((DEC + hour) / 1000),
+  });
+  await api.call('PATCH', '/v1/workspaces/inv-preview/flex', {
+    body: { capCents: null, confirmUnlimited: true },
+  });
+  const used = await api.call('POST', '/v1/workspaces/inv-preview/usage', {
+    key: PLATFORM,
+    body: { idempotencyKey: 'dec-2', credits: '153.3' },
+  });
+  expect(used.body.debited.flex).toBe('3.3');
+  const preview = await api.call('GET', '/v1/workspaces/inv-preview/invoice-preview?month=2026-12', {
+    key: PLATFORM,
+  });
+  // The month's whole flex as before (API.md), beside what its final invoice took (2.5, billed
+  // 2) and what the monthly run will bill of the rest: 3.3 → 3.
+  expect(preview.body).toEqual({
+    month: '2026-12',
+    flexCredits: '5.8',
+    billedCredits: '5',
+    unitAmountCents: '400',
+    amountCents: 5 * 400,
+    currency: 'usd',
+    status: 'open',
+    finalInvoicedCredits: '2.5',
+    toBillCredits: '3',
+    toBillAmountCents: 3 * 400,
+  });
+});
