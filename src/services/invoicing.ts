@@ -185,8 +185,11 @@ export class Invoicer {
         const { state } = decision;
         await this.save(bill, state);
         // The message is the reason, so recording the failure again (the worker does) keeps it.
-        const code = decision.stripeMissing ? 'unavailable' : 'not_found';
-        throw new BurnrateError(code, state.reason ?? '', bill, { retryable: false });
+        // Stripe not configured is a fault of the deployment (internal), no Stripe customer a
+        // thing not found (not_found): neither passes by itself, so neither is retried; an
+        // operator fixes it and a re-run bills it.
+        const code = decision.stripeMissing ? 'internal' : 'not_found';
+        throw new BurnrateError(code, state.reason ?? '', bill);
       }
       case 'bill':
         return this.execute(bill, decision);

@@ -63,3 +63,20 @@ it('a malformed Stripe event job fails at once', async () => {
   });
   await expect(process(firstAttempt({ id: 'evt_1' }))).rejects.toBeInstanceOf(UnrecoverableError);
 });
+
+it('R-CYC-3 a final invoice with Stripe not configured fails as what it is: a fault of the deployment (internal), not an outage (unavailable) that is not retried', async () => {
+  await api.call('PUT', '/v1/workspaces/fp-nostripe', {
+    body: { planId: 'growth', stripeCustomerId: 'cus_fp_nostripe' },
+  });
+  await api.call('PATCH', '/v1/workspaces/fp-nostripe/flex', {
+    body: { capCents: null, confirmUnlimited: true },
+  });
+  await api.call('POST', '/v1/workspaces/fp-nostripe/usage', {
+    key: PLATFORM,
+    body: { idempotencyKey: 'nov', credits: 153 },
+  });
+  const err = await api.invoicer
+    .invoiceWorkspace({ workspaceId: 'fp-nostripe', month: '2026-11', subscriptionId: 'sub_fp', now: NOV })
+    .catch((e: unknown) => e);
+  expect(err).toMatchObject({ code: 'internal', retryable: false, message: 'Stripe is not configured' });
+});

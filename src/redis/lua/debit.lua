@@ -26,8 +26,9 @@
 
   Late usage (occurredAt in an earlier month): its flex counts toward the month it occurred in
   unless that month is closed, else toward the current month (the next open one, if the
-  current month is closed: final invoices closed it before they took stretches, R-CYC-3); the
-  balances it debits are today's (the cycle's included, prepaid and flex cap).
+  current month is closed: only data from before take-final-flex-3.lua has that, when a final
+  invoice closed its month instead of taking its stretch, R-CYC-3); the balances it debits are
+  today's (the cycle's included, prepaid and flex cap).
 
   Reply: one string per event, in order: these fields joined by tabs (one bulk string per
   event decodes several times faster in the client than a list of fields)
