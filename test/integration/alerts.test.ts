@@ -8,10 +8,10 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
+import { bullConnection } from '../../src/redis/clients.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { verifyAlertSignature } from '../../src/services/alerts.js';
 import { alertWebhookProcessor } from '../../workers/alert-webhooks.js';
@@ -80,7 +80,7 @@ beforeAll(async () => {
       BURNRATE_ALERT_WEBHOOK_SECRET: SECRET,
     },
   });
-  const connection = new Redis(api.url, { maxRetriesPerRequest: null });
+  const connection = bullConnection(api.target);
   worker = new Worker(
     ALERT_WEBHOOKS_QUEUE,
     alertWebhookProcessor({

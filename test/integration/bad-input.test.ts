@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/http/routes.js';
 import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { scanKeys } from '../support/redis.js';
 import { sign } from '../support/stripe.js';
 
 let api: TestApi;
@@ -26,15 +27,12 @@ afterAll(async () => {
   await api.close();
 });
 
-/** Every key of this test's prefix with its value: equal digests mean nothing changed. */
+/**
+ * Every key of this test's prefix with its value: equal digests mean nothing changed. On a
+ * cluster every master is scanned (each holds its own slots); DUMP goes to the key's master.
+ */
 async function digest(): Promise<string> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await api.redis.scan(cursor, 'MATCH', `*${api.prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  const keys = await scanKeys(api.redis, `*${api.prefix}*`);
   keys.sort();
   const dumps = await Promise.all(keys.map((k) => api.redis.dumpBuffer(k)));
   return keys.map((k, i) => `${k}=${dumps[i]?.toString('base64') ?? ''}`).join('\n');

@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError, parseCliArgs } from '../../src/cli/invoicing.js';
@@ -14,6 +13,7 @@ import { loadCliConfig } from '../../src/config/cli.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
+import { bullConnection } from '../../src/redis/clients.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { defineScripts } from '../../src/redis/scripts.js';
@@ -21,6 +21,7 @@ import { buildService } from '../../src/runtime.js';
 import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
 import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { testClient } from '../support/redis.js';
 import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
 
 function cli(args: string[], env: Record<string, string> = {}) {
@@ -132,7 +133,7 @@ describe('against the API', () => {
     };
     const { invoicer } = buildService({
       runtime,
-      redis: defineScripts(new Redis(api.url)),
+      redis: defineScripts(testClient({}, api.target)),
       clock: api.clock,
     });
     worker = new Worker(
@@ -143,7 +144,7 @@ describe('against the API', () => {
         clock: api.clock,
         log: createLogger({ level: 'silent', name: 't' }),
       }),
-      { connection: new Redis(api.url, { maxRetriesPerRequest: null }), prefix: queuePrefix(api.prefix) },
+      { connection: bullConnection(api.target), prefix: queuePrefix(api.prefix) },
     );
     env = { BURNRATE_URL: api.base, BURNRATE_OPERATOR_KEY: OPERATOR };
 

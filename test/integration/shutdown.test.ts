@@ -2,15 +2,16 @@
  * R-OPS-3: a graceful stop of the HTTP process finishes the requests in flight and takes no new
  * connection. `close()` is what webhooks/main.ts runs on SIGTERM.
  */
-import { expect, inject, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { startHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { connectApiRedis } from '../../src/redis/clients.js';
+import { testTarget } from '../support/redis.js';
 
 it('finishes a request in flight, then refuses new connections', async () => {
-  const redis = await connectApiRedis(inject('redisUrl'));
+  const redis = await connectApiRedis(testTarget());
   let release: () => void = () => {};
   let started: () => void = () => {};
   const inFlight = new Promise<void>((r) => {

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
 import { startTestApi, type TestApi } from '../support/http.js';
+import { startPrivateRedis } from '../support/redis.js';
 import {
   event,
   fixture,
@@ -154,8 +154,8 @@ describe('the receiver refuses what Stripe did not sign (R-WH-1) and ignores wha
 
 it('answers 503 when Redis cannot be reached, so Stripe delivers again (R-WH-2)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'burnrate-wh-down-'));
-  const redis = await startEmbeddedRedis({ dir, appendOnly: false });
-  const down = await startTestApi({ redisUrl: redis.url });
+  const redis = await startPrivateRedis(dir);
+  const down = await startTestApi({ target: redis.target });
   try {
     await redis.stop();
     const e = event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'w', credits: '1' }));

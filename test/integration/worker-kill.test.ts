@@ -5,14 +5,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { formatUnits } from '../../src/domain/units.js';
 import { STRIPE_EVENTS_QUEUE, STRIPE_JOB_OPTIONS } from '../../src/queues/stripe-events.js';
+import { bullConnection } from '../../src/redis/clients.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
 import { GROWTH } from '../support/burndown-cases.js';
-import { testRedis } from '../support/redis.js';
+import { targetEnv, testRedis } from '../support/redis.js';
 import { event, paidCheckoutSession } from '../support/stripe.js';
 
 const r = testRedis();
@@ -26,7 +26,7 @@ function startWorker(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     env: {
       ...process.env,
-      REDIS_URL: r.url,
+      ...targetEnv(r.target),
       REDIS_PREFIX: r.prefix,
       WORKER_LOCK_MS: '1000',
       LOG_LEVEL: 'silent',
@@ -51,7 +51,7 @@ it('R-WH-2 a worker killed mid-run leaves every purchase granted exactly once af
   const now = Date.now();
   for (const id of workspaces) await r.store.upsert({ workspaceId: id, terms: GROWTH, meta: {}, now });
   const queue = new Queue(STRIPE_EVENTS_QUEUE, {
-    connection: new Redis(r.url, { maxRetriesPerRequest: null }),
+    connection: bullConnection(r.target),
     prefix: queuePrefix(r.prefix),
   });
   const JOBS = 400;

@@ -4,7 +4,6 @@
  * once, and leave a ledger that proves the balances (R-CON-7).
  */
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PlanChange } from '../../src/domain/burndown.js';
 import { monthOf } from '../../src/domain/cycle.js';
@@ -13,10 +12,10 @@ import { type DebitOutcome, EngineStore } from '../../src/redis/engine-store.js'
 import { defineScripts } from '../../src/redis/scripts.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
 import { FREE, GROWTH, HOUR, T0, u } from '../support/burndown-cases.js';
-import { testRedis } from '../support/redis.js';
+import { testClient, testRedis } from '../support/redis.js';
 
 const r = testRedis();
-const clients = Array.from({ length: 8 }, () => defineScripts(new Redis(r.url, { maxRetriesPerRequest: 1 })));
+const clients = Array.from({ length: 8 }, () => defineScripts(testClient({ maxRetriesPerRequest: 1 })));
 const stores = clients.map((c) => new EngineStore(c, { prefix: r.prefix, idempotencyTtlSeconds: 3600 }));
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.quit()));

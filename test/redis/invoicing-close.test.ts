@@ -9,7 +9,7 @@ import { loadCatalog } from '../../src/config/catalog.js';
 import { indexWorkspace } from '../../src/redis/workspace-index.js';
 import { Invoicer } from '../../src/services/invoicing.js';
 import { GROWTH } from '../support/burndown-cases.js';
-import { testRedis } from '../support/redis.js';
+import { masterNodes, testRedis } from '../support/redis.js';
 
 const r = testRedis();
 const NOW = Date.UTC(2026, 10, 2, 12);
@@ -51,26 +51,35 @@ it('R-FLX-5 a dry run (the plain candidate scan) closes no month', async () => {
 });
 
 it("R-FLX-5 a run's candidate scan closes the month for every workspace it reads, billed or not, in the MULTI of the read", async () => {
-  // Watch this client's commands only (other test files share the Redis).
-  const addr = /addr=(\S+)/.exec(String(await r.redis.client('INFO')))![1]!;
-  const monitor = await new Redis(r.url).monitor();
-  const commands: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source === addr) commands.push([args[0]!.toLowerCase(), ...args.slice(1)]);
-  });
+  // Watch this client's commands only (other test files share the Redis), on every master: a
+  // cluster client has a connection per node, and a workspace's MULTI goes to its slot's.
+  const watched = await Promise.all(
+    (await masterNodes(r.redis)).map(async (node) => {
+      const addr = /addr=(\S+)/.exec(String(await node.client('INFO')))![1]!;
+      const monitor = await new Redis({ host: node.options.host, port: node.options.port }).monitor();
+      const commands: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source === addr) commands.push([args[0]!.toLowerCase(), ...args.slice(1)]);
+      });
+      return { node, monitor, commands };
+    }),
+  );
 
   const pending: string[] = [];
   for await (const page of invoicer.markPending(MONTH)) pending.push(...page.ids);
   expect(pending.sort()).toEqual(['close-a', 'close-b']);
   for (const id of Object.keys(FLEX)) expect(await closed(id), id).toEqual([MONTH]);
 
-  await r.redis.ping(); // the last command: all before it have been seen
-  for (let i = 0; i < 100 && !commands.some((c) => c[0] === 'ping'); i++)
-    await new Promise((res) => setTimeout(res, 10));
-  monitor.disconnect();
+  // The last command on each node: all before it have been seen.
+  await Promise.all(watched.map((w) => w.node.ping()));
+  const seen = () => watched.every((w) => w.commands.some((c) => c[0] === 'ping'));
+  for (let i = 0; i < 100 && !seen(); i++) await new Promise((res) => setTimeout(res, 10));
+  for (const w of watched) w.monitor.disconnect();
   for (const id of Object.keys(FLEX)) {
     const k = r.store.keys(id);
-    const at = commands.findIndex((c) => c[0] === 'sadd' && c[1] === k.flexClosed);
+    const isClose = (c: string[]) => c[0] === 'sadd' && c[1] === k.flexClosed;
+    const commands = watched.find((w) => w.commands.some(isClose))?.commands ?? [];
+    const at = commands.findIndex(isClose);
     expect(at, id).toBeGreaterThan(0);
     // MULTI, SADD, HGET, HGET (what final invoices took, R-CYC-3), EXEC: nothing of this
     // client's in between.

@@ -1,8 +1,9 @@
-/** The real HTTP app on a free port, against the run's Redis, with a clock the test moves. */
+/**
+ * The real HTTP app on a free port, against the run's Redis (one node or the cluster leg's
+ * cluster, test/support/redis.ts) or a `target` of the test's own, with a clock the test moves.
+ */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { inject } from 'vitest';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
@@ -10,7 +11,7 @@ import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../../src/queues/stripe-events.js';
-import { connectApiRedis, producerConnection } from '../../src/redis/clients.js';
+import { connectApiRedis, producerConnection, type RedisTarget } from '../../src/redis/clients.js';
 import type { EngineStore } from '../../src/redis/engine-store.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { defineScripts, type ScriptClient } from '../../src/redis/scripts.js';
@@ -19,6 +20,7 @@ import type { AlertService } from '../../src/services/alerts.js';
 import type { Services } from '../../src/services/create-services.js';
 import type { Invoicer } from '../../src/services/invoicing.js';
 import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
+import { testClient, testTarget } from './redis.js';
 import { WEBHOOK_SECRET } from './stripe.js';
 
 export const PLATFORM = 'test-platform-key';
@@ -27,7 +29,8 @@ export const OPERATOR = 'test-operator-key';
 export interface TestApi {
   base: string;
   prefix: string;
-  url: string;
+  /** The Redis the API runs on: for the worker connections a test opens beside it. */
+  target: RedisTarget;
   /** The queue the Stripe webhook feeds (R-WH-2). */
   stripeQueue: Queue;
   /** The queue POST /v1/admin/invoicing/runs feeds (R-FLX-6). */
@@ -53,9 +56,9 @@ export interface TestApi {
 }
 
 export async function startTestApi(
-  opts: { redisUrl?: string; now?: number; env?: Record<string, string>; log?: Logger } = {},
+  opts: { target?: RedisTarget; now?: number; env?: Record<string, string>; log?: Logger } = {},
 ): Promise<TestApi> {
-  const url = opts.redisUrl ?? inject('redisUrl');
+  const target = opts.target ?? testTarget();
   const prefix = `t${randomUUID().slice(0, 8)}:`;
   const runtime: Runtime = {
     config: loadConfig({
@@ -76,9 +79,9 @@ export async function startTestApi(
       now += ms;
     },
   };
-  const redis = await connectApiRedis(url);
+  const redis = await connectApiRedis(target);
   const log = opts.log ?? createLogger({ level: 'silent', name: 'test' });
-  const queueConnection = producerConnection(url);
+  const queueConnection = producerConnection(target);
   const stripeQueue = new Queue<StripeEventJob>(STRIPE_EVENTS_QUEUE, {
     connection: queueConnection,
     prefix: queuePrefix(prefix),
@@ -92,6 +95,10 @@ export async function startTestApi(
     prefix: queuePrefix(prefix),
   });
   for (const q of [stripeQueue, invoicingQueue, alertQueue]) q.on('error', () => {}); // tests stop Redis on purpose
+  // Each queue writes its meta key once connected: wait for it, so that a test that compares
+  // every key before and after a request (bad-input) does not see it land in between (on a
+  // cluster the Queue takes longer to find its slot).
+  await Promise.all([stripeQueue, invoicingQueue, alertQueue].map((q) => q.getVersion()));
   const http: HttpServer = await startHttp({
     alertQueue,
     enqueueInvoicingRun: async (month) => {
@@ -110,14 +117,14 @@ export async function startTestApi(
         queueRedis: queueConnection,
       }),
   });
-  const reader = defineScripts(new Redis(url));
+  const reader = defineScripts(testClient({}, target));
   reader.on('error', () => {}); // a test may stop this Redis on purpose
   const { store, service, alerts, invoicer } = buildService({ runtime, redis: reader, clock, alertQueue });
   const base = `http://127.0.0.1:${http.port}`;
   return {
     base,
     prefix,
-    url,
+    target,
     stripeQueue,
     invoicingQueue,
     alertQueue,

@@ -7,16 +7,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { INVOICING_QUEUE, type InvoicingJob } from '../../src/queues/invoicing.js';
+import { bullConnection } from '../../src/redis/clients.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { indexWorkspace } from '../../src/redis/workspace-index.js';
 import { Invoicer, previousMonth } from '../../src/services/invoicing.js';
 import { type StandinOptions, startStandin } from '../../src/stripe/standin/server.js';
 import { ANNUAL, GROWTH } from './burndown-cases.js';
-import { testRedis } from './redis.js';
+import { targetEnv, testRedis } from './redis.js';
 import { FIXTURES_PATH, WEBHOOK_SECRET } from './stripe.js';
 
 export interface SeededWorkspace {
@@ -35,7 +35,7 @@ export async function invoicingWorld(o: { onRequest?: StandinOptions['onRequest'
     webhookSecret: WEBHOOK_SECRET,
     ...(o.onRequest ? { onRequest: o.onRequest } : {}),
   });
-  const connection = new Redis(r.url, { maxRetriesPerRequest: null });
+  const connection = bullConnection(r.target);
   const queue = new Queue<InvoicingJob>(INVOICING_QUEUE, { connection, prefix: queuePrefix(r.prefix) });
   const invoicer = new Invoicer({
     redis: r.redis,
@@ -88,7 +88,7 @@ export async function invoicingWorld(o: { onRequest?: StandinOptions['onRequest'
       const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
         env: {
           ...process.env,
-          REDIS_URL: r.url,
+          ...targetEnv(r.target),
           REDIS_PREFIX: r.prefix,
           STRIPE_API_BASE: standin.url,
           STRIPE_SECRET_KEY: 'sk_test_standin',

@@ -1,14 +1,14 @@
 /** The stripe-events worker in a test, on the test API's Redis, prefix, service and clock. */
 import { type Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createLogger } from '../../src/observability/logger.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
+import { bullConnection } from '../../src/redis/clients.js';
 import { queuePrefix } from '../../src/redis/keys.js';
 import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import type { TestApi } from './http.js';
 
 export function startStripeWorker(api: TestApi): Worker {
-  const connection = new Redis(api.url, { maxRetriesPerRequest: null });
+  const connection = bullConnection(api.target);
   const worker = new Worker(
     STRIPE_EVENTS_QUEUE,
     stripeEventsProcessor({
