@@ -292,7 +292,8 @@ async function main() {
       const flexInvoices = (await stripe.invoices.list({ customer: customer.id })).data.filter(
         (v) => v.metadata?.month,
       );
-      if (flexInvoices.length >= 2) break;
+      // Finalized, not just created: the invoice, its item and the finalization are three paced calls.
+      if (flexInvoices.length >= 2 && flexInvoices.every((v) => v.status === 'open')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     await stripeSide('Stripe:');
