@@ -76,7 +76,6 @@ export function buildService(o: {
                   requestsPerSecond: s.requestsPerSecond,
                 })
               : undefined,
-          clock: o.clock ?? systemClock,
           log: createLogger({ level: config.logLevel, name: 'burnrate-stripe' }),
         })
       : undefined;

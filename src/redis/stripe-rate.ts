@@ -19,6 +19,12 @@ const CUT_FACTOR = 0.95;
 const HOLD_MS = 1000;
 const RECOVER_SHARE = 0.05;
 const FLOOR = 1;
+/**
+ * How far ahead slots may be handed out before the bucket takes it that the clock stepped back:
+ * callers in flight (64 jobs per worker process, the API's, the stripe-events worker's) at
+ * the floor rate would reach minutes, never hours.
+ */
+const MAX_AHEAD_MS = 5 * 60_000;
 
 const NAMES = ['stripeRateTake', 'stripeRateLimited'] as const;
 type BucketClient = Record<(typeof NAMES)[number], (...args: (string | number)[]) => Promise<unknown>>;
@@ -48,7 +54,7 @@ export function stripeRateBucket(
   const floor = Math.min(full, FLOOR);
   return {
     async take(now) {
-      return waitReply.parse(await client.stripeRateTake(o.key, now, full, recover, HOLD_MS));
+      return waitReply.parse(await client.stripeRateTake(o.key, now, full, recover, HOLD_MS, MAX_AHEAD_MS));
     },
     async limited(now) {
       return rateReply.parse(

@@ -16,7 +16,10 @@ export interface StripeTarget {
   apiBase?: string | undefined;
   /** The shared rate bucket; unset: unthrottled (STRIPE_REQUESTS_PER_SECOND=0, the benches). */
   bucket?: StripeRateBucket | undefined;
-  /** Where the time is read (the bucket's `now`). */
+  /**
+   * Where the bucket's `now` is read; default the wall clock. Never the service's business clock
+   * (a test's or the demo's, which moves through months): Stripe counts requests in real time.
+   */
   clock?: { now(): number };
   /** 429s are logged here (with Stripe's Stripe-Rate-Limited-Reason). */
   log?: Logger | undefined;

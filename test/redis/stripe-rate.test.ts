@@ -38,6 +38,19 @@ it('hands out consecutive slots one interval apart, to callers taking at the sam
   expect(await bucket.take(T0 + 10_000)).toBe(10);
 });
 
+it('a clock that steps back (a host set back, one running behind) does not hold every call until it catches up', async () => {
+  const bucket = stripeRateBucket(r.redis, { key: `{${r.prefix}step}`, requestsPerSecond: 1 });
+  // Two hours ahead (a test's business clock once drove this and parked every call for months).
+  expect(await bucket.take(T0 + 7_200_000)).toBe(0);
+  expect(await bucket.take(T0 + 7_200_000)).toBe(1000);
+  // Back at T0: the schedule starts again from now, not two hours from now.
+  expect(await bucket.take(T0)).toBe(0);
+  expect(await bucket.take(T0)).toBe(1000);
+  // A schedule legitimately minutes ahead stays: at 1/s, 300 callers reach 5 minutes.
+  for (let i = 0; i < 298; i++) await bucket.take(T0);
+  expect(await bucket.take(T0)).toBe(300_000);
+});
+
 it('a 429 lowers the rate for every client, holds it a second (429s meanwhile cut nothing more), then it climbs back', async () => {
   const key = `{${r.prefix}cut}`;
   const a = stripeRateBucket(r.redis, { key, requestsPerSecond: 100 });

@@ -10,6 +10,9 @@
     ARGV[2] the configured rate (requests/s, > 0)
     ARGV[3] how fast the rate climbs back after a 429 (requests/s gained per second)
     ARGV[4] how long a cut holds before the climb starts (ms)
+    ARGV[5] the furthest ahead the next slot may be (ms): past it, the clock has stepped back
+            (a host's clock set back, another host's running behind) and the schedule
+            starts again from now rather than holding every call until the clock catches up
   Reply: the milliseconds to wait before sending (0: send now), an integer
   Errors: none
 ]]
@@ -17,11 +20,12 @@
 
 local key = KEYS[1]
 local now, full, recover, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxAhead = tonumber(ARGV[5])
 local b = loadBucket(key)
 local rate = currentRate(b, now, full, recover, hold)
 local tat = tonumber(b.tat) or now
 -- An idle bucket does not save slots up: no burst above the rate.
-if tat < now then tat = now end
+if tat < now or tat > now + maxAhead then tat = now end
 local wait = tat - now
 redis.call('HSET', key, 'tat', ms(tat + 1000 / rate), 'rate', ms(rate), 'at', ms(math.max(now, tonumber(b.at) or now)))
 -- Tidy when idle: an expired bucket starts again at the full rate.
