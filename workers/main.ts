@@ -91,7 +91,14 @@ const worker = new Worker<MaintenanceJob>(
 );
 const stripeWorker = new Worker<StripeEventJob>(
   STRIPE_EVENTS_QUEUE,
-  stripeEventsProcessor({ store, service, invoicer, clock: systemClock, log }),
+  stripeEventsProcessor({
+    store,
+    service,
+    invoicer,
+    clock: systemClock,
+    log,
+    grantReplicas: config.grantReplicas,
+  }),
   {
     connection: bullConnection(target),
     prefix,

@@ -7,6 +7,7 @@
  * monthly run bills it: its Stripe redeliveries are duplicates of the failed job.
  */
 import type { Job } from 'bullmq';
+import { BurnrateError } from '../src/domain/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import { type StripeEventJob, stripeEventJobSchema } from '../src/queues/stripe-events.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
@@ -16,13 +17,19 @@ import type { Invoicer } from '../src/services/invoicing.js';
 import { finalBillOf, handleStripeEvent } from '../src/services/stripe-event-handler.js';
 import { parseJob, withFailurePolicy } from './failure-policy.js';
 
+/** How long a job waits for its writes to reach the replicas before it is retried. */
+const REPLICA_WAIT_MS = 1000;
+
 export function stripeEventsProcessor(deps: {
   invoicer?: Invoicer;
   store: EngineStore;
   service: Services;
   clock: Clock;
   log: Logger;
+  /** Replicas the event's writes must reach before the job completes (0: none asked). */
+  grantReplicas?: number;
 }) {
+  const replicas = deps.grantReplicas ?? 0;
   return withFailurePolicy(
     async (job: Job<StripeEventJob>) => {
       const event = parseJob(stripeEventJobSchema, job);
@@ -32,6 +39,20 @@ export function stripeEventsProcessor(deps: {
         now: deps.clock.now(),
         invoicer: deps.invoicer,
       });
+      // R-PRE-2, R-WH-2: a grant the master acknowledged can still vanish with it in a failover.
+      // The job completes only once a replica has it; until then it is retried, and the retry
+      // (idempotent: the grant's own key) applies it again only if the failover lost it.
+      if (replicas > 0 && 'workspaceId' in outcome) {
+        const have = await deps.store.replicasHaving(outcome.workspaceId, {
+          replicas,
+          timeoutMs: REPLICA_WAIT_MS,
+        });
+        if (have < replicas)
+          throw new BurnrateError(
+            'unavailable',
+            `${event.id}: applied, but on ${have} of ${replicas} replicas yet; retrying until it is`,
+          );
+      }
       deps.log.info({ eventId: event.id, type: event.type, ...outcome }, 'stripe event applied');
       return outcome;
     },

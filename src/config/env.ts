@@ -90,6 +90,15 @@ const envSchema = z.object({
    * a stalled Redis keeps its connections open, and without a limit a request would wait as
    * long as the stall.
    */
+  /**
+   * Workers: a Stripe event that moved money (a grant, a renewal, a refund) completes its job
+   * only once this many replicas have its writes (WAIT); fewer and the job is retried, so a grant
+   * a failover lost is applied again. Unset: 1 on a cluster (REDIS_CLUSTER_NODES), else 0.
+   */
+  REDIS_GRANT_REPLICAS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(5).optional(),
+  ),
   REDIS_COMMAND_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -175,6 +184,8 @@ export interface Config {
   embeddedClusterMasters: number | undefined;
   redisPrefix: string;
   redisCommandTimeoutMs: number;
+  /** Replicas a Stripe event's writes must reach before its job completes (REDIS_GRANT_REPLICAS). */
+  grantReplicas: number;
   dataDir: string;
   apiKeys: { role: Role; key: string }[];
   /** True when no BURNRATE_API_KEYS was given and the development keys are in force. */
@@ -240,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedClusterMasters: e.REDIS_CLUSTER,
     redisPrefix: e.REDIS_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    grantReplicas: e.REDIS_GRANT_REPLICAS ?? (e.REDIS_CLUSTER_NODES ? 1 : 0),
     dataDir: e.DATA_DIR,
     apiKeys: e.BURNRATE_API_KEYS ?? (apiKeys.parse(DEV_API_KEYS) as { role: Role; key: string }[]),
     devApiKeys: !e.BURNRATE_API_KEYS,

@@ -211,6 +211,14 @@ export async function startEmbeddedCluster(o: EmbeddedClusterOptions): Promise<E
     for (const [i, port] of ports.entries()) {
       members.push({ host: HOST, port, pid: children[i]?.pid ?? 0, role: await roleOf(port) });
     }
+    // Ready means replicated too: until a replica's first sync is done, WAIT on its master
+    // answers 0 (and a grant waiting for a replica would be retried for nothing).
+    for (const m of members.filter((x) => x.role === 'replica')) {
+      await until(`replica ${m.port} in sync`, deadline, async () => {
+        const info = await probe(m.port, (r) => r.info('replication'));
+        return typeof info === 'string' && info.includes('master_link_status:up');
+      });
+    }
     const nodes = ports.map((port) => ({ host: HOST, port }));
     return {
       nodes,

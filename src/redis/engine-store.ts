@@ -9,6 +9,7 @@ import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { dayOf, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
+import { replicasHaving } from './replicas.js';
 import type { ScriptClient } from './scripts.js';
 
 /** The order of core.lua's STATE_FIELDS. */
@@ -243,6 +244,11 @@ export class EngineStore {
   }
 
   /** The state after rolling an ended cycle, and the descriptive fields; null if unknown. */
+  /** How many replicas have this client's writes to the workspace (src/redis/replicas.ts). */
+  async replicasHaving(workspaceId: string, o: { replicas: number; timeoutMs: number }): Promise<number> {
+    return replicasHaving(this.redis, this.keys(workspaceId).engine, o);
+  }
+
   async snapshot(
     workspaceId: string,
     now: number,

@@ -7,7 +7,8 @@ import { queuePrefix } from '../../src/redis/keys.js';
 import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import type { TestApi } from './http.js';
 
-export function startStripeWorker(api: TestApi): Worker {
+/** `grantReplicas`: replicas a money event's writes must reach before its job completes. */
+export function startStripeWorker(api: TestApi, o: { grantReplicas?: number } = {}): Worker {
   const connection = bullConnection(api.target);
   const worker = new Worker(
     STRIPE_EVENTS_QUEUE,
@@ -16,6 +17,7 @@ export function startStripeWorker(api: TestApi): Worker {
       service: api.service,
       clock: api.clock,
       log: createLogger({ level: 'silent', name: 'test-worker' }),
+      ...(o.grantReplicas === undefined ? {} : { grantReplicas: o.grantReplicas }),
     }),
     { connection, prefix: queuePrefix(api.prefix), concurrency: 8 },
   );
