@@ -65,20 +65,16 @@ if (!config.stripe.secretKey && !config.stripe.apiBase) {
   const prices = loadCatalog(config.catalogPath).plans.flatMap((p) =>
     p.stripePriceIds.map((id) => ({ id, interval: p.interval })),
   );
-  standin = await startStandin({
-    port: config.stripe.standinPort,
+  const standinOptions = {
     fixturesPath: STANDIN_FIXTURES,
     prices,
     webhookSecret: secret,
     webhookUrl: `http://127.0.0.1:${config.port}/webhooks/stripe`,
-  }).catch(() =>
-    startStandin({
-      port: 0,
-      fixturesPath: STANDIN_FIXTURES,
-      prices,
-      webhookSecret: secret,
-      webhookUrl: `http://127.0.0.1:${config.port}/webhooks/stripe`,
-    }),
+    // STRIPE_STANDIN_RATE_LIMIT: 429s above it, as Stripe answers past its limit.
+    rateLimit: config.stripe.standinRateLimit,
+  };
+  standin = await startStandin({ port: config.stripe.standinPort, ...standinOptions }).catch(() =>
+    startStandin({ port: 0, ...standinOptions }),
   );
   Object.assign(stripeEnv, {
     STRIPE_API_BASE: standin.url,
