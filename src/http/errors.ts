@@ -30,7 +30,7 @@ export function parseOr400<S extends z.ZodType>(schema: S, data: unknown, what: 
 }
 
 const REDIS_DOWN =
-  /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
+  /Stream isn't writeable|Cluster isn't ready|Connection is closed|Command timed out|Failed to refresh slots cache|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
 /**
  * Redis's own replies that say it cannot serve now: loading, busy with a script, a replica
  * after a failover (READONLY), a failed disk write (MISCONF), out of memory, auth lost, or a

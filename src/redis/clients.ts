@@ -8,7 +8,7 @@
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type Config, DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from '../config/env.js';
-import { defineScripts, type ScriptClient } from './scripts.js';
+import { defineScripts, SCRIPTS_WITH_KEY_COUNT_FIRST, type ScriptClient } from './scripts.js';
 
 /** Where Redis is: one node by URL, or a cluster by some of its nodes (the seeds). */
 export type RedisTarget = { url: string } | { clusterNodes: { host: string; port: number }[] };
@@ -48,6 +48,7 @@ export function openRedis(target: RedisTarget, options: ClientOptions = {}): Red
   const { enableOfflineQueue, enableAutoPipelining, lazyConnect, ...node } = options;
   return new Cluster(target.clusterNodes, {
     redisOptions: node,
+    autoPipeliningIgnoredCommands: [...SCRIPTS_WITH_KEY_COUNT_FIRST],
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
     ...(lazyConnect === undefined ? {} : { lazyConnect }),

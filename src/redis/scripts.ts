@@ -38,6 +38,16 @@ export function loadScripts(): ScriptSource[] {
 
 const SOURCES = loadScripts();
 
+/**
+ * The scripts whose first argument is their key count (`debit`, `usageSum`): ioredis'
+ * auto-pipelining groups a command it does not know by the slot of its first argument, which
+ * for these is a number, so on a cluster calls for workspaces of different slots would share a
+ * pipeline the cluster refuses. A Cluster client sends them outside auto-pipelining.
+ */
+export const SCRIPTS_WITH_KEY_COUNT_FIRST: readonly string[] = SOURCES.filter(
+  (s) => s.numberOfKeys === undefined,
+).map((s) => s.name);
+
 /** The commands the scripts add to a client. */
 export type ScriptName =
   | 'debit'

@@ -2,7 +2,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/http/routes.js';
 import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
-import { onCluster } from '../support/redis.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -267,13 +266,7 @@ describe('spending credits', () => {
 });
 
 describe('batch', () => {
-  // Skipped on the cluster leg for a product bug (issue 9): debit.lua and usage-sum.lua take
-  // their key count as the first argument, and ioredis' auto-pipelining groups a command it
-  // does not know by the slot of its first argument, so debits of several workspaces in one
-  // tick share a pipeline a Cluster refuses ("All keys in the pipeline should belong to the
-  // same slots allocation group", a 500). Remove the skip with the fix (for example
-  // autoPipeliningIgnoredCommands: ['debit', 'usageSum'] on the Cluster in openRedis).
-  it.skipIf(onCluster)('answers every event in order with its own status', async () => {
+  it('answers every event in order with its own status', async () => {
     const a = await workspace('growth');
     const f = await workspace('free');
     const res = await api.call('POST', '/v1/usage/batch', {
@@ -293,36 +286,33 @@ describe('batch', () => {
     expect((await api.call('GET', `/v1/workspaces/${a}`)).body.included.remaining).toBe('144');
   });
 
-  it.skipIf(onCluster)(
-    'applies one workspace’s events in their order, with replays and conflicts per event (R-CON-1, R-CON-5)',
-    async () => {
-      const a = await workspace('growth');
-      const b = await workspace('free');
-      const res = await api.call('POST', '/v1/usage/batch', {
-        key: PLATFORM,
-        body: {
-          events: [
-            { workspaceId: a, idempotencyKey: 'x1', credits: 100 },
-            { workspaceId: b, idempotencyKey: 'x1', credits: 30 },
-            { workspaceId: a, idempotencyKey: 'x2', credits: 60 },
-            { workspaceId: a, idempotencyKey: 'x1', credits: 100 },
-            { workspaceId: a, idempotencyKey: 'x2', credits: 61 },
-            { workspaceId: b, idempotencyKey: 'x2', credits: '0.0001' },
-          ],
-        },
-      });
-      const r = res.body.results;
-      expect(r.map((x: { status: number }) => x.status)).toEqual([200, 200, 200, 200, 409, 402]);
-      expect(r[0].debited).toEqual({ included: '100', prepaid: '0', flex: '0' });
-      expect(r[2].debited).toEqual({ included: '50', prepaid: '0', flex: '10' });
-      expect(r[3]).toEqual({ ...r[0], replayed: true });
-      expect(r[5].reason).toBe('plan_blocks_flex');
-      const w = (await api.call('GET', `/v1/workspaces/${a}`)).body;
-      expect(w.flex.usedCredits).toBe('10');
-      const single = await use(a, { idempotencyKey: 'x2', credits: 60 });
-      expect(single.body).toEqual({ ...r[2], status: undefined });
-    },
-  );
+  it('applies one workspace’s events in their order, with replays and conflicts per event (R-CON-1, R-CON-5)', async () => {
+    const a = await workspace('growth');
+    const b = await workspace('free');
+    const res = await api.call('POST', '/v1/usage/batch', {
+      key: PLATFORM,
+      body: {
+        events: [
+          { workspaceId: a, idempotencyKey: 'x1', credits: 100 },
+          { workspaceId: b, idempotencyKey: 'x1', credits: 30 },
+          { workspaceId: a, idempotencyKey: 'x2', credits: 60 },
+          { workspaceId: a, idempotencyKey: 'x1', credits: 100 },
+          { workspaceId: a, idempotencyKey: 'x2', credits: 61 },
+          { workspaceId: b, idempotencyKey: 'x2', credits: '0.0001' },
+        ],
+      },
+    });
+    const r = res.body.results;
+    expect(r.map((x: { status: number }) => x.status)).toEqual([200, 200, 200, 200, 409, 402]);
+    expect(r[0].debited).toEqual({ included: '100', prepaid: '0', flex: '0' });
+    expect(r[2].debited).toEqual({ included: '50', prepaid: '0', flex: '10' });
+    expect(r[3]).toEqual({ ...r[0], replayed: true });
+    expect(r[5].reason).toBe('plan_blocks_flex');
+    const w = (await api.call('GET', `/v1/workspaces/${a}`)).body;
+    expect(w.flex.usedCredits).toBe('10');
+    const single = await use(a, { idempotencyKey: 'x2', credits: 60 });
+    expect(single.body).toEqual({ ...r[2], status: undefined });
+  });
 
   it('refuses the whole batch when one event is invalid, applying none', async () => {
     const a = await workspace('growth');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../support/http.js';
-import { onCluster, startPrivateRedis } from '../support/redis.js';
+import { startPrivateRedis } from '../support/redis.js';
 import {
   event,
   fixture,
@@ -152,33 +152,26 @@ describe('the receiver refuses what Stripe did not sign (R-WH-1) and ignores wha
   });
 });
 
-// Skipped on the cluster leg for a product bug (issue 9): with every node of a cluster down,
-// the fail-fast Cluster client rejects with "Cluster isn't ready and enableOfflineQueue options
-// is false", which isRedisUnavailable (src/http/errors.ts) does not know: a 500 with a stack,
-// not a 503. Remove the skip with the fix.
-it.skipIf(onCluster)(
-  'answers 503 when Redis cannot be reached, so Stripe delivers again (R-WH-2)',
-  async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'burnrate-wh-down-'));
-    const redis = await startPrivateRedis(dir);
-    const down = await startTestApi({ target: redis.target });
-    try {
-      await redis.stop();
-      const e = event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'w', credits: '1' }));
-      const payload = JSON.stringify(e);
-      const res = await fetch(`${down.base}/webhooks/stripe`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload) },
-        body: payload,
-      });
-      expect(res.status).toBe(503);
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unavailable');
-    } finally {
-      await down.close().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+it('answers 503 when Redis cannot be reached, so Stripe delivers again (R-WH-2)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'burnrate-wh-down-'));
+  const redis = await startPrivateRedis(dir);
+  const down = await startTestApi({ target: redis.target });
+  try {
+    await redis.stop();
+    const e = event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'w', credits: '1' }));
+    const payload = JSON.stringify(e);
+    const res = await fetch(`${down.base}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload) },
+      body: payload,
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unavailable');
+  } finally {
+    await down.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 describe('subscriptions drive plans and cycles', () => {
   const DAY = 86_400;
