@@ -1,12 +1,13 @@
 /**
  * `npm run bench:ab -- [<commit>]`: `npm run bench` of this checkout against the same bench of
  * another commit (default: the commit before issue 8), in one run on the same machine. The
- * other commit is checked out into a temporary git worktree that shares this node_modules;
+ * other commit is checked out into a temporary git worktree that shares this node_modules when
+ * its package-lock.json is the same, else gets its own (`npm ci`, from npm's cache mostly);
  * the two run in turn, ROUNDS times each (B A B A …), so both meet the same machine load. Each
  * figure is the median of its rounds. A table, then one JSON line, last.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +55,8 @@ function runBench(cwd: string): Promise<Result> {
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  const mid = s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  return Math.round(mid * 1000) / 1000;
 };
 
 async function main() {
@@ -63,7 +65,15 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'burnrate-ab-'));
   const tree = join(dir, 'baseline');
   execFileSync('git', ['worktree', 'add', '--detach', tree, baseline], { cwd: ROOT, stdio: 'ignore' });
-  symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+  const lock = (dir: string) => readFileSync(join(dir, 'package-lock.json'), 'utf8');
+  if (lock(tree) === lock(ROOT)) symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+  else {
+    note(`${baseline} has other dependencies: npm ci in its worktree`);
+    execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: tree,
+      stdio: 'ignore',
+    });
+  }
   const runs: { baseline: Result[]; head: Result[] } = { baseline: [], head: [] };
   try {
     for (let round = 1; round <= ROUNDS; round++) {
