@@ -169,6 +169,18 @@ interface SizeResult {
   cpu: { workers: number; standin: number; redis: number; others: number };
 }
 
+/** Waits until `jobs` jobs of the queue completed (the run and its workspace-months); a failed one throws. */
+async function completed(queue: Queue, jobs: number): Promise<void> {
+  for (;;) {
+    if ((await queue.getCompletedCount()) === jobs) return;
+    if ((await queue.getFailedCount()) > 0) {
+      const [job] = await queue.getFailed(0, 0);
+      throw new Error(`job ${job?.id} failed: ${job?.failedReason}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'burnrate-bench-inv-'));
   const redisServer = await startEmbeddedRedis({ dir, appendOnly: true });
@@ -267,14 +279,7 @@ async function main() {
       const machine0 = machineBusySeconds();
       const t0 = performance.now();
       await queue.add('run', { kind: 'run', month }, { jobId: `run-${size}` });
-      for (;;) {
-        if ((await queue.getCompletedCount()) === size + 1) break;
-        if ((await queue.getFailedCount()) > 0) {
-          const [job] = await queue.getFailed(0, 0);
-          throw new Error(`job ${job?.id} failed: ${job?.failedReason}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await completed(queue, size + 1);
       const seconds = (performance.now() - t0) / 1000;
       const standinCpu = process.cpuUsage(cpu0.standin);
       const cpu = {
@@ -433,14 +438,7 @@ async function rateMain(rate: number) {
         );
     }, 10_000);
     await queue.add('run', { kind: 'run', month }, { jobId: 'run-rate' });
-    for (;;) {
-      if ((await queue.getCompletedCount()) === RATE_SIZE + 1) break;
-      if ((await queue.getFailedCount()) > 0) {
-        const [job] = await queue.getFailed(0, 0);
-        throw new Error(`job ${job?.id} failed: ${job?.failedReason}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await completed(queue, RATE_SIZE + 1);
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(progress);
     const calls = traffic.accepted - before.accepted;
