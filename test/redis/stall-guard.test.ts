@@ -59,7 +59,7 @@ it.skipIf(onCluster)('keeps a client whose Redis was only slow for a moment', as
 it.skipIf(onCluster)(
   'drops a client whose Redis is stalled, and it is ready again by itself when Redis resumes',
   async () => {
-    const { redis, closes } = await client();
+    const { redis } = await client();
     process.kill(server.pid, 'SIGSTOP');
     stallGuard([redis])();
     await new Promise((r) => setTimeout(r, 700));
