@@ -66,6 +66,7 @@ const http = await startHttp({
       secret: config.stripeWebhookSecret,
       queue: stripeQueue,
       queueRedis: queueConnection,
+      replicas: config.grantReplicas,
     }),
 });
 log.info({ port: http.port }, 'burnrate API listening');

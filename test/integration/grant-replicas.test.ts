@@ -5,7 +5,7 @@
  * replica it is retried instead, and the credits are still granted exactly once.
  */
 import type { Worker } from 'bullmq';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../support/http.js';
 import { onCluster } from '../support/redis.js';
 import { event, paidCheckoutSession, sign } from '../support/stripe.js';
@@ -69,3 +69,45 @@ it.skipIf(onCluster)(
   },
   20_000,
 );
+
+describe('the receiver acknowledges a paid event only once its job is on a replica (R-WH-2)', () => {
+  let strict: TestApi;
+  beforeAll(async () => {
+    strict = await startTestApi({ now: Date.now(), env: { REDIS_GRANT_REPLICAS: '1' } });
+  });
+  afterAll(async () => {
+    await strict.close();
+  });
+
+  const deliver = async (payload: string) => {
+    const res = await fetch(`${strict.base}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload) },
+      body: payload,
+    });
+    return { status: res.status, body: (await res.json()) as { error?: { message: string } } };
+  };
+  const paid = () =>
+    JSON.stringify(
+      event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'r', credits: '1' })),
+    );
+
+  it.runIf(onCluster)('on a cluster: 200 once a replica has the job, and for its redelivery', async () => {
+    const payload = paid();
+    expect(await deliver(payload)).toEqual({ status: 200, body: { received: true } });
+    expect(await deliver(payload)).toEqual({ status: 200, body: { received: true, duplicate: true } });
+  });
+
+  it.skipIf(onCluster)(
+    'on one node with no replica: 503, so Stripe delivers again, and the redelivery too',
+    async () => {
+      const payload = paid();
+      const first = await deliver(payload);
+      expect(first.status).toBe(503);
+      expect(first.body.error?.message).toMatch(/on 0 of 1 replicas/);
+      // The job is there (so the redelivery adds none), but unacknowledged until replicated.
+      expect(await strict.stripeQueue.getJob(JSON.parse(payload).id)).toBeTruthy();
+      expect((await deliver(payload)).status).toBe(503);
+    },
+  );
+});

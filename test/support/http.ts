@@ -115,6 +115,7 @@ export async function startTestApi(
         secret: WEBHOOK_SECRET,
         queue: stripeQueue,
         queueRedis: queueConnection,
+        replicas: runtime.config.grantReplicas,
       }),
   });
   const reader = defineScripts(testClient({}, target));
