@@ -170,6 +170,13 @@ interface SizeResult {
 }
 
 /** Waits until `jobs` jobs of the queue completed (the run and its workspace-months); a failed one throws. */
+/** Kills the child processes still running and waits for their exit. */
+async function killAll(children: ChildProcess[]): Promise<void> {
+  const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of running) c.kill('SIGKILL');
+  await Promise.all(running.map((c) => once(c, 'exit')));
+}
+
 async function completed(queue: Queue, jobs: number): Promise<void> {
   for (;;) {
     if ((await queue.getCompletedCount()) === jobs) return;
@@ -363,10 +370,7 @@ async function main() {
       })}\n`,
     );
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await Promise.all(
-      children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null)),
-    );
+    await killAll(children);
     redis.disconnect();
     await standin.close();
     await redisServer.stop();
@@ -498,10 +502,7 @@ async function rateMain(rate: number) {
     );
   } finally {
     clearInterval(progress);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await Promise.all(
-      children.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : null)),
-    );
+    await killAll(children);
     redis.disconnect();
     await standin.close();
     await redisServer.stop();

@@ -21,22 +21,13 @@ import { GROWTH } from '../support/burndown-cases.js';
 import { invoicingWorld, type SeededWorkspace, until } from '../support/invoicing-world.js';
 import { testRedis } from '../support/redis.js';
 import { WEBHOOK_SECRET } from '../support/stripe.js';
+import { busiest } from '../support/timing.js';
 
 const RPS = 30;
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
 });
-
-/** The most entries of sorted `times` within any span of `ms`. */
-function busiest(times: number[], ms: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j]! - times[i]! >= ms) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 /** A world whose stand-in records when it let each API request in. */
 async function world() {

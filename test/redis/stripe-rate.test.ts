@@ -8,6 +8,7 @@ import { afterAll, expect, it } from 'vitest';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { stripeRateBucket } from '../../src/redis/stripe-rate.js';
 import { testClient, testRedis } from '../support/redis.js';
+import { busiest } from '../support/timing.js';
 
 const r = testRedis();
 const other = defineScripts(testClient({ maxRetriesPerRequest: 1 }));
@@ -15,16 +16,6 @@ afterAll(async () => {
   await other.quit();
   await r.close();
 });
-
-/** The most entries of sorted `times` within any span of `ms`. */
-function busiest(times: number[], ms: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; j < times.length; j++) {
-    while (times[j]! - times[i]! >= ms) i++;
-    most = Math.max(most, j - i + 1);
-  }
-  return most;
-}
 
 const T0 = 1_800_000_000_000;
 
