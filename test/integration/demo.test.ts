@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
+import { ALERT_NAMES } from '../../src/domain/alerts.js';
 import { onCluster } from '../support/redis.js';
 
 // The demo starts its own services on one private redis-server (npm start's default) whatever
@@ -39,14 +40,7 @@ it.skipIf(onCluster)(
     // The cancelled subscription's final month: 25 flex credits, $100, finalized.
     expect(out).toMatch(/acme: invoice \S+ for \d{4}-\d{2}: finalized, \$100\.00/);
     // Every alert, signed, at the receiver, with its three texts; banners in the three languages.
-    for (const type of [
-      'included_80',
-      'included_exhausted',
-      'flex_started',
-      'flex_cap_80',
-      'flex_cap_reached',
-      'credits_exhausted',
-    ]) {
+    for (const type of ALERT_NAMES) {
       expect(out).toMatch(new RegExp(`alert\\.${type} alr_\\w+ for acme \\(signature verified\\)`));
     }
     expect(out).not.toContain('signature BAD');
