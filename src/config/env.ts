@@ -86,11 +86,6 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_:-]{0,32}$/)
     .default('br:'),
   /**
-   * How long a Redis command of a request may take before the request answers 503 (R-OPS-3):
-   * a stalled Redis keeps its connections open, and without a limit a request would wait as
-   * long as the stall.
-   */
-  /**
    * Workers: a Stripe event that moved money (a grant, a renewal, a refund) completes its job
    * only once this many replicas have its writes (WAIT); fewer and the job is retried, so a grant
    * a failover lost is applied again. Unset: 1 on a cluster (REDIS_CLUSTER_NODES), else 0.
@@ -99,6 +94,11 @@ const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(0).max(5).optional(),
   ),
+  /**
+   * How long a Redis command of a request may take before the request answers 503 (R-OPS-3):
+   * a stalled Redis keeps its connections open, and without a limit a request would wait as
+   * long as the stall.
+   */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce
     .number()
     .int()

@@ -29,10 +29,6 @@ export class OutageLog {
     },
   ) {}
 
-  get down(): boolean {
-    return this.since !== null;
-  }
-
   /** A request could not reach the dependency: warn at the first, count the others. */
   refuse(err: unknown, where: { method: string; path: string }): void {
     this.refused++;

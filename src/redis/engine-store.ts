@@ -243,12 +243,12 @@ export class EngineStore {
     return { outcome, state: parseState(reply.slice(1)) };
   }
 
-  /** The state after rolling an ended cycle, and the descriptive fields; null if unknown. */
   /** How many replicas have this client's writes to the workspace (src/redis/replicas.ts). */
   async replicasHaving(workspaceId: string, o: { replicas: number; timeoutMs: number }): Promise<number> {
     return replicasHaving(this.redis, this.keys(workspaceId).engine, o);
   }
 
+  /** The state after rolling an ended cycle, and the descriptive fields; null if unknown. */
   async snapshot(
     workspaceId: string,
     now: number,

@@ -57,7 +57,9 @@ export type ScriptName =
   | 'flexSettings'
   | 'clawback'
   | 'usageSum'
-  | 'takeFinalFlex';
+  | 'takeFinalFlex'
+  | 'stripeRateTake'
+  | 'stripeRateLimited';
 /** The scripts as commands of a client. */
 export type ScriptCommands = Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
 /** One node or a Redis Cluster (each script's keys share one slot: the workspace's hash tag). */

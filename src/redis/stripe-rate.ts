@@ -3,9 +3,8 @@
  * every caller of Stripe (invoicing, final invoices, Checkout). The typed wrappers of
  * lua/stripe-rate-take-1.lua and lua/stripe-rate-limited-1.lua; the tuning lives here.
  */
-import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
-import { loadScripts } from './scripts.js';
+import type { ScriptClient } from './scripts.js';
 
 /**
  * After a 429 the rate drops to CUT_FACTOR of what it is, holds there HOLD_MS (429s meanwhile
@@ -26,10 +25,6 @@ const FLOOR = 1;
  */
 const MAX_AHEAD_MS = 5 * 60_000;
 
-const NAMES = ['stripeRateTake', 'stripeRateLimited'] as const;
-type BucketClient = Record<(typeof NAMES)[number], (...args: (string | number)[]) => Promise<unknown>>;
-const SOURCES = loadScripts().filter((s) => (NAMES as readonly string[]).includes(s.name));
-
 const waitReply = z.number().int().min(0);
 const rateReply = z.coerce.number().positive();
 
@@ -41,14 +36,11 @@ export interface StripeRateBucket {
 }
 
 export function stripeRateBucket(
-  redis: Redis | Cluster,
+  redis: ScriptClient,
   o: { key: string; requestsPerSecond: number },
 ): StripeRateBucket {
   if (!(o.requestsPerSecond > 0)) throw new Error('a rate bucket needs a rate above 0');
-  for (const s of SOURCES) {
-    if (!(s.name in redis)) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys ?? 1, lua: s.lua });
-  }
-  const client = redis as unknown as BucketClient;
+  const client = redis;
   const full = o.requestsPerSecond;
   const recover = full * RECOVER_SHARE;
   const floor = Math.min(full, FLOOR);

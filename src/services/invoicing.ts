@@ -32,7 +32,7 @@ import {
 import { floorToWholeCredits, formatUnits, UNITS_PER_CREDIT } from '../domain/units.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
-import { invoicingKey, invoicingRunsKey } from '../redis/keys.js';
+import { invoicingKey, invoicingRunsKey, type WorkspaceKeys } from '../redis/keys.js';
 import { workspacePages } from '../redis/workspace-pages.js';
 import type { StripeClient } from '../stripe/client.js';
 import { type FlexInvoiceWriter, flexInvoiceWriter } from '../stripe/flex-invoices.js';
@@ -48,6 +48,13 @@ export function previousMonth(now: number): string {
   const d = new Date(now);
   return monthOf(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1));
 }
+
+/**
+ * A month's closing read of one workspace, queued on a transaction (R-FLX-5): close the month to
+ * late usage, then its flex and what final invoices took of it; the replies come in this order.
+ */
+const closing = (tx: ChainableCommander, k: WorkspaceKeys, month: string) =>
+  tx.sadd(k.flexClosed, month).hget(k.flexMonths, month).hget(k.flexFinal, month);
 
 export class Invoicer {
   private readonly writer: FlexInvoiceWriter | undefined;
@@ -88,12 +95,7 @@ export class Invoicer {
    */
   private async readClosing({ workspaceId, month }: Bill): Promise<number> {
     const k = this.deps.store.keys(workspaceId);
-    const res = await this.deps.redis
-      .multi()
-      .sadd(k.flexClosed, month)
-      .hget(k.flexMonths, month)
-      .hget(k.flexFinal, month)
-      .exec();
+    const res = await closing(this.deps.redis.multi(), k, month).exec();
     const failed = res?.find(([err]) => err)?.[0];
     if (!res || failed) throw failed ?? new Error('the closing read was discarded');
     return remainder(res[1]?.[1], res[2]?.[1]);
@@ -113,7 +115,7 @@ export class Invoicer {
     for (const id of ids) {
       const k = this.deps.store.keys(id);
       // exec() inside the pipeline closes the transaction; the last one sends it all.
-      void pipe.multi().sadd(k.flexClosed, month).hget(k.flexMonths, month).hget(k.flexFinal, month).exec();
+      void closing(pipe.multi(), k, month).exec();
     }
     const replies = (await pipe.exec()) ?? [];
     // Per workspace: MULTI, three QUEUED, then EXEC's [SADD, HGET, HGET].

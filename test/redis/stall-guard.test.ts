@@ -85,10 +85,14 @@ it('Redis replies that say it cannot serve now are unavailable, not internal', (
     'TRYAGAIN Multiple keys request during rehashing of slot',
     'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no',
     'NOAUTH Authentication required.',
+    'WRONGPASS invalid username-password pair or user is disabled.',
+    "Cluster isn't ready and enableOfflineQueue options is false",
+    'Failed to refresh slots cache.',
     'Command timed out',
   ]) {
     expect(isRedisUnavailable(new Error(message)), message).toBe(true);
   }
+  expect(isRedisUnavailable(Object.assign(new Error('x'), { name: 'ClusterAllFailedError' }))).toBe(true);
   for (const message of [
     'ERR wrong number of arguments',
     'WRONGTYPE Operation against a key holding the wrong kind of value',
