@@ -105,6 +105,7 @@ export function buildService(o: {
     invoicer,
     enqueueInvoicingRun: o.enqueueInvoicingRun,
     alerts,
+    waitReplicas: config.waitReplicas,
   });
   return { store, service, invoicer, alerts };
 }

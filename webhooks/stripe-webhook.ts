@@ -17,7 +17,7 @@ import Stripe from 'stripe';
 import { BurnrateError } from '../src/domain/errors.js';
 import { STRIPE_JOB_OPTIONS, type StripeEventJob } from '../src/queues/stripe-events.js';
 import type { RedisClient } from '../src/redis/clients.js';
-import { replicasHaving } from '../src/redis/replicas.js';
+import { REQUEST_REPLICA_WAIT_MS, replicasHaving } from '../src/redis/replicas.js';
 import { HANDLED_EVENT_TYPES, stripeEventSchema } from '../src/stripe/events.js';
 
 /** Stripe's payloads are small; a body past this is not one of them. */
@@ -37,27 +37,18 @@ export interface StripeWebhookDeps {
   replicas?: number;
 }
 
-/**
- * How long the receiver waits for the job's replicas before answering 503: well inside the
- * request path's command timeout (1 s by default), which would otherwise cut WAIT short.
- */
-const REPLICA_WAIT_MS = 400;
-
 // Only the webhook helpers are used; they need no API key.
 const stripe = new Stripe('sk_webhooks_only');
 
 /**
  * R-WH-2: the job is on `deps.replicas` replicas, or the answer is 503 and Stripe delivers again.
- * WAIT counts this connection's writes; a redelivery found a job another connection (or process)
- * wrote, so it first writes a fence in the job's slot: the master replicates in order, so a
- * replica that has the fence has the job.
+ * A redelivery finds a job another connection (or process) wrote; the fence covers it too.
  */
-async function replicated(deps: StripeWebhookDeps, event: { id: string }, duplicate: boolean): Promise<void> {
-  const jobKey = deps.queue.toKey(event.id);
+async function replicated(deps: StripeWebhookDeps): Promise<void> {
   const replicas = deps.replicas ?? 0;
   // One key of the queue's hash tag, so it lives on the job's master (and is no job's key).
-  if (duplicate) await deps.queueRedis.set(deps.queue.toKey('webhook-fence'), event.id, 'PX', 60_000);
-  const have = await replicasHaving(deps.queueRedis, jobKey, { replicas, timeoutMs: REPLICA_WAIT_MS });
+  const fence = deps.queue.toKey('webhook-fence');
+  const have = await replicasHaving(deps.queueRedis, fence, { replicas, timeoutMs: REQUEST_REPLICA_WAIT_MS });
   if (have < replicas)
     throw new BurnrateError(
       'unavailable',
@@ -98,7 +89,7 @@ export function mountStripeWebhook(app: Express, deps: StripeWebhookDeps): void 
       const jobKey = deps.queue.toKey(event.id);
       const duplicate = (await deps.queueRedis.exists(jobKey)) === 1;
       if (!duplicate) await deps.queue.add(event.type, event, { ...STRIPE_JOB_OPTIONS, jobId: event.id });
-      if (deps.replicas) await replicated(deps, event, duplicate);
+      if (deps.replicas) await replicated(deps);
       res.json(duplicate ? { received: true, duplicate: true } : { received: true });
     },
   );

@@ -95,6 +95,16 @@ const envSchema = z.object({
     z.coerce.number().int().min(0).max(5).optional(),
   ),
   /**
+   * The API: a usage event (consume, record, batch) is answered only once this many replicas
+   * have its debit (WAIT); fewer within 400 ms and the answer is 503, and a retry with the same
+   * Idempotency-Key replays it (or debits it, if a failover lost it). 0: answered at once, and a
+   * failover can lose the last debits it acknowledged (README, "On a Redis Cluster").
+   */
+  REDIS_WAIT_REPLICAS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(5).default(0),
+  ),
+  /**
    * How long a Redis command of a request may take before the request answers 503 (R-OPS-3):
    * a stalled Redis keeps its connections open, and without a limit a request would wait as
    * long as the stall.
@@ -186,6 +196,8 @@ export interface Config {
   redisCommandTimeoutMs: number;
   /** Replicas a Stripe event's writes must reach before its job completes (REDIS_GRANT_REPLICAS). */
   grantReplicas: number;
+  /** Replicas a debit must reach before it is answered (REDIS_WAIT_REPLICAS). */
+  waitReplicas: number;
   dataDir: string;
   apiKeys: { role: Role; key: string }[];
   /** True when no BURNRATE_API_KEYS was given and the development keys are in force. */
@@ -252,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     grantReplicas: e.REDIS_GRANT_REPLICAS ?? (e.REDIS_CLUSTER_NODES ? 1 : 0),
+    waitReplicas: e.REDIS_WAIT_REPLICAS,
     dataDir: e.DATA_DIR,
     apiKeys: e.BURNRATE_API_KEYS ?? (apiKeys.parse(DEV_API_KEYS) as { role: Role; key: string }[]),
     devApiKeys: !e.BURNRATE_API_KEYS,

@@ -243,9 +243,9 @@ export class EngineStore {
     return { outcome, state: parseState(reply.slice(1)) };
   }
 
-  /** How many replicas have this client's writes to the workspace (src/redis/replicas.ts). */
+  /** How many replicas have every write to the workspace so far, by anyone (src/redis/replicas.ts). */
   async replicasHaving(workspaceId: string, o: { replicas: number; timeoutMs: number }): Promise<number> {
-    return replicasHaving(this.redis, this.keys(workspaceId).engine, o);
+    return replicasHaving(this.redis, this.keys(workspaceId).replicaFence, o);
   }
 
   /** The state after rolling an ended cycle, and the descriptive fields; null if unknown. */

@@ -33,6 +33,8 @@ export interface WorkspaceKeys {
   usageDay(day: string): string;
   usageIdem(key: string): string;
   adjustmentIdem(key: string): string;
+  /** Written before WAIT, so a replica having it has every earlier write of the slot (replicas.ts). */
+  replicaFence: string;
 }
 
 export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKeys {
@@ -52,6 +54,7 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     usageDay: (day) => `${base}:ud:${day}`,
     usageIdem: (key) => `${base}:idem:usage:${key}`,
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
+    replicaFence: `${base}:fence`,
   };
 }
 

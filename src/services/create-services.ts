@@ -38,12 +38,22 @@ export function createServices(deps: {
   /** Queues a monthly invoicing run (the API process has the producer). */
   enqueueInvoicingRun?: ((month: string) => Promise<void>) | undefined;
   alerts: AlertService;
+  /** Replicas a debit must reach before it is answered (REDIS_WAIT_REPLICAS). */
+  waitReplicas?: number | undefined;
 }): Services {
   const { redis, store, catalog, clock, alerts } = deps;
   const stripeRecords = new StripeRecords({ redis, keyPrefix: deps.keyPrefix, stripe: deps.stripe });
   const views = new ReadViews({ store, catalog, clock, alerts });
   return {
-    usage: new UsageService({ redis, store, catalog, clock, metrics: deps.metrics, alerts }),
+    usage: new UsageService({
+      redis,
+      store,
+      catalog,
+      clock,
+      metrics: deps.metrics,
+      alerts,
+      waitReplicas: deps.waitReplicas,
+    }),
     workspaces: new WorkspaceService({
       redis,
       store,

@@ -17,6 +17,7 @@ import {
   type DebitOutcome,
   type EngineStore,
 } from '../redis/engine-store.js';
+import { REQUEST_REPLICA_WAIT_MS } from '../redis/replicas.js';
 import type { AlertService } from './alerts.js';
 import { balances } from './balance-view.js';
 import type { Clock } from './clock.js';
@@ -79,8 +80,31 @@ export class UsageService {
       metrics?: DebitMetrics | undefined;
       /** Banners and the outbound alert webhooks (R-ALR-2). */
       alerts: AlertService;
+      /** Replicas a debit must reach before it is answered (REDIS_WAIT_REPLICAS; 0: none). */
+      waitReplicas?: number | undefined;
     },
   ) {}
+
+  /**
+   * With REDIS_WAIT_REPLICAS, the workspace's debits are on that many replicas before any is
+   * answered: a failover then cannot take an acknowledged debit with its master. Fewer is a 503;
+   * the debit may be applied, and a retry with the same key replays it, or applies it once if a
+   * failover lost it (R-CON-5). A replay waits too: its first answer was written by another
+   * request, perhaps never replicated.
+   */
+  private async replicated(workspaceId: string): Promise<void> {
+    const replicas = this.deps.waitReplicas ?? 0;
+    if (replicas === 0) return;
+    const have = await this.deps.store.replicasHaving(workspaceId, {
+      replicas,
+      timeoutMs: REQUEST_REPLICA_WAIT_MS,
+    });
+    if (have < replicas)
+      throw new BurnrateError(
+        'unavailable',
+        `the usage is on ${have} of ${replicas} replicas yet; retry with the same Idempotency-Key`,
+      );
+  }
 
   /** Credits of a request: given, or priced from the rate card (R-CAT-4). */
   private unitsOf(r: {
@@ -139,6 +163,7 @@ export class UsageService {
       outbound: this.deps.alerts.outbound,
     });
     this.deps.metrics?.debit(outcomeOf(out), r.mode, Number(process.hrtime.bigint() - started) / 1e9);
+    await this.replicated(workspaceId);
     await this.dispatchAlerts(workspaceId, [out]);
     return { replayed: out.replayed, answer: usageAnswer(out) };
   }
@@ -195,6 +220,7 @@ export class UsageService {
           return;
         }
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        await this.replicated(workspaceId);
         outs.forEach((out, j) => {
           const i = idx[j]!;
           if (out === CONFLICT) {
