@@ -7,6 +7,11 @@
  *    server process, 64 autocannon connections; then POST /v1/usage/batch, 1,000 events a request
  *    from 50 workspaces.
  *
+ * 3. With `--cluster`: the consume script again, on a private 3-master Redis Cluster with a
+ *    replica each (what `REDIS_CLUSTER=3 npm start` runs) started beside the single node, and
+ *    POST /usage on it with REDIS_WAIT_REPLICAS=0 and then 1: what the client's routing costs
+ *    (`cluster_consume_ratio`) and what waiting for a replica costs a debit.
+ *
  * The Redis is a private one with AOF on (what `npm start` runs); the server is a child process
  * (bench/server.ts), so it and the load generator each have a core (Redis shares them; the
  * table shows who used how much). Only answers that did what they should count: 2xx statuses,
@@ -25,10 +30,11 @@ import type { Redis } from 'ioredis';
 import { loadCatalog } from '../src/config/catalog.js';
 import { loadConfig } from '../src/config/env.js';
 import type { PlanChange } from '../src/domain/burndown.js';
-import { priceBookFor } from '../src/domain/catalog.js';
+import { type Catalog, priceBookFor } from '../src/domain/catalog.js';
 import { monthOf } from '../src/domain/cycle.js';
 import { parseDecimal4, UNITS_PER_CREDIT } from '../src/domain/units.js';
 import { connectApiRedis } from '../src/redis/clients.js';
+import { startEmbeddedCluster } from '../src/redis/embedded-cluster.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
 import { workspaceKeys } from '../src/redis/keys.js';
@@ -62,7 +68,13 @@ const CREDITS = '0.01';
 const UNITS = parseDecimal4(CREDITS)!;
 /** Given to the server explicitly, so a BURNRATE_API_KEYS of the caller's shell cannot break the run. */
 const PLATFORM_KEY = 'bench-platform-key';
-const TARGETS = { consumeRatio: 0.4, httpRatio: 0.5, batchEventsPerSecond: 50_000 };
+const TARGETS = {
+  consumeRatio: 0.4,
+  httpRatio: 0.5,
+  batchEventsPerSecond: 50_000,
+  clusterConsumeRatio: 0.7,
+};
+const CLUSTER = process.argv.includes('--cluster');
 
 /** acme-style terms: an allotment no run can spend, so every consume succeeds. */
 const BENCH_TERMS: PlanChange = {
@@ -101,7 +113,10 @@ async function main() {
   const embedded = await startEmbeddedRedis({ dir: dataDir, appendOnly: true });
   let server: ChildProcess | undefined;
   let report:
-    | { phases: Phase[]; result: Parameters<typeof printTable>[1] & { failures: number } }
+    | {
+        phases: Phase[];
+        result: Parameters<typeof printTable>[1] & { failures: number; cluster_consume_ratio?: number };
+      }
     | undefined;
   try {
     const env = {
@@ -122,50 +137,15 @@ async function main() {
     const ids = Array.from({ length: WORKSPACES }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
     const keys = ids.map((id) => workspaceKeys(config.redisPrefix, id));
     note(`creating ${WORKSPACES} workspaces in the private Redis at ${embedded.url} (AOF on)`);
-    const now = Date.now();
-    const book = priceBookFor(catalog, now);
-    await Promise.all(
-      ids.map((workspaceId) =>
-        store.upsert({
-          workspaceId,
-          terms: BENCH_TERMS,
-          meta: { createdAt: new Date(now).toISOString(), priceBook: book.id, currency: book.currency },
-          now,
-        }),
-      ),
-    );
-    /** Units debited so far over every workspace: all of it comes out of the included allotment. */
-    const debitedUnits = async () => {
-      const snaps = await Promise.all(ids.map((id) => store.snapshot(id, Date.now())));
-      return snaps.reduce(
-        (sum, snap) => sum + (snap ? snap.state.includedGranted - snap.state.included : 0),
-        0,
-      );
-    };
+    await createWorkspaces(store, catalog, ids);
+    const debitedUnits = () => unitsDebited(store, ids);
 
     const phases: Phase[] = [];
 
     // 1. Scripts: the same harness, concurrency and workspaces for each.
     const bodyHash = createHash('sha256').update('bench').digest('base64');
     let next = 0;
-    const consume = async () => {
-      const workspaceId = ids[next++ % WORKSPACES]!;
-      const id = nextId();
-      const at = Date.now();
-      const event = {
-        units: UNITS,
-        mode: 'consume' as const,
-        idempotencyKey: id,
-        bodyHash,
-        usageId: usageIdOf(id),
-        feature: '',
-      };
-      const reply = await redis.debit(
-        ...store.debitArgs({ workspaceId, events: [event], now: at, month: monthOf(at) }),
-      );
-      // One tab-joined answer per event; the first field is the status.
-      return reply[0]?.startsWith('ok\t') === true;
-    };
+    const consume = consumeOp(store, ids);
     const ceiling = async () => {
       const k = keys[next++ % WORKSPACES]!;
       return typeof (await redis.benchIncr(`${k.engine}:bench`)) === 'number';
@@ -348,8 +328,16 @@ async function main() {
       },
     };
 
-    report = { phases, result };
     await redis.quit();
+    if (server.exitCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    const cluster = CLUSTER
+      ? await clusterLeg({ env, catalog, ids, singleConsumeRate: consumeRate, dir: join(dataDir, 'cluster') })
+      : undefined;
+    report = { phases: [...phases, ...(cluster?.phases ?? [])], result: { ...result, ...cluster?.result } };
+    if (cluster) report.result.failures += cluster.failures;
   } finally {
     if (server && server.exitCode === null) {
       server.kill('SIGTERM');
@@ -363,6 +351,162 @@ async function main() {
   process.stdout.write(`${JSON.stringify(report.result)}\n`);
   // Failed requests are printed and left out of the rates; the exit code says so too.
   if (report.result.failures > 0) process.exitCode = 1;
+}
+
+const NO_CPU: CpuShare = {
+  bench: null,
+  server: null,
+  serverLoop: null,
+  redis: null,
+  other: null,
+  redisForks: 0,
+};
+
+/**
+ * `--cluster`: the private 3-master cluster (a replica each, AOF on) beside the single node of
+ * the same run. The consume script runs as on the single node, through ioredis' Cluster client;
+ * then POST /usage against a server on the cluster, without and with REDIS_WAIT_REPLICAS=1.
+ * CPU shares are of one redis-server, so the cluster's rows leave them out.
+ */
+async function clusterLeg(o: {
+  env: NodeJS.ProcessEnv;
+  catalog: Catalog;
+  ids: readonly string[];
+  singleConsumeRate: number;
+  dir: string;
+}) {
+  note('starting a private Redis Cluster: 3 masters, a replica each, AOF on');
+  const cluster = await startEmbeddedCluster({
+    dir: o.dir,
+    masters: 3,
+    replicasPerMaster: 1,
+    appendOnly: true,
+  });
+  const phases: Phase[] = [];
+  let failures = 0;
+  let server: ChildProcess | undefined;
+  try {
+    const target = { clusterNodes: cluster.nodes };
+    const redis = await connectApiRedis(target);
+    const store = new EngineStore(redis, { prefix: o.env.REDIS_PREFIX!, idempotencyTtlSeconds: 86_400 });
+    await createWorkspaces(store, o.catalog, o.ids);
+    const name = 'cluster: consume script (debit.lua)';
+    const op = consumeOp(store, o.ids);
+    note(`${name}: ${SCRIPT_RUN.warmupSeconds} s warm-up, ${SCRIPT_RUN.seconds} s measured`);
+    await runScriptLoad({ concurrency: CONCURRENCY, seconds: SCRIPT_RUN.warmupSeconds, op });
+    const before = await unitsDebited(store, o.ids);
+    const run = await runScriptLoad({ concurrency: CONCURRENCY, seconds: SCRIPT_RUN.seconds, op });
+    const applied = ((await unitsDebited(store, o.ids)) - before) / UNITS;
+    reportScriptFailures(name, run, applied);
+    phases.push(scriptRow(name, run, NO_CPU, null, applied));
+    failures += run.failed;
+    await redis.quit();
+
+    const http: Record<string, HttpRun> = {};
+    for (const wait of [0, 1]) {
+      const { REDIS_URL: _single, ...env } = o.env;
+      const child = await startServer({
+        ...env,
+        REDIS_CLUSTER_NODES: cluster.seedList,
+        REDIS_WAIT_REPLICAS: String(wait),
+      });
+      server = child.process;
+      const rowName = `cluster: http POST /usage, REDIS_WAIT_REPLICAS=${wait}`;
+      note(`${rowName}: ${HTTP_RUN.warmupSeconds} s warm-up, ${HTTP_RUN.seconds} s measured`);
+      let nextWs = 0;
+      const load = {
+        url: `http://127.0.0.1:${child.port}`,
+        connections: CONCURRENCY,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${PLATFORM_KEY}` },
+        next: () => ({
+          path: `/v1/workspaces/${o.ids[nextWs++ % o.ids.length]}/usage`,
+          body: JSON.stringify({ idempotencyKey: nextId(), credits: CREDITS }),
+        }),
+      };
+      await runHttpLoad({ ...load, seconds: HTTP_RUN.warmupSeconds });
+      await settle();
+      const r = await runHttpLoad({ ...load, seconds: HTTP_RUN.seconds });
+      reportHttpFailures(rowName, r);
+      phases.push(httpRow(rowName, { run: r, cpu: NO_CPU, micros: null, applied: null }, r.ok, 'req/s'));
+      failures += r.non2xx + r.errors + r.timeouts + r.mismatches;
+      http[wait] = r;
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    const consumeRate = run.ops / run.seconds;
+    const rps = (r: HttpRun) => r.ok / r.seconds;
+    return {
+      phases,
+      failures,
+      result: {
+        cluster_consume_ops_per_s: Math.round(consumeRate),
+        cluster_consume_ratio: round(consumeRate / o.singleConsumeRate, 3),
+        cluster_http_rps_wait0: Math.round(rps(http[0]!)),
+        cluster_http_rps_wait1: Math.round(rps(http[1]!)),
+        wait_replicas_rps_ratio: round(rps(http[1]!) / rps(http[0]!), 3),
+        cluster_http_p99_ms_wait0: round(http[0]!.p99Ms, 2),
+        cluster_http_p99_ms_wait1: round(http[1]!.p99Ms, 2),
+        cluster_targets_met: {
+          cluster_consume_ratio: consumeRate / o.singleConsumeRate >= TARGETS.clusterConsumeRatio,
+        },
+      },
+    };
+  } finally {
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    await cluster.stop();
+  }
+}
+
+/** The bench's workspaces, on acme-style terms no run can spend. */
+async function createWorkspaces(store: EngineStore, catalog: Catalog, ids: readonly string[]) {
+  const now = Date.now();
+  const book = priceBookFor(catalog, now);
+  await Promise.all(
+    ids.map((workspaceId) =>
+      store.upsert({
+        workspaceId,
+        terms: BENCH_TERMS,
+        meta: { createdAt: new Date(now).toISOString(), priceBook: book.id, currency: book.currency },
+        now,
+      }),
+    ),
+  );
+}
+
+/** Units debited so far over every workspace: all of it comes out of the included allotment. */
+async function unitsDebited(store: EngineStore, ids: readonly string[]): Promise<number> {
+  const snaps = await Promise.all(ids.map((id) => store.snapshot(id, Date.now())));
+  return snaps.reduce((sum, snap) => sum + (snap ? snap.state.includedGranted - snap.state.included : 0), 0);
+}
+
+/**
+ * One debit script call, consuming from the next workspace in turn; true when it debited. The
+ * same op runs on one node and on the cluster (`--cluster`), so their rates compare.
+ */
+function consumeOp(store: EngineStore, ids: readonly string[]) {
+  const bodyHash = createHash('sha256').update('bench').digest('base64');
+  let next = 0;
+  return async () => {
+    const workspaceId = ids[next++ % ids.length]!;
+    const id = nextId();
+    const at = Date.now();
+    const event = {
+      units: UNITS,
+      mode: 'consume' as const,
+      idempotencyKey: id,
+      bodyHash,
+      usageId: usageIdOf(id),
+      feature: '',
+    };
+    const reply = await store.sendDebit(
+      store.debitArgs({ workspaceId, events: [event], now: at, month: monthOf(at) }),
+    );
+    // One tab-joined answer per event; the first field is the status.
+    return reply[0]?.startsWith('ok\t') === true;
+  };
 }
 
 /** The 32 hex characters of a production usage id (`use_` + a dashless UUID), so Redis stores as much. */
@@ -501,6 +645,8 @@ function printTable(
     consume_ratio: number;
     http_ratio: number;
     batch_events_per_s: number;
+    cluster_consume_ratio?: number;
+    wait_replicas_rps_ratio?: number;
     setup: { node: string; redis: string };
   },
 ) {
@@ -546,6 +692,12 @@ function printTable(
     `consume / ceiling   ${r.consume_ratio.toFixed(3)}  (target ≥ ${TARGETS.consumeRatio})`,
     `usage / baseline    ${r.http_ratio.toFixed(3)}  (target ≥ ${TARGETS.httpRatio})`,
     `batch events/s      ${int.format(r.batch_events_per_s)}  (target ≥ ${int.format(TARGETS.batchEventsPerSecond)})`,
+    ...(r.cluster_consume_ratio === undefined
+      ? []
+      : [
+          `cluster / single    ${r.cluster_consume_ratio.toFixed(3)}  (consume ops/s; target ≥ ${TARGETS.clusterConsumeRatio})`,
+          `wait 1 / wait 0     ${r.wait_replicas_rps_ratio?.toFixed(3)}  (cluster POST /usage req/s, REDIS_WAIT_REPLICAS=1 ÷ 0)`,
+        ]),
     '',
     'cpu: share of one core over the measured window; "server loop" is how busy its event loop was;',
     '"cpu others" includes the forks of AOF rewrites (a rewrite starts each time the AOF doubles).',

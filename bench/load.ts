@@ -117,12 +117,13 @@ export interface CpuSnapshot {
   redisForks: number;
 }
 
+/** Shares of one core; null where not measured (the cluster's rows: many redis-servers). */
 export interface CpuShare {
-  bench: number;
+  bench: number | null;
   server: number | null;
   /** Share of wall time the server's event loop was busy. */
   serverLoop: number | null;
-  redis: number;
+  redis: number | null;
   /** Everything else running on the machine meanwhile (null where /proc/stat is missing). */
   other: number | null;
   /** AOF rewrites started in between. */

@@ -10,7 +10,7 @@ import { dayOf, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
 import { replicasHaving } from './replicas.js';
-import type { ScriptClient } from './scripts.js';
+import { DEBIT_KEYS, type ScriptClient } from './scripts.js';
 
 /** The order of core.lua's STATE_FIELDS. */
 const STATE_FIELDS = [
@@ -309,7 +309,7 @@ export class EngineStore {
   debitArgs(o: DebitManyInput): (string | number)[] {
     const k = this.keys(o.workspaceId);
     const args: (string | number)[] = [
-      8 + 2 * o.events.length,
+      DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent * o.events.length,
       k.engine,
       k.lots,
       k.lotbal,
@@ -335,12 +335,20 @@ export class EngineStore {
   }
 
   /**
+   * The debit script with `debitArgs`' arguments. One event's call goes as `debitOne`, its key
+   * count fixed (scripts.ts): on a Cluster that auto-pipelines, as every call does on one node.
+   */
+  sendDebit(args: (string | number)[]): Promise<string[]> {
+    if (args[0] === DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent) return this.redis.debitOne(...args.slice(1));
+    return this.redis.debit(...args);
+  }
+
+  /**
    * Several usage events of one workspace in one script call, applied in order; one answer
    * per event (or CONFLICT). A workspace that does not exist fails the whole call.
    */
   async debitMany(o: DebitManyInput): Promise<(DebitOutcome | typeof CONFLICT)[]> {
-    const args = this.debitArgs(o);
-    const reply = replySchema.parse(await this.redis.debit(...args));
+    const reply = replySchema.parse(await this.sendDebit(this.debitArgs(o)));
     if (reply[0] === 'not_found')
       throw new BurnrateError('not_found', `workspace ${o.workspaceId} does not exist`);
     if (reply.length !== o.events.length)

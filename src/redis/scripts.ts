@@ -36,7 +36,20 @@ export function loadScripts(): ScriptSource[] {
     });
 }
 
-const SOURCES = loadScripts();
+/** debit.lua's keys: the workspace's, then two for each event (its record, its day's totals). */
+export const DEBIT_KEYS = { fixed: 8, perEvent: 2 } as const;
+
+/**
+ * A script whose key count varies, defined once more under `<name>One` with the key count of a
+ * call for one event (`debit`: 8 keys, and 2 for the event). On the wire it is the same EVALSHA
+ * of the same script; to ioredis its first argument is then a key, so on a Cluster it can
+ * auto-pipeline the single-event debit, the API's hot path (see below).
+ */
+const ONE_EVENT_KEYS: Readonly<Record<string, number>> = { debit: DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent };
+
+const SOURCES: ScriptSource[] = loadScripts().flatMap((s) =>
+  s.name in ONE_EVENT_KEYS ? [s, { ...s, name: `${s.name}One`, numberOfKeys: ONE_EVENT_KEYS[s.name] }] : [s],
+);
 
 /**
  * The scripts whose first argument is their key count (`debit`, `usageSum`): ioredis'
@@ -51,6 +64,7 @@ export const SCRIPTS_WITH_KEY_COUNT_FIRST: readonly string[] = SOURCES.filter(
 /** The commands the scripts add to a client. */
 export type ScriptName =
   | 'debit'
+  | 'debitOne'
   | 'snapshot'
   | 'upsertWorkspace'
   | 'adjust'
