@@ -6,6 +6,8 @@
 import type { Queue } from 'bullmq';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
+import { type Db, migrateToLatest, openDatabase } from './db/database.js';
+import { LedgerHistory } from './db/ledger-history.js';
 import type { Catalog } from './domain/catalog.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { type RedisTarget, redisTargetOf } from './redis/clients.js';
@@ -47,6 +49,31 @@ export function requireRedisTarget(config: Config): RedisTarget {
   process.exit(2);
 }
 
+/**
+ * PostgreSQL when DATABASE_URL is set, migrated in the background: a database that is down at
+ * start delays the archive and the archived ledger's reads (503 meanwhile), never the debits.
+ */
+export function connectDatabase(
+  config: Config,
+  log: Logger,
+): { db: Db; migrated: Promise<void> } | undefined {
+  if (!config.database) return undefined;
+  const { schema } = config.database;
+  const db = openDatabase(config.database);
+  const migrate = async (attempt: number): Promise<void> => {
+    try {
+      await migrateToLatest(db, schema);
+      if (attempt > 1) log.info({ attempt }, 'database migrated');
+    } catch (err) {
+      if (attempt === 1)
+        log.warn({ reason: (err as Error).message }, 'database not migrated yet; retrying every 5 s');
+      await new Promise((r) => setTimeout(r, 5000).unref());
+      return migrate(attempt + 1);
+    }
+  };
+  return { db, migrated: migrate(1) };
+}
+
 export function buildService(o: {
   runtime: Runtime;
   redis: ScriptClient;
@@ -56,6 +83,8 @@ export function buildService(o: {
   enqueueInvoicingRun?: (month: string) => Promise<void>;
   /** The producer of the outbound alert webhooks (R-ALR-2); without it alerts are banners only. */
   alertQueue?: Queue;
+  /** PostgreSQL (DATABASE_URL): the ledger's archived part. */
+  db?: Db | undefined;
 }): { store: EngineStore; service: Services; invoicer: Invoicer; alerts: AlertService } {
   const s = o.runtime.config.stripe;
   const { config, catalog } = o.runtime;
@@ -106,6 +135,7 @@ export function buildService(o: {
     enqueueInvoicingRun: o.enqueueInvoicingRun,
     alerts,
     waitReplicas: config.waitReplicas,
+    history: o.db ? new LedgerHistory(o.db) : undefined,
   });
   return { store, service, invoicer, alerts };
 }

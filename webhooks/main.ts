@@ -11,7 +11,7 @@ import { INVOICING_QUEUE, type InvoicingJob, RUN_JOB_OPTIONS } from '../src/queu
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { connectApiRedis, producerConnection } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
-import { loadRuntimeOrExit, onShutdown, requireRedisTarget } from '../src/runtime.js';
+import { connectDatabase, loadRuntimeOrExit, onShutdown, requireRedisTarget } from '../src/runtime.js';
 import { mountStripeWebhook } from './stripe-webhook.js';
 
 const runtime = loadRuntimeOrExit();
@@ -44,6 +44,9 @@ const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
 for (const q of [stripeQueue, invoicingQueue, alertQueue]) {
   q.on('error', (err) => log.debug({ reason: err.message, queue: q.name }, 'queue connection error'));
 }
+// The ledger's archived part (DATABASE_URL); without it the whole ledger is in Redis.
+const database = connectDatabase(config, log);
+if (!database) log.warn('DATABASE_URL is not set: the ledger is kept in Redis only, never archived');
 if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');
 const http = await startHttp({
   runtime,
@@ -53,6 +56,7 @@ const http = await startHttp({
   host: config.host,
   alertQueue,
   otherRedis: [queueConnection],
+  db: database?.db,
   enqueueInvoicingRun: async (month) => {
     // Each request a run of its own: workspace jobs already done are not added twice.
     await invoicingQueue.add(
@@ -77,4 +81,5 @@ onShutdown(log, 'finishing in-flight requests', async () => {
   await invoicingQueue.close();
   await alertQueue.close();
   await redis.quit();
+  await database?.db.destroy();
 });

@@ -4,6 +4,7 @@
  * Graceful shutdown: `worker.close()` lets the running job finish (R-OPS-3).
  */
 import { Queue, Worker } from 'bullmq';
+import { LedgerArchive } from '../src/db/ledger-archive.js';
 import { createLogger } from '../src/observability/logger.js';
 import {
   ALERT_JOB_OPTIONS,
@@ -21,6 +22,7 @@ import {
 import {
   ALERT_SWEEP_SCHEDULER,
   CYCLE_SWEEP_SCHEDULER,
+  LEDGER_ARCHIVE_SCHEDULER,
   MAINTENANCE_QUEUE,
   type MaintenanceJob,
 } from '../src/queues/maintenance.js';
@@ -28,7 +30,13 @@ import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-e
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import { migrateWorkspaceIndex } from '../src/redis/workspace-index.js';
-import { buildService, loadRuntimeOrExit, onShutdown, requireRedisTarget } from '../src/runtime.js';
+import {
+  buildService,
+  connectDatabase,
+  loadRuntimeOrExit,
+  onShutdown,
+  requireRedisTarget,
+} from '../src/runtime.js';
 import { systemClock } from '../src/services/clock.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
 import { invoicingProcessor } from './invoicing.js';
@@ -54,7 +62,9 @@ const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
   connection: bullConnection(target),
   prefix,
 });
-const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue });
+const database = connectDatabase(config, log);
+if (!database) log.warn('DATABASE_URL is not set: the ledger is kept in Redis only, never archived');
+const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue, db: database?.db });
 
 const queue = new Queue<MaintenanceJob>(MAINTENANCE_QUEUE, { connection: bullConnection(target), prefix });
 // Safe from every worker process: one scheduler per id.
@@ -77,6 +87,21 @@ if (alerts.outbound) {
   await queue.removeJobScheduler(ALERT_SWEEP_SCHEDULER);
 }
 
+// Copies new ledger entries to PostgreSQL and trims Redis of what is copied and old (R-CON-7).
+if (database) {
+  await queue.upsertJobScheduler(
+    LEDGER_ARCHIVE_SCHEDULER,
+    { every: config.archive.everyMs },
+    {
+      name: 'ledger-archive',
+      data: { kind: 'ledger-archive' },
+      opts: { removeOnComplete: 100, removeOnFail: 1000 },
+    },
+  );
+} else {
+  await queue.removeJobScheduler(LEDGER_ARCHIVE_SCHEDULER);
+}
+
 const worker = new Worker<MaintenanceJob>(
   MAINTENANCE_QUEUE,
   maintenanceProcessor({
@@ -86,6 +111,15 @@ const worker = new Worker<MaintenanceJob>(
     keyPrefix: config.redisPrefix,
     clock: systemClock,
     log,
+    archive: database && {
+      archive: new LedgerArchive({
+        redis,
+        db: database.db,
+        keyPrefix: config.redisPrefix,
+        redisRetentionMs: config.archive.redisRetentionMs,
+      }),
+      lagAlertSeconds: config.archive.lagAlertSeconds,
+    },
   }),
   { connection: bullConnection(target), prefix, concurrency: 1 },
 );
@@ -162,4 +196,5 @@ onShutdown(log, 'letting the running job finish', async () => {
   await alertQueue.close();
   await queue.close();
   await redis.quit();
+  await database?.db.destroy();
 });

@@ -4,6 +4,7 @@
  * (failure-policy.ts) and a Redis blink is retried.
  */
 import type { Job } from 'bullmq';
+import type { ArchivePass, LedgerArchive } from '../src/db/ledger-archive.js';
 import type { Logger } from '../src/observability/logger.js';
 import { type MaintenanceJob, maintenanceJobSchema } from '../src/queues/maintenance.js';
 import type { EngineStore } from '../src/redis/engine-store.js';
@@ -20,9 +21,39 @@ export function maintenanceProcessor(deps: {
   keyPrefix: string;
   clock: Clock;
   log: Logger;
+  /** The ledger archive (DATABASE_URL); undefined: the ledger stays in Redis. */
+  archive?: { archive: LedgerArchive; lagAlertSeconds: number } | undefined;
 }) {
+  let lagging = false;
+  let failing = false;
+  /** One error line when the lag passes ARCHIVE_LAG_ALERT_SECONDS, one info line when it is back. */
+  const watchLag = (pass: ArchivePass, limit: number) => {
+    if (pass.lagSeconds > limit && !lagging) {
+      lagging = true;
+      deps.log.error(
+        { lagSeconds: pass.lagSeconds, limitSeconds: limit, reason: pass.error },
+        'ledger archive lag passed ARCHIVE_LAG_ALERT_SECONDS: entries wait in Redis until PostgreSQL has them',
+      );
+    } else if (pass.lagSeconds <= limit && lagging) {
+      lagging = false;
+      deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
+    }
+  };
   return withFailurePolicy(async (job: Job<MaintenanceJob>) => {
     const data = parseJob(maintenanceJobSchema, job);
+    if (data.kind === 'ledger-archive') {
+      if (!deps.archive) return { skipped: 'no DATABASE_URL' };
+      const pass = await deps.archive.archive.runPass();
+      watchLag(pass, deps.archive.lagAlertSeconds);
+      if (pass.error && !failing)
+        deps.log.warn(
+          { reason: pass.error },
+          'ledger archive: copying to PostgreSQL fails; retrying each pass',
+        );
+      else if (!pass.error && failing) deps.log.info('ledger archive: copying to PostgreSQL again');
+      failing = pass.error !== undefined;
+      return pass;
+    }
     if (data.kind === 'alert-sweep') {
       const swept = await deps.alerts.sweep(deps.clock.now());
       if (swept.queued > 0) deps.log.warn(swept, 'alert sweep queued alerts the API had not');

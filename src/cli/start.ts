@@ -2,7 +2,8 @@
  * `npm start`: the whole service on embedded defaults. Without REDIS_URL or REDIS_CLUSTER_NODES
  * it starts a private redis-server (AOF on, data under DATA_DIR, which git ignores), or with
  * REDIS_CLUSTER=<masters> a private Redis Cluster (a replica per master, data under
- * DATA_DIR/cluster/<port>), and stops it on exit; then it runs the HTTP process and the worker
+ * DATA_DIR/cluster/<port>), and stops it on exit; without DATABASE_URL a private PostgreSQL
+ * (PGlite, data under DATA_DIR/pg); then it runs the HTTP process and the worker
  * process as children and stops everything when either ends or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,6 +11,7 @@ import { resolve } from 'node:path';
 import { loadCatalog } from '../config/catalog.js';
 import { inheritedEnv, loadConfig } from '../config/env.js';
 import { WORKER_NODE_FLAGS } from '../config/worker-flags.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../db/embedded-postgres.js';
 import { type EmbeddedCluster, startEmbeddedCluster } from '../redis/embedded-cluster.js';
 import { type EmbeddedRedis, RedisNotInstalledError, startEmbeddedRedis } from '../redis/embedded-server.js';
 import { DEV_WEBHOOK_SECRET, STANDIN_FIXTURES, startStandin } from '../stripe/standin/server.js';
@@ -56,6 +58,17 @@ if (config.embeddedClusterMasters !== undefined) {
   say(`started a private redis-server at ${redis.url} (AOF on, data in ${dir})`);
 }
 
+// No DATABASE_URL: a private PGlite (PostgreSQL in WebAssembly, nothing to install) keeps the
+// archived ledger under DATA_DIR/pg, served on a loopback port for the API and the worker.
+const databaseEnv: Record<string, string> = {};
+let postgres: EmbeddedPostgres | undefined;
+if (!config.database) {
+  const dir = resolve(config.dataDir, 'pg');
+  postgres = await startEmbeddedPostgres({ dir }).catch(startFailed);
+  databaseEnv.DATABASE_URL = postgres.url;
+  say(`no DATABASE_URL: started a private PostgreSQL (PGlite) at ${postgres.url} (data in ${dir})`);
+}
+
 // No Stripe configured: the local stand-in plays Stripe, and says so.
 const stripeEnv: Record<string, string> = {};
 let standin: Awaited<ReturnType<typeof startStandin>> | undefined;
@@ -89,7 +102,7 @@ for (const entry of ['webhooks/main.ts', 'workers/main.ts']) {
   const flags = entry === 'workers/main.ts' ? WORKER_NODE_FLAGS : [];
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry], {
     stdio: 'inherit',
-    env: { ...inheritedEnv(), ...stripeEnv, ...redisEnv },
+    env: { ...inheritedEnv(), ...stripeEnv, ...redisEnv, ...databaseEnv },
   });
   children.push(child);
   child.on('exit', (code, signal) => {
@@ -115,6 +128,10 @@ async function stop(code: number) {
     ),
   );
   await standin?.close();
+  if (postgres) {
+    await postgres.stop();
+    say('stopped the private PostgreSQL (PGlite)');
+  }
   if (redis) {
     await redis.stop();
     say('stopped the private redis-server');

@@ -36,6 +36,14 @@ const apiKeys = z.string().transform((s, ctx) => {
   return keys;
 });
 
+/** A length of time, `30d`, `12h`, `15m` or `90s`, in milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d{1,7}[dhms]$/, 'a duration such as 7d, 12h, 15m or 90s')
+  .transform(
+    (s) => Number(s.slice(0, -1)) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[s.at(-1) as 'd'],
+  );
+
 /** `host:port,host:port,…`: a Redis Cluster's seed nodes (any few of its nodes will do). */
 const clusterNodes = z.string().transform((s, ctx) => {
   const nodes: { host: string; port: number }[] = [];
@@ -116,6 +124,28 @@ const envSchema = z.object({
     .max(60_000)
     .default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
   DATA_DIR: z.string().default('.data'),
+  /**
+   * PostgreSQL, where the ledger is kept for good (R-CON-7). Unset: `npm start` serves a private
+   * PGlite under DATA_DIR/pg; the API and worker then need it set (npm start sets it for them).
+   */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+    .optional(),
+  /** The PostgreSQL schema of burnrate's tables. */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+    .default('public'),
+  /**
+   * How long archived ledger entries stay in Redis as well: `<n>d`, `<n>h`, `<n>m` or `<n>s`.
+   * An entry not yet in PostgreSQL stays whatever its age.
+   */
+  LEDGER_REDIS_RETENTION: duration.default(7 * 24 * 3600 * 1000),
+  /** Workers: how often the archiver copies new ledger entries to PostgreSQL. */
+  ARCHIVE_EVERY_MS: z.coerce.number().int().min(100).default(2000),
+  /** An alert (and /readyz's archive block says so) when the oldest unarchived entry is older. */
+  ARCHIVE_LAG_ALERT_SECONDS: z.coerce.number().int().min(1).default(300),
   BURNRATE_API_KEYS: apiKeys.optional(),
   CATALOG_PATH: z.string().default('catalog/catalog.example.json'),
   /** How long a usage idempotency key answers with its first reply. */
@@ -199,6 +229,14 @@ export interface Config {
   /** Replicas a debit must reach before it is answered (REDIS_WAIT_REPLICAS). */
   waitReplicas: number;
   dataDir: string;
+  /** PostgreSQL (DATABASE_URL); undefined: none configured. */
+  database: { url: string; schema: string } | undefined;
+  archive: {
+    /** How long archived entries stay in Redis too (ms). */
+    redisRetentionMs: number;
+    everyMs: number;
+    lagAlertSeconds: number;
+  };
   apiKeys: { role: Role; key: string }[];
   /** True when no BURNRATE_API_KEYS was given and the development keys are in force. */
   devApiKeys: boolean;
@@ -266,6 +304,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     grantReplicas: e.REDIS_GRANT_REPLICAS ?? (e.REDIS_CLUSTER_NODES ? 1 : 0),
     waitReplicas: e.REDIS_WAIT_REPLICAS,
     dataDir: e.DATA_DIR,
+    database: e.DATABASE_URL ? { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA } : undefined,
+    archive: {
+      redisRetentionMs: e.LEDGER_REDIS_RETENTION,
+      everyMs: e.ARCHIVE_EVERY_MS,
+      lagAlertSeconds: e.ARCHIVE_LAG_ALERT_SECONDS,
+    },
     apiKeys: e.BURNRATE_API_KEYS ?? (apiKeys.parse(DEV_API_KEYS) as { role: Role; key: string }[]),
     devApiKeys: !e.BURNRATE_API_KEYS,
     catalogPath: e.CATALOG_PATH,

@@ -19,8 +19,11 @@ export interface AppDeps {
   service: Services;
   metrics: Metrics;
   log: Logger;
-  /** Resolves when Redis and the queues answer; rejects otherwise (within the command timeout). */
-  ready(): Promise<void>;
+  /**
+   * Resolves when Redis and the queues answer, with what /readyz adds (the archive's lag);
+   * rejects otherwise (within the command timeout).
+   */
+  ready(): Promise<Record<string, unknown> | undefined>;
   /** After a command timed out: drops the connections that are stalled (src/redis/clients.ts). */
   onRedisStall?(): void;
   /** Routes mounted before the API's (the Stripe webhook needs its raw body). */
@@ -41,13 +44,14 @@ export function createApp(deps: AppDeps): Express {
   const outage = new OutageLog({
     log: deps.log,
     what: 'Redis',
-    probe: deps.ready,
+    probe: async () => {
+      await deps.ready();
+    },
     ...(deps.onRedisStall ? { onStall: deps.onRedisStall } : {}),
   });
   app.get('/readyz', async (req, res) => {
     try {
-      await deps.ready();
-      res.json({ ok: true });
+      res.json({ ok: true, ...(await deps.ready()) });
     } catch (err) {
       outage.refuse(err, { method: req.method, path: req.path });
       res

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
+import type { Db } from '../db/database.js';
+import { archiveHealth } from '../db/ledger-archive.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { pingAll, type RedisClient, stallGuard } from '../redis/clients.js';
@@ -30,6 +32,8 @@ export async function startHttp(o: {
   alertQueue?: Queue;
   /** Other fail-fast clients requests depend on (the queues' producer): checked by /readyz too. */
   otherRedis?: readonly RedisClient[];
+  /** PostgreSQL (DATABASE_URL): the ledger's archived part. */
+  db?: Db | undefined;
 }): Promise<HttpServer> {
   const clients = [o.redis, ...(o.otherRedis ?? [])];
   const metrics = new Metrics({ defaults: true });
@@ -40,7 +44,9 @@ export async function startHttp(o: {
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.enqueueInvoicingRun ? { enqueueInvoicingRun: o.enqueueInvoicingRun } : {}),
     ...(o.alertQueue ? { alertQueue: o.alertQueue } : {}),
+    db: o.db,
   });
+  const { config } = o.runtime;
   const app = createApp({
     config: o.runtime.config,
     service,
@@ -49,6 +55,9 @@ export async function startHttp(o: {
     ready: async () => {
       // Every master of a cluster: each holds its own share of the workspaces.
       await Promise.all(clients.map(pingAll));
+      if (!o.db) return undefined;
+      // Debits go on while PostgreSQL is down: the lag is reported, not a reason to be unready.
+      return { archive: await archiveHealth(o.redis, config) };
     },
     onRedisStall: stallGuard(clients),
     ...(o.mountBefore ? { mountBefore: o.mountBefore } : {}),

@@ -555,7 +555,8 @@ export class EngineStore {
   }
 }
 
-function toLedgerRow([id, flat]: [string, string[]]): LedgerRow {
+/** A ledger stream entry as a row. */
+export function toLedgerRow([id, flat]: [string, string[]]): LedgerRow {
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
   return {

@@ -35,6 +35,8 @@ export interface WorkspaceKeys {
   adjustmentIdem(key: string): string;
   /** Written before WAIT, so a replica having it has every earlier write of the slot (replicas.ts). */
   replicaFence: string;
+  /** The id of the last ledger entry copied to PostgreSQL (src/db/ledger-archive.ts). */
+  archived: string;
 }
 
 export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKeys {
@@ -55,6 +57,7 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     usageIdem: (key) => `${base}:idem:usage:${key}`,
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
     replicaFence: `${base}:fence`,
+    archived: `${base}:archived`,
   };
 }
 
@@ -118,4 +121,9 @@ export function invoicingRunsKey(prefix: string, month: string): string {
  */
 export function stripeRateKey(prefix: string): string {
   return `{${prefix}stripe-rate}`;
+}
+
+/** The archiver's last pass: its lag and when it ran (a hash; /readyz reads it). */
+export function archiveStatusKey(prefix: string): string {
+  return `${prefix}archive:status`;
 }

@@ -1,5 +1,6 @@
 /** The platform's use cases, one service per job, built over one store and catalog. */
 
+import type { LedgerHistory } from '../db/ledger-history.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -10,11 +11,13 @@ import { CheckoutService } from './checkout-service.js';
 import type { Clock } from './clock.js';
 import type { Invoicer } from './invoicing.js';
 import { InvoicingRuns } from './invoicing-runs.js';
+import { LedgerReader } from './ledger-reader.js';
 import { ReadViews } from './read-views.js';
 import { type DebitMetrics, UsageService } from './usage-service.js';
 import { WorkspaceService } from './workspace-service.js';
 
 export interface Services {
+  ledger: LedgerReader;
   usage: UsageService;
   workspaces: WorkspaceService;
   checkout: CheckoutService;
@@ -40,11 +43,15 @@ export function createServices(deps: {
   alerts: AlertService;
   /** Replicas a debit must reach before it is answered (REDIS_WAIT_REPLICAS). */
   waitReplicas?: number | undefined;
+  /** PostgreSQL's part of the ledger (DATABASE_URL); undefined: all of it is in Redis. */
+  history?: LedgerHistory | undefined;
 }): Services {
   const { redis, store, catalog, clock, alerts } = deps;
   const stripeRecords = new StripeRecords({ redis, keyPrefix: deps.keyPrefix, stripe: deps.stripe });
-  const views = new ReadViews({ store, catalog, clock, alerts });
+  const ledger = new LedgerReader({ store, history: deps.history });
+  const views = new ReadViews({ store, catalog, clock, alerts, ledger });
   return {
+    ledger,
     usage: new UsageService({
       redis,
       store,

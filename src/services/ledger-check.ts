@@ -9,6 +9,7 @@
  */
 import { formatUnits } from '../domain/units.js';
 import type { EngineStore, LedgerRow, StoredState } from '../redis/engine-store.js';
+import { LedgerReader } from './ledger-reader.js';
 
 /** The balances the ledger adds up to. */
 export interface LedgerTotals {
@@ -32,13 +33,14 @@ export async function checkLedger(
   store: EngineStore,
   workspaceId: string,
   now: number,
+  /** The whole ledger, PostgreSQL's part included; without it, what Redis has. */
+  reader: LedgerReader = new LedgerReader({ store }),
 ): Promise<LedgerCheck> {
   // The snapshot goes first: rolling an ended cycle writes ledger entries the replay must see.
   const snap = await store.snapshot(workspaceId, now);
   const empty: LedgerTotals = { included: 0, prepaid: 0, lots: {}, flexCycle: 0, flexMonths: {} };
   if (!snap) return { ok: false, problems: [`workspace ${workspaceId} does not exist`], recomputed: empty };
-  const rows: LedgerRow[] = [];
-  for await (const row of store.ledgerAll(workspaceId)) rows.push(row);
+  const rows = await reader.all(workspaceId);
   const [lotBalances, openLots, flexMonths] = await Promise.all([
     store.lotBalances(workspaceId),
     store.lots(workspaceId),

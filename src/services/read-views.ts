@@ -19,6 +19,7 @@ import type { EngineStore } from '../redis/engine-store.js';
 import type { AlertService } from './alerts.js';
 import { balanceView } from './balance-view.js';
 import type { Clock } from './clock.js';
+import type { LedgerReader } from './ledger-reader.js';
 import { requireWorkspace } from './require-workspace.js';
 import { type GroupBy, UsageView } from './usage-view.js';
 
@@ -36,6 +37,8 @@ export class ReadViews {
       clock: Clock;
       /** Banners (R-ALR-2) and the alert history recommendations read (R-ALR-4). */
       alerts: AlertService;
+      /** The ledger across Redis and PostgreSQL. */
+      ledger: LedgerReader;
     },
   ) {
     this.usage = new UsageView({ store: deps.store, catalog: deps.catalog });
@@ -128,7 +131,7 @@ export class ReadViews {
 
   async ledger(workspaceId: string, q: { limit: number; cursor?: string | undefined }) {
     await this.requireWorkspace(workspaceId);
-    const page = await this.deps.store.ledgerPage({ workspaceId, ...q });
+    const page = await this.deps.ledger.page({ workspaceId, ...q });
     return {
       entries: page.entries.map((e) => ({
         id: e.id,

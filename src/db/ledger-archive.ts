@@ -1,0 +1,227 @@
+/**
+ * The ledger for good (R-CON-7): every entry of every workspace's ledger stream is copied to
+ * PostgreSQL's `ledger_entries`, then trimmed from Redis once it is both copied and older than
+ * LEDGER_REDIS_RETENTION. Redis keeps the recent part for the hot path and the seam; an entry
+ * not yet copied stays in Redis whatever its age, so PostgreSQL being down loses nothing (the
+ * copy waits and catches up).
+ *
+ * Per workspace a watermark (`{ws:<id>}:archived`, the id of the last entry copied) says where
+ * the next copy starts. Copying is idempotent: the stream id is the row's primary key and the
+ * INSERT skips rows it has, so a crash between the INSERT and the watermark (or two workers on
+ * the same workspace) copies again and adds nothing twice.
+ */
+import type { RedisClient } from '../redis/clients.js';
+import { type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
+import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
+import { workspacePages } from '../redis/workspace-pages.js';
+import type { Db } from './database.js';
+
+/** Entries read from a stream and inserted at once. */
+const PAGE = 1000;
+/** Workspaces copied at the same time in a pass. */
+const PARALLEL = 8;
+/** The fields every entry has; the rest go to `extra`. */
+const CORE_FIELDS = new Set(['at', 'type', 'kind', 'units', 'bal', 'ref']);
+
+/** "<ms>-<seq>" as two numbers. */
+export function parseStreamId(id: string): { ms: number; seq: number } {
+  const i = id.indexOf('-');
+  return { ms: Number(id.slice(0, i)), seq: Number(id.slice(i + 1)) };
+}
+
+const compareIds = (a: string, b: string) => {
+  const x = parseStreamId(a);
+  const y = parseStreamId(b);
+  return x.ms - y.ms || x.seq - y.seq;
+};
+
+/** A row of `ledger_entries` as the ledger views read it. */
+export function rowOfRecord(r: {
+  stream_ms: string;
+  stream_seq: string;
+  at_ms: string;
+  type: string;
+  kind: string;
+  units: string;
+  balance_after: string;
+  ref: string;
+  extra: Record<string, string>;
+}): LedgerRow {
+  const fields: Record<string, string> = {
+    at: r.at_ms,
+    type: r.type,
+    kind: r.kind,
+    units: r.units,
+    bal: r.balance_after,
+    ref: r.ref,
+    ...r.extra,
+  };
+  return {
+    id: `${r.stream_ms}-${r.stream_seq}`,
+    at: Number(r.at_ms),
+    type: r.type,
+    kind: r.kind,
+    units: Number(r.units),
+    balanceAfter: Number(r.balance_after),
+    ref: r.ref,
+    fields,
+  };
+}
+
+export interface ArchivePass {
+  workspaces: number;
+  copied: number;
+  trimmed: number;
+  /** Age (s) of the oldest entry not in PostgreSQL after the pass; 0 when none is left. */
+  lagSeconds: number;
+  /** Why a copy failed (PostgreSQL down); the pass went on with the other workspaces. */
+  error?: string;
+}
+
+export class LedgerArchive {
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      db: Db;
+      keyPrefix: string;
+      /** How long copied entries stay in Redis too (ms). */
+      redisRetentionMs: number;
+      /** Wall clock (stream ids are Redis' wall-clock ms). */
+      now?: () => number;
+    },
+  ) {}
+
+  private now() {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /** Copies what is new in one workspace's ledger, then trims; how many copied and trimmed. */
+  async archiveWorkspace(workspaceId: string): Promise<{ copied: number; trimmed: number }> {
+    const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
+    let mark = await this.deps.redis.get(k.archived);
+    let copied = 0;
+    for (;;) {
+      const raw = await this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
+      if (raw.length === 0) break;
+      await this.insert(workspaceId, raw.map(toLedgerRow));
+      const last = raw[raw.length - 1]![0];
+      await this.raiseMark(k.archived, last);
+      mark = last;
+      copied += raw.length;
+      if (raw.length < PAGE) break;
+    }
+    const trimmed = mark ? await this.trim(k.ledger, mark) : 0;
+    return { copied, trimmed };
+  }
+
+  /** One INSERT of a page; rows it has already (a re-copy) are skipped. */
+  private async insert(workspaceId: string, rows: LedgerRow[]): Promise<void> {
+    await this.deps.db
+      .insertInto('ledger_entries')
+      .values(
+        rows.map((r) => {
+          const { ms, seq } = parseStreamId(r.id);
+          const extra = Object.fromEntries(Object.entries(r.fields).filter(([f]) => !CORE_FIELDS.has(f)));
+          return {
+            workspace_id: workspaceId,
+            stream_ms: ms,
+            stream_seq: seq,
+            at_ms: r.at,
+            type: r.type,
+            kind: r.kind,
+            units: r.units,
+            balance_after: r.balanceAfter,
+            ref: r.ref,
+            extra: JSON.stringify(extra),
+          };
+        }),
+      )
+      .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
+      .execute();
+  }
+
+  /** The watermark moves forward only: a slower copier finishing late never moves it back. */
+  private async raiseMark(key: string, id: string): Promise<void> {
+    const current = await this.deps.redis.get(key);
+    if (current === null || compareIds(id, current) > 0) await this.deps.redis.set(key, id);
+  }
+
+  /**
+   * Removes entries that are copied (id ≤ the watermark) and older than the retention.
+   * XTRIM MINID keeps every id ≥ the threshold: the smaller of the retention's edge and the id
+   * right after the watermark.
+   */
+  private async trim(ledgerKey: string, mark: string): Promise<number> {
+    const edge = `${Math.max(0, this.now() - this.deps.redisRetentionMs)}-0`;
+    const { ms, seq } = parseStreamId(mark);
+    const afterMark = `${ms}-${seq + 1}`;
+    const threshold = compareIds(edge, afterMark) < 0 ? edge : afterMark;
+    return Number(await this.deps.redis.xtrim(ledgerKey, 'MINID', threshold));
+  }
+
+  /**
+   * One pass over every workspace. A failed copy (PostgreSQL down) is counted and the pass
+   * goes on; the lag is measured from Redis either way, and written for /readyz.
+   */
+  async runPass(): Promise<ArchivePass> {
+    const pass: ArchivePass = { workspaces: 0, copied: 0, trimmed: 0, lagSeconds: 0 };
+    let oldestUnarchived = Number.POSITIVE_INFINITY;
+    for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
+      for (let i = 0; i < ids.length; i += PARALLEL) {
+        await Promise.all(
+          ids.slice(i, i + PARALLEL).map(async (id) => {
+            pass.workspaces++;
+            try {
+              const r = await this.archiveWorkspace(id);
+              pass.copied += r.copied;
+              pass.trimmed += r.trimmed;
+            } catch (err) {
+              pass.error ??= (err as Error).message;
+            }
+            const left = await this.oldestUnarchivedMs(id);
+            if (left !== null) oldestUnarchived = Math.min(oldestUnarchived, left);
+          }),
+        );
+      }
+    }
+    if (Number.isFinite(oldestUnarchived))
+      pass.lagSeconds = Math.max(0, Math.round((this.now() - oldestUnarchived) / 1000));
+    await this.deps.redis.hset(archiveStatusKey(this.deps.keyPrefix), {
+      lagSeconds: pass.lagSeconds,
+      at: this.now(),
+      error: pass.error ?? '',
+    });
+    return pass;
+  }
+
+  /** When the oldest entry not yet copied was written (ms), or null when all are. */
+  private async oldestUnarchivedMs(workspaceId: string): Promise<number | null> {
+    const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
+    const mark = await this.deps.redis.get(k.archived);
+    const next = await this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', 1);
+    return next.length === 0 ? null : parseStreamId(next[0]![0]).ms;
+  }
+}
+
+/**
+ * The archive as /readyz shows it: the lag its last pass measured, when that was, and `alert`
+ * when the lag passed ARCHIVE_LAG_ALERT_SECONDS or no pass ran for that long (no worker
+ * archives: entries pile up in Redis unseen).
+ */
+export async function archiveHealth(
+  redis: RedisClient,
+  config: { redisPrefix: string; archive: { lagAlertSeconds: number } },
+  now = Date.now(),
+): Promise<{ lagSeconds: number | null; lastPassAt: string | null; alert: boolean; error: string | null }> {
+  const h = await redis.hgetall(archiveStatusKey(config.redisPrefix));
+  const limit = config.archive.lagAlertSeconds;
+  if (!h.at) return { lagSeconds: null, lastPassAt: null, alert: false, error: null };
+  const lagSeconds = Number(h.lagSeconds);
+  const sincePass = (now - Number(h.at)) / 1000;
+  return {
+    lagSeconds,
+    lastPassAt: new Date(Number(h.at)).toISOString(),
+    alert: lagSeconds > limit || sincePass > limit,
+    error: h.error || null,
+  };
+}

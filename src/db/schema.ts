@@ -1,0 +1,31 @@
+/**
+ * The PostgreSQL tables, as Kysely sees them. PostgreSQL keeps the ledger for good (R-CON-7);
+ * Redis keeps its recent part, for the hot path (src/db/archiver.ts moves it).
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+/** A bigint column: written as a number or string, read back as a string (pg's int8). */
+type Int8 = ColumnType<string, number | string | bigint, number | string | bigint>;
+
+/** One ledger entry, as the debit and grant scripts wrote it to the workspace's stream. */
+export interface LedgerEntriesTable {
+  workspace_id: string;
+  /** The entry's stream id "<ms>-<seq>": unique per workspace, and its order. */
+  stream_ms: Int8;
+  stream_seq: Int8;
+  /** When it happened on burnrate's clock (ms), as the entry's `at`. */
+  at_ms: Int8;
+  type: string;
+  kind: string;
+  /** Signed units (1/10,000 credit): negative spends, positive grants. */
+  units: Int8;
+  balance_after: Int8;
+  ref: string;
+  /** The entry's other fields (lot, feature, month, …), as written. */
+  extra: ColumnType<Record<string, string>, string, string>;
+  archived_at: Generated<Date>;
+}
+
+export interface Database {
+  ledger_entries: LedgerEntriesTable;
+}
