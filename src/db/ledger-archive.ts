@@ -95,22 +95,30 @@ export class LedgerArchive {
     return this.deps.now?.() ?? Date.now();
   }
 
-  /** Copies what is new in one workspace's ledger, then trims; how many copied and trimmed. */
+  /**
+   * Copies what is new in one workspace's ledger, then trims; how many copied and trimmed. A
+   * copy that fails (PostgreSQL down) still trims what earlier copies covered, then throws.
+   */
   async archiveWorkspace(workspaceId: string): Promise<{ copied: number; trimmed: number }> {
     const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
     let mark = await this.deps.redis.get(k.archived);
     let copied = 0;
-    for (;;) {
-      const raw = await this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
-      if (raw.length === 0) break;
-      await this.insert(workspaceId, raw.map(toLedgerRow));
-      const last = raw[raw.length - 1]![0];
-      await this.raiseMark(k.archived, last);
-      mark = last;
-      copied += raw.length;
-      if (raw.length < PAGE) break;
+    let trimmed = 0;
+    try {
+      for (;;) {
+        const raw = await this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
+        if (raw.length === 0) break;
+        await this.insert(workspaceId, raw.map(toLedgerRow));
+        const last = raw[raw.length - 1]![0];
+        await this.raiseMark(k.archived, last);
+        mark = last;
+        copied += raw.length;
+        if (raw.length < PAGE) break;
+      }
+    } finally {
+      // Runs after a failed copy too: entries copied before stay trimmable while PostgreSQL is down.
+      if (mark) trimmed = await this.trim(k.ledger, mark);
     }
-    const trimmed = mark ? await this.trim(k.ledger, mark) : 0;
     return { copied, trimmed };
   }
 

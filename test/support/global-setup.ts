@@ -4,12 +4,19 @@
  * masters with a replica each (the cluster leg of `.ci/run`, R-OPS-4). Each test file works
  * under its own key prefix (test/support/redis.ts), so files never see each other's data and
  * can run in any order.
+ *
+ * And one PostgreSQL for the tests that use it: the machine's on 127.0.0.1:5432 (database
+ * `test`) when it answers, else a private PGlite served on a loopback port, so a fresh
+ * machine needs none. BURNRATE_TEST_DATABASE_URL names another. Each test file works in a
+ * schema of its own (test/support/db.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import type { RedisTarget } from '../../src/redis/clients.js';
 import { startEmbeddedCluster } from '../../src/redis/embedded-cluster.js';
 import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
@@ -17,7 +24,34 @@ import { startEmbeddedRedis } from '../../src/redis/embedded-server.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     redisTarget: RedisTarget;
+    databaseUrl: string;
   }
+}
+
+const MACHINE_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Whether a PostgreSQL answers at `url` within a second. */
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The tests' PostgreSQL, and how to stop it when it is ours. */
+async function testDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
+  const url = process.env.BURNRATE_TEST_DATABASE_URL ?? MACHINE_DATABASE_URL;
+  if (await answers(url)) return { url, stop: async () => {} };
+  if (process.env.BURNRATE_TEST_DATABASE_URL)
+    throw new Error('BURNRATE_TEST_DATABASE_URL is set but no PostgreSQL answers there');
+  return startEmbeddedPostgres();
 }
 
 /**
@@ -49,7 +83,10 @@ export default async function setup(project: TestProject) {
     project.provide('redisTarget', { url: redis.url });
     stop = redis.stop;
   }
+  const database = await testDatabase();
+  project.provide('databaseUrl', database.url);
   return async () => {
+    await database.stop();
     await stop();
     rmSync(dir, { recursive: true, force: true });
   };

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { loadCatalog } from '../../src/config/catalog.js';
 import { loadConfig } from '../../src/config/env.js';
+import { openDatabase } from '../../src/db/database.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
@@ -79,6 +80,8 @@ export async function startTestApi(
       now += ms;
     },
   };
+  // DATABASE_URL in env: the ledger's archived part (its schema migrated by testDatabase()).
+  const db = runtime.config.database ? openDatabase(runtime.config.database) : undefined;
   const redis = await connectApiRedis(target);
   const log = opts.log ?? createLogger({ level: 'silent', name: 'test' });
   const queueConnection = producerConnection(target);
@@ -107,6 +110,7 @@ export async function startTestApi(
     runtime,
     redis,
     otherRedis: [queueConnection],
+    db,
     log,
     port: 0,
     clock,
@@ -120,7 +124,13 @@ export async function startTestApi(
   });
   const reader = defineScripts(testClient({}, target));
   reader.on('error', () => {}); // a test may stop this Redis on purpose
-  const { store, service, alerts, invoicer } = buildService({ runtime, redis: reader, clock, alertQueue });
+  const { store, service, alerts, invoicer } = buildService({
+    runtime,
+    redis: reader,
+    clock,
+    alertQueue,
+    db,
+  });
   const base = `http://127.0.0.1:${http.port}`;
   return {
     base,
@@ -160,6 +170,7 @@ export async function startTestApi(
       await alertQueue.close().catch(() => {});
       await redis.quit();
       await reader.quit();
+      await db?.destroy();
     },
   };
 }

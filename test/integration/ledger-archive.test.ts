@@ -1,0 +1,262 @@
+/**
+ * The ledger kept for good in PostgreSQL (R-CON-7, R-USE-2; issue 10): the archiver copies
+ * every entry once, a crash between its copy and its watermark copies nothing twice and loses
+ * nothing, Redis is trimmed only of entries PostgreSQL has, pages run across the seam with no
+ * gap and no repeat, the ledger check adds up both parts, and a PostgreSQL that is down stops
+ * neither the debits nor Redis keeping every entry until it is back (with the lag on /readyz).
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { LedgerArchive } from '../../src/db/ledger-archive.js';
+import { workspaceKeys } from '../../src/redis/keys.js';
+import { checkLedger } from '../../src/services/ledger-check.js';
+import { LedgerReader } from '../../src/services/ledger-reader.js';
+import { type TestDatabase, testDatabase } from '../support/db.js';
+import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+
+let tdb: TestDatabase;
+let api: TestApi;
+beforeAll(async () => {
+  tdb = await testDatabase();
+  api = await startTestApi({ now: Date.now(), env: { ...tdb.env, ARCHIVE_LAG_ALERT_SECONDS: '60' } });
+});
+afterAll(async () => {
+  await api.close();
+  await tdb.close();
+});
+
+let seq = 0;
+async function workspaceWithDebits(id: string, debits: number) {
+  expect((await api.call('PUT', `/v1/workspaces/${id}`, { body: { planId: 'growth' } })).status).toBe(201);
+  await spend(id, debits);
+}
+async function spend(id: string, debits: number) {
+  for (let i = 0; i < debits; i++) {
+    const res = await api.call('POST', `/v1/workspaces/${id}/usage`, {
+      key: PLATFORM,
+      body: { idempotencyKey: `k${++seq}`, credits: 1 },
+    });
+    expect(res.status).toBe(200);
+  }
+}
+
+/** Every entry id in Redis, oldest first. */
+async function redisIds(id: string): Promise<string[]> {
+  const raw = await api.redis.xrange(workspaceKeys(api.prefix, id).ledger, '-', '+');
+  return raw.map(([entryId]) => entryId);
+}
+async function archivedIds(id: string): Promise<string[]> {
+  const rows = await tdb.db
+    .selectFrom('ledger_entries')
+    .select(['stream_ms', 'stream_seq'])
+    .where('workspace_id', '=', id)
+    .orderBy('stream_ms')
+    .orderBy('stream_seq')
+    .execute();
+  return rows.map((r) => `${r.stream_ms}-${r.stream_seq}`);
+}
+
+/** Every page of GET …/ledger, following nextCursor. */
+async function pageAll(id: string, limit: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  for (let pages = 0; pages < 100; pages++) {
+    const q: string = cursor ? `&cursor=${cursor}` : '';
+    const res = await api.call('GET', `/v1/workspaces/${id}/ledger?limit=${limit}${q}`, { key: PLATFORM });
+    expect(res.status).toBe(200);
+    expect(res.body.entries.length).toBeLessThanOrEqual(limit);
+    ids.push(...res.body.entries.map((e: { id: string }) => e.id));
+    cursor = res.body.nextCursor;
+    if (cursor === null) return ids;
+  }
+  throw new Error('more than 100 pages');
+}
+
+const archiver = (o: { retentionMs: number; now?: () => number; db?: TestDatabase['db'] }) =>
+  new LedgerArchive({
+    redis: api.redis,
+    db: o.db ?? tdb.db,
+    keyPrefix: api.prefix,
+    redisRetentionMs: o.retentionMs,
+    ...(o.now ? { now: o.now } : {}),
+  });
+
+const byId = (a: string, b: string) => {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am! - bm! || as! - bs!;
+};
+
+describe('copying', () => {
+  it('copies every entry once and trims only what is copied and past the retention', async () => {
+    await workspaceWithDebits('copy', 12);
+    const before = await redisIds('copy');
+    expect(before).toHaveLength(13); // the cycle's grant and 12 debits
+    // A week's retention: everything is copied, nothing is old enough to leave Redis.
+    expect(await archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('copy')).toEqual({
+      copied: 13,
+      trimmed: 0,
+    });
+    expect(await archivedIds('copy')).toEqual(before);
+    expect(await redisIds('copy')).toEqual(before);
+    // Again: nothing new to copy.
+    expect((await archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('copy')).copied).toBe(0);
+    // The retention's edge inside the ledger: the entries before it leave Redis, the rest stay.
+    const edge = Number(before[6]!.split('-')[0]);
+    const trimmedAt = archiver({ retentionMs: 1000, now: () => edge + 1000 });
+    await trimmedAt.archiveWorkspace('copy');
+    const left = await redisIds('copy');
+    expect(left[0]!.split('-')[0]).toBe(String(edge));
+    expect(left.every((id) => before.includes(id))).toBe(true);
+    expect(await archivedIds('copy')).toEqual(before);
+  });
+
+  it('a crash between the copy and the watermark copies nothing twice and loses nothing', async () => {
+    await workspaceWithDebits('crash', 20);
+    const all = await redisIds('crash');
+    const a = archiver({ retentionMs: 7 * 86_400_000 });
+    await a.archiveWorkspace('crash');
+    // As if the process died after the INSERT of the last page, before its watermark, and the
+    // copy of an earlier page was lost with its transaction: the watermark back at the start,
+    // half the rows gone.
+    await api.redis.del(workspaceKeys(api.prefix, 'crash').archived);
+    await tdb.db
+      .deleteFrom('ledger_entries')
+      .where('workspace_id', '=', 'crash')
+      .where('stream_ms', '<=', all[10]!.split('-')[0]!)
+      .execute();
+    await a.archiveWorkspace('crash');
+    expect(await archivedIds('crash')).toEqual(all);
+  });
+
+  it('a watermark never moves back: a slower copier finishing late leaves it where it is', async () => {
+    await workspaceWithDebits('mark', 3);
+    const all = await redisIds('mark');
+    const markKey = workspaceKeys(api.prefix, 'mark').archived;
+    await archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('mark');
+    expect(await api.redis.get(markKey)).toBe(all.at(-1));
+    await api.redis.set(markKey, all.at(-1)!);
+    // Two archivers at once copy the same entries; the rows are unique by stream id.
+    await Promise.all([
+      archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('mark'),
+      archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('mark'),
+    ]);
+    expect(await archivedIds('mark')).toEqual(all);
+    expect(await api.redis.get(markKey)).toBe(all.at(-1));
+  });
+});
+
+describe('reading across the seam', () => {
+  it('pages newest first through Redis and PostgreSQL with no gap and no repeat', async () => {
+    await workspaceWithDebits('seam', 17);
+    const first = await redisIds('seam');
+    // Everything copied; all but the newest 5 trimmed from Redis.
+    const edge = Number(first[first.length - 5]!.split('-')[0]);
+    await archiver({ retentionMs: 1, now: () => edge + 1 }).archiveWorkspace('seam');
+    const inRedis = await redisIds('seam');
+    expect(inRedis.length).toBeLessThan(first.length);
+    expect(inRedis.length).toBeGreaterThan(0);
+    await spend('seam', 6); // in Redis only
+    const expected = [...new Set([...(await archivedIds('seam')), ...(await redisIds('seam'))])]
+      .sort(byId)
+      .reverse();
+    expect(expected).toHaveLength(first.length + 6);
+    for (const limit of [1, 4, 5, 7, 100]) expect(await pageAll('seam', limit)).toEqual(expected);
+  });
+
+  it('a ledger trimmed empty in Redis still pages, and the ledger check adds up both parts', async () => {
+    await workspaceWithDebits('gone', 9);
+    const all = await redisIds('gone');
+    await archiver({ retentionMs: 1, now: () => Date.now() + 60_000 }).archiveWorkspace('gone');
+    expect(await redisIds('gone')).toEqual([]);
+    expect(await pageAll('gone', 4)).toEqual([...all].reverse());
+    const now = api.clock.now();
+    expect((await checkLedger(api.store, 'gone', now, api.service.ledger)).problems).toEqual([]);
+    // Redis' part alone no longer adds up: the check really reads PostgreSQL's.
+    const redisOnly = await checkLedger(api.store, 'gone', now, new LedgerReader({ store: api.store }));
+    expect(redisOnly.ok).toBe(false);
+  });
+});
+
+/** A TCP relay to PostgreSQL that the test can cut and restore, as a database going down. */
+async function relay(
+  target: string,
+): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
+  const t = new URL(target);
+  const sockets = new Set<Socket>();
+  let server: Server;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(t.port || 5432), t.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {});
+          s.on('close', () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  await listen();
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.href,
+    cut: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    restore: listen,
+  };
+}
+
+describe('PostgreSQL down', () => {
+  it('debits go on, Redis keeps every entry, /readyz shows the lag, and the archive catches up', async () => {
+    const link = await relay(tdb.url);
+    const db = openDatabase({ url: link.url, schema: tdb.schema });
+    try {
+      await workspaceWithDebits('down', 2);
+      // Far in the future: every entry is past the retention, so only "not yet copied" keeps it.
+      const later = () => Date.now() + 3_600_000;
+      const a = archiver({ retentionMs: 1000, now: later, db });
+      const copiedBefore = await redisIds('down');
+      await a.archiveWorkspace('down');
+      await spend('down', 5);
+      await link.cut();
+      await spend('down', 5);
+      const all = [...copiedBefore, ...(await redisIds('down'))];
+      const pass = await a.runPass();
+      expect(pass.error).toBeTruthy();
+      // What was copied before left Redis; the ten debits since wait in Redis, past the retention.
+      expect(await redisIds('down')).toEqual(all.slice(copiedBefore.length));
+      expect(await redisIds('down')).toHaveLength(10);
+      expect(pass.lagSeconds).toBeGreaterThan(3000);
+      const ready = await api.call('GET', '/readyz', { key: null });
+      expect(ready.status).toBe(200);
+      expect(ready.body.archive).toMatchObject({ alert: true });
+      expect(ready.body.archive.lagSeconds).toBeGreaterThan(60);
+
+      await link.restore();
+      const caughtUp = await a.runPass();
+      expect(caughtUp.error).toBeUndefined();
+      expect(caughtUp.lagSeconds).toBe(0);
+      expect(await archivedIds('down')).toEqual(all);
+      expect(await redisIds('down')).toEqual([]);
+      expect(await pageAll('down', 3)).toEqual([...all].reverse());
+      const ready2 = await api.call('GET', '/readyz', { key: null });
+      expect(ready2.body.archive).toMatchObject({ alert: false, lagSeconds: 0, error: null });
+    } finally {
+      await db.destroy();
+      await link.cut().catch(() => {});
+    }
+  }, 30_000);
+});
