@@ -29,15 +29,26 @@ export function parseOr400<S extends z.ZodType>(schema: S, data: unknown, what: 
   return parsed.data;
 }
 
+/**
+ * ioredis' words for a connection that is down or went down under a command. Two are a Cluster
+ * failing over (a master SIGKILLed under load, test/integration/cluster-failover.test.ts):
+ * "Command aborted due to connection close", a pipelined command whose node died after it was
+ * sent (it may have run: a retry with the same Idempotency-Key, or Stripe's redelivery, finds
+ * out), and "Too many Cluster redirections", ioredis' retries of CLUSTERDOWN or MOVED used up
+ * before the replica was promoted.
+ */
 const REDIS_DOWN =
-  /Stream isn't writeable|Cluster isn't ready|Connection is closed|Command timed out|Failed to refresh slots cache|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
+  /Stream isn't writeable|Cluster isn't ready|Connection is closed|Command aborted due to connection close|Too many Cluster redirections|Command timed out|Failed to refresh slots cache|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries/i;
 /**
  * Redis's own replies that say it cannot serve now: loading, busy with a script, a replica
- * after a failover (READONLY), a failed disk write (MISCONF), out of memory, auth lost, or a
- * cluster without a master for the slot.
+ * after a failover (READONLY), a failed disk write (MISCONF), out of memory, auth lost, a
+ * cluster without a master for the slot, or a slot that lives elsewhere now (MOVED, ASK: the
+ * command was not run). ioredis follows a redirect itself, except in a pipeline whose commands
+ * got different ones: the API's auto-pipeline sends the debits of several slots of one master
+ * together, and after that master's failover each of them got its own slot's MOVED.
  */
 const REDIS_REFUSING =
-  /^(LOADING|BUSY|READONLY|MISCONF|OOM|NOAUTH|WRONGPASS|CLUSTERDOWN|TRYAGAIN|MASTERDOWN) /;
+  /^(LOADING|BUSY|READONLY|MISCONF|OOM|NOAUTH|WRONGPASS|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|MOVED|ASK) /;
 
 /**
  * A Redis that cannot be reached, or does not answer in time (stalled): the request fails with

@@ -83,12 +83,16 @@ it('Redis replies that say it cannot serve now are unavailable, not internal', (
     'BUSY Redis is busy running a script.',
     'CLUSTERDOWN The cluster is down',
     'TRYAGAIN Multiple keys request during rehashing of slot',
+    'MOVED 3744 127.0.0.1:28829',
+    'ASK 3744 127.0.0.1:28829',
     'MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no',
     'NOAUTH Authentication required.',
     'WRONGPASS invalid username-password pair or user is disabled.',
     "Cluster isn't ready and enableOfflineQueue options is false",
     'Failed to refresh slots cache.',
     'Command timed out',
+    'Command aborted due to connection close',
+    'Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down',
   ]) {
     expect(isRedisUnavailable(new Error(message)), message).toBe(true);
   }
