@@ -5,6 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { Database } from './schema.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_ledger_entries': {
@@ -29,6 +30,64 @@ const MIGRATIONS: Record<string, Migration> = {
         .createIndex('ledger_entries_at')
         .on('ledger_entries')
         .columns(['workspace_id', 'at_ms'])
+        .execute();
+    },
+  },
+  /**
+   * Finance's questions as views (README, "The ledger in PostgreSQL"): the flex each month
+   * bills (R-FLX-6: what the monthly run invoices, rounded down to whole credits), purchases
+   * and refunds (R-PRE-2), and shortfalls (R-CON-4). Units are 1/10,000 credit.
+   */
+  '0002_finance_views': {
+    async up(untyped: Kysely<unknown>) {
+      const db = untyped as Kysely<Database>;
+      const month = sql<string>`to_char(to_timestamp(at_ms / 1000.0) at time zone 'UTC', 'YYYY-MM')`;
+      await db.schema
+        .createView('flex_by_month')
+        .as(
+          db
+            .selectFrom('ledger_entries')
+            .where('kind', '=', 'flex')
+            .groupBy(['workspace_id', sql`extra->>'month'`])
+            .select([
+              'workspace_id',
+              sql<string>`extra->>'month'`.as('month'),
+              sql<string>`-sum(units)`.as('flex_units'),
+              sql<string>`floor(-sum(units) / 10000)`.as('billable_credits'),
+            ]),
+        )
+        .execute();
+      await db.schema
+        .createView('purchases_and_refunds')
+        .as(
+          db
+            .selectFrom('ledger_entries')
+            .where((eb) =>
+              eb.or([
+                eb.and([eb('type', '=', 'grant'), eb('kind', '=', 'prepaid')]),
+                eb('type', '=', 'refund'),
+              ]),
+            )
+            .select([
+              'workspace_id',
+              month.as('month'),
+              'type',
+              'ref',
+              sql<string>`extra->>'lot'`.as('lot'),
+              'units',
+              sql<Date>`to_timestamp(at_ms / 1000.0)`.as('at'),
+            ]),
+        )
+        .execute();
+      await db.schema
+        .createView('shortfalls_by_month')
+        .as(
+          db
+            .selectFrom('ledger_entries')
+            .where('type', '=', 'shortfall')
+            .groupBy(['workspace_id', month])
+            .select(['workspace_id', month.as('month'), sql<string>`-sum(units)`.as('shortfall_units')]),
+        )
         .execute();
     },
   },

@@ -26,6 +26,35 @@ export interface LedgerEntriesTable {
   archived_at: Generated<Date>;
 }
 
+/** Views (migration 0002): finance's questions, in units of 1/10,000 credit. */
+export interface FlexByMonthView {
+  workspace_id: string;
+  /** "YYYY-MM": the month the flex counts toward (late usage: the month it occurred in). */
+  month: string;
+  flex_units: string;
+  /** What the monthly run invoices: whole credits, rounded down (R-FLX-6). */
+  billable_credits: string;
+}
+
+export interface PurchasesAndRefundsView {
+  workspace_id: string;
+  month: string;
+  type: string;
+  ref: string;
+  lot: string | null;
+  units: string;
+  at: Date;
+}
+
+export interface ShortfallsByMonthView {
+  workspace_id: string;
+  month: string;
+  shortfall_units: string;
+}
+
 export interface Database {
   ledger_entries: LedgerEntriesTable;
+  flex_by_month: FlexByMonthView;
+  purchases_and_refunds: PurchasesAndRefundsView;
+  shortfalls_by_month: ShortfallsByMonthView;
 }

@@ -14,6 +14,8 @@ import { checkLedger } from '../../src/services/ledger-check.js';
 import { LedgerReader } from '../../src/services/ledger-reader.js';
 import { type TestDatabase, testDatabase } from '../support/db.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { event, paidCheckoutSession, sign } from '../support/stripe.js';
+import { drained, startStripeWorker } from '../support/stripe-worker.js';
 
 let tdb: TestDatabase;
 let api: TestApi;
@@ -176,6 +178,68 @@ describe('reading across the seam', () => {
     // Redis' part alone no longer adds up: the check really reads PostgreSQL's.
     const redisOnly = await checkLedger(api.store, 'gone', now, new LedgerReader({ store: api.store }));
     expect(redisOnly.ok).toBe(false);
+  });
+});
+
+describe('finance in SQL', () => {
+  it('the views answer the monthly flex, purchases and shortfalls from the archived ledger', async () => {
+    const worker = startStripeWorker(api);
+    try {
+      // 150 included, then 2.5 credits of flex: the month bills 2 whole credits (R-FLX-6).
+      await workspaceWithDebits('fin', 0);
+      for (const credits of [100, 50, 2.5]) {
+        const res = await api.call('POST', '/v1/workspaces/fin/usage', {
+          key: PLATFORM,
+          body: { idempotencyKey: `fin${credits}`, credits },
+        });
+        expect(res.status).toBe(200);
+      }
+      // A bundle bought through Checkout (R-PRE-2).
+      const paid = JSON.stringify(
+        event('checkout.session.completed', paidCheckoutSession({ workspaceId: 'fin', credits: '40' })),
+      );
+      const delivered = await fetch(`${api.base}/webhooks/stripe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': sign(paid) },
+        body: paid,
+      });
+      expect(delivered.status).toBe(200);
+      await drained(api.stripeQueue);
+      // The free plan has no flex: usage recorded past its 30 credits is a shortfall (R-CON-4).
+      expect((await api.call('PUT', '/v1/workspaces/finfree', { body: { planId: 'free' } })).status).toBe(
+        201,
+      );
+      const recorded = await api.call('POST', '/v1/workspaces/finfree/usage', {
+        key: PLATFORM,
+        body: { idempotencyKey: 'over', credits: 35, mode: 'record' },
+      });
+      expect(recorded.body.shortfall).toBe('5');
+      const a = archiver({ retentionMs: 7 * 86_400_000 });
+      await a.archiveWorkspace('fin');
+      await a.archiveWorkspace('finfree');
+
+      const month = new Date(api.clock.now()).toISOString().slice(0, 7);
+      const db = tdb.db;
+      expect(
+        await db.selectFrom('flex_by_month').selectAll().where('workspace_id', '=', 'fin').execute(),
+      ).toEqual([{ workspace_id: 'fin', month, flex_units: '25000', billable_credits: '2' }]);
+      const bought = await db
+        .selectFrom('purchases_and_refunds')
+        .selectAll()
+        .where('workspace_id', '=', 'fin')
+        .execute();
+      expect(bought.map((r) => [r.type, r.units, r.month])).toEqual([['grant', '400000', month]]);
+      expect(bought[0]!.ref).toMatch(/^checkout:cs_test_/);
+      expect(
+        await db
+          .selectFrom('shortfalls_by_month')
+          .selectAll()
+          .where('workspace_id', '=', 'finfree')
+          .execute(),
+      ).toEqual([{ workspace_id: 'finfree', month, shortfall_units: '50000' }]);
+    } finally {
+      await worker.close();
+    }
   });
 });
 

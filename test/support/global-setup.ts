@@ -7,7 +7,7 @@
  *
  * And one PostgreSQL for the tests that use it: the machine's on 127.0.0.1:5432 (database
  * `test`) when it answers, else a private PGlite served on a loopback port, so a fresh
- * machine needs none. BURNRATE_TEST_DATABASE_URL names another. Each test file works in a
+ * machine needs none. BURNRATE_TEST_DATABASE_URL names another (`embedded`: PGlite always). Each test file works in a
  * schema of its own (test/support/db.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,6 +47,8 @@ async function answers(url: string): Promise<boolean> {
 
 /** The tests' PostgreSQL, and how to stop it when it is ours. */
 async function testDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
+  // `embedded`: PGlite even where a PostgreSQL answers (what a fresh machine runs).
+  if (process.env.BURNRATE_TEST_DATABASE_URL === 'embedded') return startEmbeddedPostgres();
   const url = process.env.BURNRATE_TEST_DATABASE_URL ?? MACHINE_DATABASE_URL;
   if (await answers(url)) return { url, stop: async () => {} };
   if (process.env.BURNRATE_TEST_DATABASE_URL)
