@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { onCluster } from '../support/redis.js';
 
@@ -49,7 +50,8 @@ it.skipIf(onCluster)(
   async () => {
     const port = await freePort();
     const dataDir = tempDir();
-    const s = start({ PORT: String(port), DATA_DIR: dataDir, HOST: '127.0.0.1' });
+    // A short archive pass: the private PostgreSQL's copy of the ledger shows within the test.
+    const s = start({ PORT: String(port), DATA_DIR: dataDir, HOST: '127.0.0.1', ARCHIVE_EVERY_MS: '500' });
     const base = `http://127.0.0.1:${port}`;
     let healthy = false;
     for (let i = 0; i < 100 && !healthy; i++) {
@@ -67,6 +69,28 @@ it.skipIf(onCluster)(
     });
     expect(put.status).toBe(201);
     expect(existsSync(join(dataDir, 'redis', 'appendonlydir'))).toBe(true);
+    // No DATABASE_URL: a private PostgreSQL (PGlite, data in DATA_DIR/pg) gets the ledger.
+    const databaseUrl = /postgres:\/\/\S+sslmode=disable/.exec(s.output())?.[0];
+    expect(databaseUrl, s.output()).toBeDefined();
+    expect(existsSync(join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
+    const db = openDatabase({ url: databaseUrl!, max: 1 });
+    try {
+      let rows: { ref: string }[] = [];
+      for (let i = 0; i < 100 && rows.length === 0; i++) {
+        rows = await db
+          .selectFrom('ledger_entries')
+          .select('ref')
+          .where('workspace_id', '=', 'demo')
+          .execute()
+          .catch(() => []);
+        if (rows.length === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(rows.map((r) => r.ref)).toEqual([expect.stringMatching(/^cycle:/)]);
+      const ready = (await (await fetch(`${base}/readyz`)).json()) as { archive?: { lagSeconds: number } };
+      expect(ready.archive?.lagSeconds).toBe(0);
+    } finally {
+      await db.destroy();
+    }
     const redisUrl = /redis:\/\/127\.0\.0\.1:\d+/.exec(s.output())?.[0];
     expect(redisUrl).toBeDefined();
 
