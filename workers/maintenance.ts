@@ -52,7 +52,8 @@ export function maintenanceProcessor(deps: {
         );
       else if (!pass.error && failing) deps.log.info('ledger archive: copying to PostgreSQL again');
       failing = pass.error !== undefined;
-      return pass;
+      const { failure: _logged, ...result } = pass;
+      return result;
     }
     if (data.kind === 'alert-sweep') {
       const swept = await deps.alerts.sweep(deps.clock.now());

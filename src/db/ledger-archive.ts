@@ -76,6 +76,8 @@ export interface ArchivePass {
   lagSeconds: number;
   /** Why a copy failed (PostgreSQL down); the pass went on with the other workspaces. */
   error?: string;
+  /** That first failure itself, for the log (its stack). */
+  failure?: Error;
 }
 
 export class LedgerArchive {
@@ -106,10 +108,11 @@ export class LedgerArchive {
     let trimmed = 0;
     try {
       for (;;) {
-        const raw = await this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
+        // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
+        const raw = await this.deps.redis.xrangeBuffer(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
         if (raw.length === 0) break;
         await this.insert(workspaceId, raw.map(toLedgerRow));
-        const last = raw[raw.length - 1]![0];
+        const last = raw[raw.length - 1]![0].toString();
         await this.raiseMark(k.archived, last);
         mark = last;
         copied += raw.length;
@@ -119,7 +122,46 @@ export class LedgerArchive {
       // Runs after a failed copy too: entries copied before stay trimmable while PostgreSQL is down.
       if (mark) trimmed = await this.trim(k.ledger, mark);
     }
+    await this.archiveKeys(workspaceId);
     return { copied, trimmed };
+  }
+
+  /**
+   * Copies the workspace's log of late usage's first answers (R-FLX-5, R-CON-5) to `usage_keys`
+   * and trims what it copied: each answer stays in Redis until PostgreSQL has it. Idempotent like
+   * the ledger's copy (the log's stream id is the row's key), so it needs no watermark.
+   */
+  async archiveKeys(workspaceId: string): Promise<number> {
+    const key = workspaceKeys(this.deps.keyPrefix, workspaceId).usageKeyLog;
+    let copied = 0;
+    for (;;) {
+      const raw = await this.deps.redis.xrange(key, '-', '+', 'COUNT', PAGE);
+      if (raw.length === 0) return copied;
+      await this.deps.db
+        .insertInto('usage_keys')
+        .values(
+          raw.map(([id, flat]) => {
+            const f: Record<string, string> = {};
+            for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+            const { ms, seq } = parseStreamId(id);
+            return {
+              workspace_id: workspaceId,
+              stream_ms: ms,
+              stream_seq: seq,
+              idempotency_key: f.k ?? '',
+              body_hash: f.h ?? '',
+              reply: f.r ?? '',
+              at_ms: Number(f.at ?? 0),
+            };
+          }),
+        )
+        .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
+        .execute();
+      const { ms, seq } = parseStreamId(raw[raw.length - 1]![0]);
+      await this.deps.redis.xtrim(key, 'MINID', `${ms}-${seq + 1}`);
+      copied += raw.length;
+      if (raw.length < PAGE) return copied;
+    }
   }
 
   /** One INSERT of a page; rows it has already (a re-copy) are skipped. */
@@ -184,6 +226,7 @@ export class LedgerArchive {
               pass.copied += r.copied;
               pass.trimmed += r.trimmed;
             } catch (err) {
+              pass.failure ??= err as Error;
               pass.error ??= (err as Error).message;
             }
             const left = await this.oldestUnarchivedMs(id);

@@ -1,5 +1,6 @@
 /** R-OPS-1: `npm start` on embedded defaults, and what it says when redis-server is missing. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,16 @@ import { freePort } from '../../src/redis/embedded-server.js';
 import { onCluster } from '../support/redis.js';
 
 const dirs: string[] = [];
-afterAll(() => {
+/** Started and not yet exited: stopped after the tests even when an assertion failed first. */
+const running = new Set<ChildProcess>();
+afterAll(async () => {
+  await Promise.all(
+    [...running].map(async (child) => {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }),
+  );
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 const tempDir = () => {
@@ -25,6 +35,8 @@ function start(env: NodeJS.ProcessEnv) {
     env: { ...rest, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let output = '';
   child.stdout.on('data', (b) => {
     output += b;
@@ -85,7 +97,10 @@ it.skipIf(onCluster)(
           .catch(() => []);
         if (rows.length === 0) await new Promise((r) => setTimeout(r, 200));
       }
-      expect(rows.map((r) => r.ref)).toEqual([expect.stringMatching(/^cycle:/)]);
+      expect(
+        rows.map((r) => r.ref),
+        s.output(),
+      ).toEqual([expect.stringMatching(/^cycle:/)]);
       const ready = (await (await fetch(`${base}/readyz`)).json()) as { archive?: { lagSeconds: number } };
       expect(ready.archive?.lagSeconds).toBe(0);
     } finally {
