@@ -8,6 +8,7 @@ import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
 import { type Db, migrateToLatest, openDatabase } from './db/database.js';
 import { LedgerHistory } from './db/ledger-history.js';
+import { UsageKeyArchive } from './db/usage-keys.js';
 import type { Catalog } from './domain/catalog.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { type RedisTarget, redisTargetOf } from './redis/clients.js';
@@ -136,6 +137,7 @@ export function buildService(o: {
     alerts,
     waitReplicas: config.waitReplicas,
     history: o.db ? new LedgerHistory(o.db) : undefined,
+    archivedKeys: o.db ? new UsageKeyArchive(o.db) : undefined,
   });
   return { store, service, invoicer, alerts };
 }

@@ -148,12 +148,16 @@ const envSchema = z.object({
   ARCHIVE_LAG_ALERT_SECONDS: z.coerce.number().int().min(1).default(300),
   BURNRATE_API_KEYS: apiKeys.optional(),
   CATALOG_PATH: z.string().default('catalog/catalog.example.json'),
-  /** How long a usage idempotency key answers with its first reply. */
+  /**
+   * The idempotency window (R-CON-5): how long a usage key answers with its first reply, at least
+   * (until the end of its UTC day plus this, at most). 24 hours, as Stripe keeps its keys; late
+   * usage older than it replays from PostgreSQL (issue 10 §2).
+   */
   IDEMPOTENCY_TTL_SECONDS: z.coerce
     .number()
     .int()
     .min(3600)
-    .default(30 * 24 * 3600),
+    .default(24 * 3600),
   /** Workers: how often the cycle sweep writes the roll of idle workspaces to their ledgers. */
   CYCLE_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(3_600_000),
   /**

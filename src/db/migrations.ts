@@ -91,6 +91,31 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  /**
+   * The first answers of late usage with their idempotency keys (R-FLX-5, R-CON-5; issue 10 §2):
+   * a retry older than Redis' idempotency window replays from here (src/db/usage-keys.ts). The
+   * log's stream id is the row's identity, so a re-copy after a crash adds nothing.
+   */
+  '0003_usage_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('usage_keys')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('stream_ms', 'bigint', (c) => c.notNull())
+        .addColumn('stream_seq', 'bigint', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.notNull())
+        .addColumn('body_hash', 'text', (c) => c.notNull())
+        .addColumn('reply', 'text', (c) => c.notNull())
+        .addColumn('at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('usage_keys_pkey', ['workspace_id', 'stream_ms', 'stream_seq'])
+        .execute();
+      await db.schema
+        .createIndex('usage_keys_key')
+        .on('usage_keys')
+        .columns(['workspace_id', 'idempotency_key', 'at_ms'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

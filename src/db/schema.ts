@@ -52,8 +52,22 @@ export interface ShortfallsByMonthView {
   shortfall_units: string;
 }
 
+/** Late usage's first answers with their keys (migration 0003, src/db/usage-keys.ts). */
+export interface UsageKeysTable {
+  workspace_id: string;
+  /** The id of the entry in the workspace's key log stream. */
+  stream_ms: Int8;
+  stream_seq: Int8;
+  idempotency_key: string;
+  body_hash: string;
+  reply: string;
+  /** When the first answer was given, on burnrate's clock (ms). */
+  at_ms: Int8;
+}
+
 export interface Database {
   ledger_entries: LedgerEntriesTable;
+  usage_keys: UsageKeysTable;
   flex_by_month: FlexByMonthView;
   purchases_and_refunds: PurchasesAndRefundsView;
   shortfalls_by_month: ShortfallsByMonthView;

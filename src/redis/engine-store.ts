@@ -2,6 +2,7 @@
  * Typed wrappers around the workspace scripts: each builds KEYS/ARGV, runs one script and
  * parses its reply through zod. This is the only code that knows the scripts' reply layout.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ALERT_NAMES, type AlertName, type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
@@ -9,6 +10,7 @@ import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { dayOf, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
+import { decodeLedgerFields } from './ledger-codec.js';
 import { replicasHaving } from './replicas.js';
 import { DEBIT_KEYS, type ScriptClient } from './scripts.js';
 
@@ -102,7 +104,11 @@ export interface DebitEvent {
   mode: 'consume' | 'record';
   idempotencyKey: string;
   bodyHash: string;
-  usageId: string;
+  /**
+   * Not used since issue 10: a usage id is derived from the workspace, the day and the key
+   * (usageIdOf), so no idempotency record stores it. Accepted so older callers still compile.
+   */
+  usageId?: string | undefined;
   feature: string;
   /** When the usage happened (ms), if earlier than now: late usage (R-FLX-5). */
   occurredAt?: number | undefined;
@@ -160,7 +166,8 @@ function trailingAlerts(reply: string[], offset: number): RaisedAlert[] {
   return reply.length === offset + STATE_FIELDS.length + 1 ? parseAlerts(reply[reply.length - 1]!) : [];
 }
 
-function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
+/** One event's answer of debit.lua (tab-joined fields), or CONFLICT. */
+export function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
   if (packed === CONFLICT) return CONFLICT;
   const r = packed.split('\t');
   if (r.length !== 15) throw new BurnrateError('internal', `debit replied ${r.length} fields`);
@@ -184,6 +191,40 @@ function parseDebitReply(packed: string): DebitOutcome | typeof CONFLICT {
   };
 }
 
+const DAY_MS = 86_400_000;
+/**
+ * How much longer than its lookups a day's records live (core.lua idemStore): a record a lookup
+ * found is still there when the debit script runs, and a late retry that finds none in Redis
+ * can trust PostgreSQL (R-CON-5).
+ */
+export const RECORD_MARGIN_MS = 3_600_000;
+
+/**
+ * The days a usage key's record may be in (R-CON-5): those the idempotency window touches, oldest
+ * first, today last. A key answers its first reply for at least the window, and at most until the
+ * end of its day plus the window.
+ */
+export function recordDays(now: number, windowSeconds: number): string[] {
+  const out: string[] = [];
+  const today = Math.floor(now / DAY_MS);
+  for (let d = Math.floor((now - windowSeconds * 1000) / DAY_MS); d <= today; d++)
+    out.push(dayOf(d * DAY_MS));
+  return out;
+}
+
+/** sha256(workspace, day, key)'s first 16 bytes: the record's field (10 bytes) and the usage id. */
+export function usageDigest(workspaceId: string, day: string, key: string): Buffer {
+  return createHash('sha256').update(`${workspaceId}\n${day}\n${key}`).digest().subarray(0, 16);
+}
+
+/**
+ * The usage id of a key's first answer on a day: `use_` and 32 hex characters, derived, so no
+ * record stores it (a key used again on another day, after its window, is another usage).
+ */
+export function usageIdOf(workspaceId: string, day: string, key: string): string {
+  return `use_${usageDigest(workspaceId, day, key).toString('hex')}`;
+}
+
 export interface LedgerRow {
   id: string;
   at: number;
@@ -200,6 +241,11 @@ export class EngineStore {
     private readonly redis: ScriptClient,
     private readonly opts: { prefix: string; idempotencyTtlSeconds: number },
   ) {}
+
+  /** How long a usage key answers its first reply, at least (IDEMPOTENCY_TTL_SECONDS). */
+  get idempotencyWindowSeconds(): number {
+    return this.opts.idempotencyTtlSeconds;
+  }
 
   keys(workspaceId: string): WorkspaceKeys {
     return workspaceKeys(this.opts.prefix, workspaceId);
@@ -306,9 +352,9 @@ export class EngineStore {
   }
 
   /** The number of keys, KEYS and ARGV of debit.lua for these events (also the benchmark's). */
-  debitArgs(o: DebitManyInput): (string | number)[] {
+  debitArgs(o: DebitManyInput): (string | number | Buffer)[] {
     const k = this.keys(o.workspaceId);
-    const args: (string | number)[] = [
+    const args: (string | number | Buffer)[] = [
       DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent * o.events.length,
       k.engine,
       k.lots,
@@ -318,6 +364,7 @@ export class EngineStore {
       k.flexClosed,
       k.alerts,
       k.alertQueue,
+      k.usageKeyLog,
     ];
     const today = dayOf(o.now);
     for (const e of o.events) {
@@ -326,19 +373,51 @@ export class EngineStore {
         k.usageDay(e.occurredAt === undefined ? today : dayOf(e.occurredAt)),
       );
     }
-    args.push(o.now, o.month, this.opts.idempotencyTtlSeconds, o.outbound ? '1' : '0');
+    const window = this.opts.idempotencyTtlSeconds;
+    const days = recordDays(o.now, window);
+    const ttlMs = (Math.floor(o.now / DAY_MS) + 1) * DAY_MS + window * 1000 + RECORD_MARGIN_MS - o.now;
+    args.push(o.now, o.month, ttlMs, o.outbound ? '1' : '0', k.usageRecords, days.length, ...days);
     for (const e of o.events) {
-      const late = e.occurredAt === undefined ? ['', ''] : [e.occurredAt, monthOf(e.occurredAt)];
-      args.push(e.units, e.mode, e.usageId, e.bodyHash, e.feature, ...late);
+      const digests = days.map((d) => usageDigest(o.workspaceId, d, e.idempotencyKey));
+      const late =
+        e.occurredAt === undefined ? ['', '', ''] : [e.occurredAt, monthOf(e.occurredAt), e.idempotencyKey];
+      const usageId = `use_${digests[digests.length - 1]!.toString('hex')}`;
+      args.push(e.units, e.mode, usageId, e.bodyHash, e.feature, ...late, ...digests);
     }
     return args;
+  }
+
+  /**
+   * Whether a usage key has a first answer in Redis (R-CON-5): a record of the window's days, or
+   * one written before issue 10.
+   */
+  async hasUsageRecord(workspaceId: string, idempotencyKey: string, now: number): Promise<boolean> {
+    const k = this.keys(workspaceId);
+    const days = recordDays(now, this.opts.idempotencyTtlSeconds);
+    const reply = await this.redis.usageSeen(
+      k.usageIdem(idempotencyKey),
+      k.usageRecords,
+      days.length,
+      ...days,
+      ...days.map((d) => usageDigest(workspaceId, d, idempotencyKey)),
+    );
+    return Number(reply) === 1;
+  }
+
+  /** The oldest first answer of late usage not yet copied to PostgreSQL: when it was given (ms). */
+  async oldestUnarchivedKey(workspaceId: string): Promise<number | null> {
+    const [first] = await this.redis.xrange(this.keys(workspaceId).usageKeyLog, '-', '+', 'COUNT', 1);
+    if (!first) return null;
+    const f = first[1];
+    const i = f.indexOf('at');
+    return i >= 0 && i % 2 === 0 ? Number(f[i + 1]) : 0;
   }
 
   /**
    * The debit script with `debitArgs`' arguments. One event's call goes as `debitOne`, its key
    * count fixed (scripts.ts): on a Cluster that auto-pipelines, as every call does on one node.
    */
-  sendDebit(args: (string | number)[]): Promise<string[]> {
+  sendDebit(args: (string | number | Buffer)[]): Promise<string[]> {
     if (args[0] === DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent) return this.redis.debitOne(...args.slice(1));
     return this.redis.debit(...args);
   }
@@ -537,7 +616,7 @@ export class EngineStore {
   }): Promise<{ entries: LedgerRow[]; nextCursor: string | null }> {
     const key = this.keys(o.workspaceId).ledger;
     const end = o.cursor === undefined ? '+' : `(${o.cursor}`;
-    const raw = await this.redis.xrevrange(key, end, '-', 'COUNT', String(o.limit + 1));
+    const raw = await this.redis.xrevrangeBuffer(key, end, '-', 'COUNT', String(o.limit + 1));
     const rows = raw.slice(0, o.limit).map(toLedgerRow);
     return { entries: rows, nextCursor: raw.length > o.limit ? rows[rows.length - 1]!.id : null };
   }
@@ -547,18 +626,29 @@ export class EngineStore {
     const key = this.keys(workspaceId).ledger;
     let start = '-';
     for (;;) {
-      const raw = await this.redis.xrange(key, start, '+', 'COUNT', String(pageSize));
+      const raw = await this.redis.xrangeBuffer(key, start, '+', 'COUNT', String(pageSize));
       for (const r of raw) yield toLedgerRow(r);
       if (raw.length < pageSize) return;
-      start = `(${raw[raw.length - 1]![0]}`;
+      start = `(${raw[raw.length - 1]![0].toString()}`;
     }
   }
 }
 
-/** A ledger stream entry as a row. */
-export function toLedgerRow([id, flat]: [string, string[]]): LedgerRow {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+/**
+ * A ledger stream entry as a row: the compact entry (one binary field `p`, core.lua's ledger)
+ * or one written before it (field/value pairs). Read the stream with the Buffer commands
+ * (xrangeBuffer): the compact value is binary.
+ */
+export function toLedgerRow([rawId, flat]: [string | Buffer, (string | Buffer)[]]): LedgerRow {
+  const id = rawId.toString();
+  let fields: Record<string, string>;
+  if (flat.length === 2 && flat[0]!.toString() === 'p') {
+    const v = flat[1]!;
+    fields = decodeLedgerFields(typeof v === 'string' ? Buffer.from(v, 'latin1') : v);
+  } else {
+    fields = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!.toString();
+  }
   return {
     id,
     at: Number(fields.at),

@@ -31,7 +31,15 @@ export interface WorkspaceKeys {
   alertQueue: string;
   /** One day's usage totals (R-USE-1): "<feature>|<kind>" -> units; `day` is "YYYY-MM-DD" (UTC). */
   usageDay(day: string): string;
+  /**
+   * A usage key's idempotency record as written before issue 10 (one string per key); still read,
+   * so a retry of a key answered before the upgrade replays. New records: `usageRecords`.
+   */
   usageIdem(key: string): string;
+  /** The prefix of the usage idempotency records: `<prefix><day>:<bucket>` (core.lua idemStore). */
+  usageRecords: string;
+  /** First answers of late usage with their keys, until archived to PostgreSQL (R-FLX-5). */
+  usageKeyLog: string;
   adjustmentIdem(key: string): string;
   /** Written before WAIT, so a replica having it has every earlier write of the slot (replicas.ts). */
   replicaFence: string;
@@ -55,6 +63,8 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     alertQueue: `${base}:alertq`,
     usageDay: (day) => `${base}:ud:${day}`,
     usageIdem: (key) => `${base}:idem:usage:${key}`,
+    usageRecords: `${base}:ik:`,
+    usageKeyLog: `${base}:keylog`,
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
     replicaFence: `${base}:fence`,
     archived: `${base}:archived`,

@@ -36,12 +36,12 @@ export function loadScripts(): ScriptSource[] {
     });
 }
 
-/** debit.lua's keys: the workspace's, then two for each event (its record, its day's totals). */
-export const DEBIT_KEYS = { fixed: 8, perEvent: 2 } as const;
+/** debit.lua's keys: the workspace's, then two for each event (its pre-issue-10 record, its day's totals). */
+export const DEBIT_KEYS = { fixed: 9, perEvent: 2 } as const;
 
 /**
  * A script whose key count varies, defined once more under `<name>One` with the key count of a
- * call for one event (`debit`: 8 keys, and 2 for the event). On the wire it is the same EVALSHA
+ * call for one event (`debit`: 9 keys, and 2 for the event). On the wire it is the same EVALSHA
  * of the same script; to ioredis its first argument is then a key, so on a Cluster it can
  * auto-pipeline the single-event debit, the API's hot path (see below).
  */
@@ -71,11 +71,12 @@ export type ScriptName =
   | 'flexSettings'
   | 'clawback'
   | 'usageSum'
+  | 'usageSeen'
   | 'takeFinalFlex'
   | 'stripeRateTake'
   | 'stripeRateLimited';
 /** The scripts as commands of a client. */
-export type ScriptCommands = Record<ScriptName, (...args: (string | number)[]) => Promise<string[]>>;
+export type ScriptCommands = Record<ScriptName, (...args: (string | number | Buffer)[]) => Promise<string[]>>;
 /** One node or a Redis Cluster (each script's keys share one slot: the workspace's hash tag). */
 export type ScriptClient = (Redis | Cluster) & ScriptCommands;
 

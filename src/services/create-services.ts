@@ -1,6 +1,7 @@
 /** The platform's use cases, one service per job, built over one store and catalog. */
 
 import type { LedgerHistory } from '../db/ledger-history.js';
+import type { UsageKeyArchive } from '../db/usage-keys.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -45,6 +46,8 @@ export function createServices(deps: {
   waitReplicas?: number | undefined;
   /** PostgreSQL's part of the ledger (DATABASE_URL); undefined: all of it is in Redis. */
   history?: LedgerHistory | undefined;
+  /** Late usage's keys in PostgreSQL (R-FLX-5): retries past the idempotency window replay. */
+  archivedKeys?: UsageKeyArchive | undefined;
 }): Services {
   const { redis, store, catalog, clock, alerts } = deps;
   const stripeRecords = new StripeRecords({ redis, keyPrefix: deps.keyPrefix, stripe: deps.stripe });
@@ -60,6 +63,7 @@ export function createServices(deps: {
       metrics: deps.metrics,
       alerts,
       waitReplicas: deps.waitReplicas,
+      archivedKeys: deps.archivedKeys,
     }),
     workspaces: new WorkspaceService({
       redis,

@@ -3,7 +3,8 @@
  * of them, or ask whether an amount could be spent. Answers are outcomes (a refusal is
  * `{ok: false, reason}`); src/http/routes.ts gives them their HTTP statuses.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { UsageKeyArchive } from '../db/usage-keys.js';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import { type Catalog, featureUnits } from '../domain/catalog.js';
 import { monthOf } from '../domain/cycle.js';
@@ -16,6 +17,7 @@ import {
   type DebitEvent,
   type DebitOutcome,
   type EngineStore,
+  parseDebitReply,
 } from '../redis/engine-store.js';
 import { REQUEST_REPLICA_WAIT_MS } from '../redis/replicas.js';
 import type { AlertService } from './alerts.js';
@@ -82,6 +84,11 @@ export class UsageService {
       alerts: AlertService;
       /** Replicas a debit must reach before it is answered (REDIS_WAIT_REPLICAS; 0: none). */
       waitReplicas?: number | undefined;
+      /**
+       * Late usage's keys in PostgreSQL (R-FLX-5): a retry older than the idempotency window
+       * replays from there. Undefined (no database): such a retry is a new event.
+       */
+      archivedKeys?: UsageKeyArchive | undefined;
     },
   ) {}
 
@@ -128,17 +135,52 @@ export class UsageService {
       mode: r.mode,
       idempotencyKey: r.idempotencyKey,
       bodyHash: usageHash(r),
-      usageId: `use_${randomUUID().replaceAll('-', '')}`,
       feature: r.feature ?? '',
       occurredAt: lateUsageAt(r.occurredAt, now),
     };
   }
 
-  /** Whether a usage key has a first answer on record (a retry then replays it). */
-  private async answered(workspaceId: string, e: DebitEvent): Promise<boolean> {
-    return (
-      (await this.deps.redis.exists(this.deps.store.keys(workspaceId).usageIdem(e.idempotencyKey))) === 1
-    );
+  /** Whether a usage key has a first answer on record in Redis (a retry then replays it). */
+  private async answered(workspaceId: string, e: DebitEvent, now: number): Promise<boolean> {
+    return this.deps.store.hasUsageRecord(workspaceId, e.idempotencyKey, now);
+  }
+
+  /**
+   * The first answer of a late usage event's key from PostgreSQL (R-FLX-5, R-CON-5), for a retry
+   * Redis no longer has a record of: only late usage that occurred before the idempotency window
+   * began can have its first answer older than the window, so only such events (with no record
+   * in Redis) ask PostgreSQL. Null: not answered before, debit it. 503 when PostgreSQL cannot say,
+   * or when first answers older than the window are still waiting to be copied there: never a
+   * second debit.
+   */
+  private async fromArchive(
+    workspaceId: string,
+    e: DebitEvent,
+    now: number,
+  ): Promise<DebitOutcome | typeof CONFLICT | null> {
+    const archive = this.deps.archivedKeys;
+    const windowMs = this.deps.store.idempotencyWindowSeconds * 1000;
+    if (!archive || e.occurredAt === undefined || e.occurredAt >= now - windowMs) return null;
+    if (await this.answered(workspaceId, e, now)) return null;
+    const waiting = await this.deps.store.oldestUnarchivedKey(workspaceId);
+    if (waiting !== null && waiting < now - windowMs)
+      throw new BurnrateError(
+        'unavailable',
+        'late usage keys older than the idempotency window are not in PostgreSQL yet; retry with the same idempotencyKey',
+      );
+    let found: Awaited<ReturnType<UsageKeyArchive['find']>>;
+    try {
+      found = await archive.find(workspaceId, e.idempotencyKey, e.occurredAt - OCCURRED_AT_SKEW_MS);
+    } catch (err) {
+      throw new BurnrateError(
+        'unavailable',
+        `PostgreSQL is needed to tell whether this late usage was answered before: ${(err as Error).message}`,
+      );
+    }
+    if (!found) return null;
+    if (found.bodyHash !== e.bodyHash) return CONFLICT;
+    const out = parseDebitReply(found.reply);
+    return out === CONFLICT ? CONFLICT : { ...out, replayed: true };
   }
 
   /** Queues the alerts a debit raised for the webhooks; the worker's sweep catches a failure. */
@@ -153,7 +195,13 @@ export class UsageService {
   async spend(workspaceId: string, r: UsageRequest): Promise<UsageOutcome> {
     const now = this.deps.clock.now();
     const event = this.debitEvent(r, now);
-    if (isTooOld(event, now) && !(await this.answered(workspaceId, event))) throw tooOldError(now);
+    const archived = await this.fromArchive(workspaceId, event, now);
+    if (archived === CONFLICT) throw new BurnrateError('idempotency_conflict', CONFLICT_MESSAGE);
+    if (archived) {
+      this.deps.metrics?.debit('replayed', r.mode, 0);
+      return { replayed: true, answer: usageAnswer(archived) };
+    }
+    if (isTooOld(event, now) && !(await this.answered(workspaceId, event, now))) throw tooOldError(now);
     const started = process.hrtime.bigint();
     const out = await this.deps.store.debit({
       workspaceId,
@@ -186,22 +234,34 @@ export class UsageService {
         throw err;
       }
     });
-    // Too old is refused unless it is a retry of an event answered before (R-CON-5): its key
-    // answers the first reply for as long as it is kept.
+    const results: (UsageOutcome | BatchEventError)[] = new Array(events.length);
+    // Late usage past the window replays from PostgreSQL (R-FLX-5). Too old is refused unless it
+    // is a retry of an event answered before (R-CON-5): its key answers the first reply for as
+    // long as it is kept.
     for (const [i, e] of prepared.entries()) {
-      if (isTooOld(e, now) && !(await this.answered(events[i]!.workspaceId, e))) {
+      const archived = await this.fromArchive(events[i]!.workspaceId, e, now);
+      if (archived === CONFLICT) {
+        results[i] = { error: { code: 'idempotency_conflict', message: CONFLICT_MESSAGE } };
+        continue;
+      }
+      if (archived) {
+        this.deps.metrics?.debit('replayed', events[i]!.mode, 0);
+        results[i] = { replayed: true, answer: usageAnswer(archived) };
+        continue;
+      }
+      if (isTooOld(e, now) && !(await this.answered(events[i]!.workspaceId, e, now))) {
         throw tooOldError(now, `events[${i}]: `);
       }
     }
     const groups = new Map<string, number[]>();
     events.forEach((e, i) => {
+      if (results[i] !== undefined) return;
       const g = groups.get(e.workspaceId);
       if (g) g.push(i);
       else groups.set(e.workspaceId, [i]);
     });
     const month = monthOf(now);
     const outbound = this.deps.alerts.outbound;
-    const results: (UsageOutcome | BatchEventError)[] = new Array(events.length);
     await Promise.all(
       [...groups].map(async ([workspaceId, idx]) => {
         const started = process.hrtime.bigint();

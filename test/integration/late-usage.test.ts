@@ -4,17 +4,28 @@
  * month; the balances it debits are today's.
  */
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { LedgerArchive } from '../../src/db/ledger-archive.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
+import { type TestDatabase, testDatabase } from '../support/db.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 
 const OCT_20 = Date.UTC(2026, 9, 20, 12);
 const NOV_2 = Date.UTC(2026, 10, 2, 9);
 
 let api: TestApi;
+let tdb: TestDatabase;
 beforeAll(async () => {
-  api = await startTestApi({ now: OCT_20 });
+  tdb = await testDatabase();
+  api = await startTestApi({ now: OCT_20, env: tdb.env });
 });
-afterAll(() => api.close());
+afterAll(async () => {
+  await api.close();
+  await tdb.close();
+});
+
+/** One archiver pass (the worker's): late usage's first answers go to PostgreSQL (R-FLX-5). */
+const archive = () =>
+  new LedgerArchive({ redis: api.redis, db: tdb.db, keyPrefix: api.prefix, redisRetentionMs: 7 * 86_400_000 }).runPass();
 beforeEach(() => api.clock.set(OCT_20));
 
 let n = 0;
@@ -125,11 +136,15 @@ it('replays an accepted late event retried after it aged past 35 days (R-CON-5)'
   const body = { idempotencyKey: 'aging', credits: 1, occurredAt: '2026-09-29T09:00:00Z' };
   const first = await use(id, body);
   expect(first.status).toBe(200);
-  api.clock.set(NOV_2 + 3 * 86_400_000); // now 37 days after it occurred
+  await archive();
+  // now 37 days after it occurred, and past the idempotency window (24 h): Redis has no record
+  // any more, PostgreSQL answers (issue 10 §2)
+  api.clock.set(NOV_2 + 3 * 86_400_000);
   const retry = await use(id, body);
   expect(retry.status).toBe(200);
   expect(retry.headers.get('idempotent-replayed')).toBe('true');
   expect(retry.body.usageId).toBe(first.body.usageId);
+  expect(retry.body).toEqual(first.body);
   // A new key that old is still refused.
   expect((await use(id, { ...body, idempotencyKey: 'aging-2' })).status).toBe(400);
   const batch = await api.call('POST', '/v1/usage/batch', {

@@ -8,7 +8,7 @@
   In the same atomic step it raises the alerts the event crosses (R-ALR-1, see raiseAlerts),
   each at most once per cycle, and adds the event to its day's usage totals (R-USE-1).
 
-  The number of keys is given per call: 8 + two per event.
+  The number of keys is given per call: 9 + two per event.
   Input:
     KEYS[1] engine    KEYS[2] lots    KEYS[3] lotbal    KEYS[4] ledger
     KEYS[5] flexm       hash "YYYY-MM" -> flex units used in that calendar month (R-FLX-5)
@@ -17,12 +17,21 @@
     KEYS[7] alerts      hash alert id -> the alert as JSON (R-ALR-1)
     KEYS[8] alertq      zset alert id -> raised at (ms): alerts not yet queued for the
                         outbound webhooks (R-ALR-2); only written when ARGV[4] is '1'
-    KEYS[7 + 2i]        the idempotency record of event i
-    KEYS[8 + 2i]        the usage totals of event i's day: hash "<feature>|<kind>" -> units
-    ARGV[1] now (ms)    ARGV[2] month "YYYY-MM" of now    ARGV[3] idempotency TTL (s)
+    KEYS[9] keylog      stream of the first answers of late usage (occurredAt given), each with
+                        its key, until the archiver has copied them to PostgreSQL (R-FLX-5)
+    KEYS[8 + 2i]        event i's idempotency record as written before issue 10 (a string key;
+                        read only, so a retry of a key answered before the upgrade replays)
+    KEYS[9 + 2i]        the usage totals of event i's day: hash "<feature>|<kind>" -> units
+    ARGV[1] now (ms)    ARGV[2] month "YYYY-MM" of now
+    ARGV[3] how long from now today's records must live (ms): to the end of the day, plus the
+            idempotency window, plus a margin (core.lua idemStore)
     ARGV[4] '1' when outbound alert webhooks are configured, else '0'
-    ARGV[5 + 7(i-1) ..] event i: units (> 0), mode (consume | record), usage id, body hash,
-                        feature id or '', occurredAt (ms) or '', month of occurredAt or ''
+    ARGV[5] the records' key prefix "<prefix>{ws:<id>}:ik:"   ARGV[6] D, the days a record may be
+            in (the window's), ARGV[7 .. 6 + D] those days "YYYY-MM-DD", oldest first, today last
+    ARGV[7 + D + (8 + D)(i-1) ..] event i: units (> 0), mode (consume | record), usage id (of
+            today), body hash, feature id or '', occurredAt (ms) or '', month of occurredAt or '',
+            the idempotency key (late usage only, else ''), then per day the 16-byte digest
+            sha256(workspace, day, key) (core.lua's idempotency records)
 
   Late usage (occurredAt in an earlier month): its flex counts toward the month it occurred in
   unless that month is closed, else toward the current month (the next open one, if the
@@ -46,12 +55,15 @@
 
 local K = {
   engine = KEYS[1], lots = KEYS[2], lotbal = KEYS[3], ledger = KEYS[4], flexm = KEYS[5],
-  flexclosed = KEYS[6], alerts = KEYS[7], alertq = KEYS[8],
+  flexclosed = KEYS[6], alerts = KEYS[7], alertq = KEYS[8], keylog = KEYS[9],
 }
 local now = tonumber(ARGV[1])
 local month = ARGV[2]
-local ttl = ARGV[3]
+local ttlMs = tonumber(ARGV[3])
 local outbound = ARGV[4] == '1'
+local nDays = tonumber(ARGV[6])
+local days = idemDays(ARGV[5], {unpack(ARGV, 7, 6 + nDays)})
+local today = days[nDays]
 
 local s = loadState(K.engine)
 if not s then return {'not_found'} end
@@ -94,13 +106,14 @@ local function tally(dayKey, feature, kind, n)
   day[field] = (day[field] or 0) + n
 end
 
-local function debitOne(units, mode, usageId, feature, occAt, occMonth, dayKey)
+-- Returns status, included, prepaid, flex, shortfall, reason, available (-1: none).
+local function debitOne(units, mode, usageId, refBin, feature, occAt, occMonth, dayKey)
   local inc, pre, flex, short, reason = split(s, units)
   if mode == 'consume' and short > 0 then
     -- A refusal means flex has a limit (or a block): what is spendable is finite.
     local avail = 0
     if s.blocked == '' then avail = s.incl + s.pre + flexRoom(s) end
-    return {'refused', '0', usageId, '0', '0', '0', fmt(short), reason, fmt(avail)}
+    return 'refused', 0, 0, 0, short, reason, avail
   end
   local extra = nil
   if feature ~= '' then extra = {'feature', feature} end
@@ -110,11 +123,11 @@ local function debitOne(units, mode, usageId, feature, occAt, occMonth, dayKey)
   end
   if inc > 0 then
     set(s, 'incl', s.incl - inc)
-    ledger(K.ledger, now, 'consume', 'included', -inc, s.incl, usageId, extra)
+    ledger(K.ledger, now, 'consume', 'included', -inc, s.incl, usageId, extra, refBin)
     tally(dayKey, feature, 'included', inc)
   end
   if pre > 0 then
-    takePrepaid(K, s, pre, now, 'consume', usageId, extra)
+    takePrepaid(K, s, pre, now, 'consume', usageId, extra, refBin)
     tally(dayKey, feature, 'prepaid', pre)
   end
   if flex > 0 then
@@ -123,34 +136,52 @@ local function debitOne(units, mode, usageId, feature, occAt, occMonth, dayKey)
     redis.call('HINCRBY', K.flexm, fm, fmt(flex))
     local fields = {'month', fm, 'cyc', fmt(s.cseq)}
     if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
-    ledger(K.ledger, now, 'consume', 'flex', -flex, s.flexCyc, usageId, fields)
+    ledger(K.ledger, now, 'consume', 'flex', -flex, s.flexCyc, usageId, fields, refBin)
     tally(dayKey, feature, 'flex', flex)
   end
   if short > 0 then
     if s.blocked == '' then set(s, 'blocked', reason) end
-    ledger(K.ledger, now, 'shortfall', 'none', -short, 0, usageId, extra)
+    ledger(K.ledger, now, 'shortfall', 'none', -short, 0, usageId, extra, refBin)
     tally(dayKey, feature, 'shortfall', short)
   end
-  return {'ok', '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason, ''}
+  return 'ok', inc, pre, flex, short, reason, -1
 end
 
 local replies = {}
-local perEvent = 7
-for i = 1, (#KEYS - 8) / 2 do
-  local a = 4 + (i - 1) * perEvent
-  local idem = KEYS[7 + 2 * i]
-  local reply = replayIdempotent(idem, ARGV[a + 4])
+local perEvent = 8 + nDays
+for i = 1, (#KEYS - 9) / 2 do
+  local a = 6 + nDays + (i - 1) * perEvent
+  local bodyHash = ARGV[a + 4]
+  local digests = {unpack(ARGV, a + 9, a + 8 + nDays)}
+  local reply
+  local found, digest = idemFind(days, digests)
+  if found then
+    reply = idemReply(K.engine, found, digest, bodyHash)
+  else
+    reply = replayIdempotent(KEYS[8 + 2 * i], bodyHash)
+  end
   if not reply then
-    local fields = debitOne(tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3], ARGV[a + 5], ARGV[a + 6],
-      ARGV[a + 7], KEYS[8 + 2 * i])
-    fields[10], fields[11], fields[12], fields[13], fields[14] =
-      fmt(s.incl), fmt(s.pre), fmt(s.flexCyc), fmt(s.price), s.blocked
-    fields[15] = raiseAlerts(K, s, now, fields[7] ~= '0', outbound)
-    reply = table.concat(fields, '\t')
-    rememberIdempotent(idem, ARGV[a + 4], reply, ttl)
+    local usageId, occAt = ARGV[a + 3], ARGV[a + 6]
+    local alrBefore, cseqBefore = s.alr, s.cseq
+    local status, inc, pre, flex, short, reason, avail = debitOne(tonumber(ARGV[a + 1]), ARGV[a + 2], usageId,
+      string.sub(digests[nDays], 1, 16), ARGV[a + 5], occAt, ARGV[a + 7], KEYS[9 + 2 * i])
+    local alerts = raiseAlerts(K, s, now, short > 0, outbound)
+    -- Alerts of this event only: a bit set now that was not before, in this cycle.
+    local mask = 0
+    if alerts ~= '' then mask = s.cseq == cseqBefore and bit.band(s.alr, bit.bnot(alrBefore)) or s.alr end
+    reply = table.concat({status, '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason,
+      avail < 0 and '' or fmt(avail), fmt(s.incl), fmt(s.pre), fmt(s.flexCyc), fmt(s.price), s.blocked, alerts}, '\t')
+    idemStore(today, digests[nDays], idemValue(bodyHash, status, reason, s.blocked,
+      {inc, pre, flex, short, avail, s.incl, s.pre, s.flexCyc, s.price}, mask, s.cseq), ttlMs)
+    -- Late usage is answerable past the window through PostgreSQL (R-FLX-5, R-CON-5): its first
+    -- answer waits here, with its key, until the archiver has copied it.
+    if occAt ~= '' then
+      redis.call('XADD', K.keylog, '*', 'k', ARGV[a + 8], 'h', bodyHash, 'r', reply, 'at', fmt(now))
+    end
   end
   replies[i] = reply
 end
+idemGrow(today, ttlMs)
 for dayKey, fields in pairs(tallies) do
   for field, units in pairs(fields) do redis.call('HINCRBY', dayKey, field, fmt(units)) end
 end

@@ -99,13 +99,36 @@ local function saveState(key, s)
   if stateChanged then redis.call('SET', key, cmsgpack.pack(s)) end
 end
 
--- One ledger entry (R-CON-7). `extra` adds field/value pairs (lot, feature, month).
-local function ledger(key, at, typ, kind, units, bal, ref, extra)
-  local args = {key, '*', 'at', fmt(at), 'type', typ, 'kind', kind, 'units', fmt(units), 'bal', fmt(bal), 'ref', ref}
+-- One ledger entry (R-CON-7), compact (issue 10 §2): one field 'p' whose value is binary, so
+-- every entry has the same single field and the stream's listpack stores no field names:
+--   type code, kind code (struct '>BB'; bit 0x80 of the type: the ref is a usage id stored as
+--   its 16 raw bytes), at (ms, struct '>i6'), [type string if code 0], [kind string if code 0],
+--   [ref: 16 bytes, or a MessagePack string], units and balance (MessagePack integers), then the
+--   extra fields as MessagePack pairs: a code (LEDGER_EXTRA) or the name, and the value.
+-- Decoded by src/redis/ledger-codec.ts; entries written before (field/value pairs) still read.
+-- `refBin`: the usage id's 16 raw bytes when `ref` is one (debits), else nil.
+local LEDGER_TYPES = {consume = 1, grant = 2, expiry = 3, forfeit = 4, adjustment = 5, refund = 6, shortfall = 7}
+local LEDGER_KINDS = {included = 1, prepaid = 2, flex = 3, none = 4}
+local LEDGER_EXTRA = {lot = 1, feature = 2, occurredAt = 3, month = 4, cyc = 5, reason = 6}
+local LEDGER_INT_EXTRA = {occurredAt = true, cyc = true}
+
+local function ledger(key, at, typ, kind, units, bal, ref, extra, refBin)
+  local tc = LEDGER_TYPES[typ] or 0
+  local kc = LEDGER_KINDS[kind] or 0
+  if refBin then tc = tc + 128 end
+  local parts = {struct.pack('>BBi6', tc, kc, at)}
+  if tc % 128 == 0 then parts[#parts + 1] = cmsgpack.pack(typ) end
+  if kc == 0 then parts[#parts + 1] = cmsgpack.pack(kind) end
+  parts[#parts + 1] = refBin or cmsgpack.pack(ref)
+  parts[#parts + 1] = cmsgpack.pack(units, bal)
   if extra then
-    for i = 1, #extra do args[#args + 1] = extra[i] end
+    for i = 1, #extra, 2 do
+      local name, v = extra[i], extra[i + 1]
+      if LEDGER_INT_EXTRA[name] and tonumber(v) then v = tonumber(v) end
+      parts[#parts + 1] = cmsgpack.pack(LEDGER_EXTRA[name] or name, v)
+    end
   end
-  redis.call('XADD', unpack(args))
+  redis.call('XADD', key, '*', 'p', table.concat(parts))
 end
 
 -- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1, R-CYC-2).
@@ -177,7 +200,7 @@ local function split(s, units)
 end
 
 -- Takes `units` from prepaid lots, oldest first (R-CON-1), one ledger entry per lot.
-local function takePrepaid(K, s, units, at, typ, ref, extra)
+local function takePrepaid(K, s, units, at, typ, ref, extra, refBin)
   local left = units
   local ids = redis.call('ZRANGE', K.lots, 0, -1)
   for _, id in ipairs(ids) do
@@ -190,7 +213,7 @@ local function takePrepaid(K, s, units, at, typ, ref, extra)
       redis.call('HSET', K.lotbal, id, fmt(bal - take))
       local fields = {'lot', id}
       if extra then for i = 1, #extra do fields[#fields + 1] = extra[i] end end
-      ledger(K.ledger, at, typ, 'prepaid', -take, s.pre, ref, fields)
+      ledger(K.ledger, at, typ, 'prepaid', -take, s.pre, ref, fields, refBin)
     end
     if bal - take == 0 then redis.call('ZREM', K.lots, id) end
   end
@@ -308,4 +331,143 @@ local function raiseAlerts(K, s, now, short, outbound)
     raiseAlert(K, s, now, outbound, ids, 'credits_exhausted', 32, '')
   end
   return table.concat(ids, ',')
+end
+
+-- Usage idempotency records sized for scale (R-CON-5, issue 10 §2). A record keeps only what
+-- the replay needs: per workspace and UTC day, a linear-hashing table of small hashes
+-- `<prefix><day>:<bucket>` (each well under hash-max-listpack-entries, so Redis keeps it as a
+-- listpack: no per-field allocations), which expire whole at the end of the day plus the window.
+--   field  the first 10 bytes of sha256(workspace, day, key) (the usage id is its first 16
+--          bytes in hex: a replay rebuilds it, nothing stores it)
+--   value  the first 6 characters of the body hash, then a MessagePack sequence: code (status,
+--          reason, block), included, prepaid, flex, shortfall, available (-1: none), balances
+--          after (included, prepaid, flex this cycle, flex price), the alerts raised as a bit
+--          mask (the order of raiseAlerts) and, with alerts, the cycle number their ids carry.
+-- Bucket 0 also holds 'n' (buckets) and 'c' (records). A bucket splits, moving half its records
+-- to a new one, once the day averages more than IDEM_LOAD records a bucket; a lookup reads
+-- 'n' once per day and call, then one bucket.
+local IDEM_LOAD = 48
+local REASONS = {'insufficient_credits', 'flex_disabled', 'flex_cap_reached', 'billing_threshold_reached',
+  'plan_blocks_flex'}
+local REASON_CODE = {}
+for i, r in ipairs(REASONS) do REASON_CODE[r] = i end
+local ALERT_BITS = {{1, 'included_80'}, {2, 'included_exhausted'}, {4, 'flex_started'}, {8, 'flex_cap_80'},
+  {16, 'flex_cap_reached'}, {32, 'credits_exhausted'}}
+
+local function idemHash(field)
+  local a, b, c = string.byte(field, 1, 3)
+  return a * 65536 + b * 256 + c
+end
+
+local function idemBucket(h, n)
+  local p = 1
+  while p * 2 <= n do p = p * 2 end
+  local b = h % (2 * p)
+  if b >= n then b = h % p end
+  return b
+end
+
+local function hexOf(bin)
+  return (string.gsub(bin, '.', function(ch) return string.format('%02x', string.byte(ch)) end))
+end
+
+-- The days a record may be in: {name, key prefix, n}; n read lazily.
+local function idemDays(prefix, days)
+  local out = {}
+  for i, d in ipairs(days) do out[i] = {day = d, prefix = prefix .. d .. ':', n = nil} end
+  return out
+end
+
+local function idemN(d)
+  if d.n == nil then d.n = tonumber(redis.call('HGET', d.prefix .. '0', 'n') or '0') end
+  return d.n
+end
+
+-- Finds a record: the stored value and the digest of its day, or nil.
+local function idemFind(days, digests)
+  for i = #days, 1, -1 do
+    local d = days[i]
+    local n = idemN(d)
+    if n > 0 then
+      local field = string.sub(digests[i], 1, 10)
+      local v = redis.call('HGET', d.prefix .. idemBucket(idemHash(field), n), field)
+      if v then return v, digests[i] end
+    end
+  end
+  return nil
+end
+
+-- A stored value as the debit's reply (replayed), or 'conflict' for another body.
+local function idemReply(engineKey, value, digest, bodyHash)
+  if string.sub(value, 1, 6) ~= string.sub(bodyHash, 1, 6) then return 'conflict' end
+  local v = {cmsgpack.unpack(string.sub(value, 7))}
+  local code = v[1]
+  local status = code % 2 == 1 and 'refused' or 'ok'
+  local reason = REASONS[math.floor(code / 2) % 8] or ''
+  local blocked = REASONS[math.floor(code / 16)] or ''
+  local avail = v[6] < 0 and '' or fmt(v[6])
+  local alerts = {}
+  if v[11] > 0 then
+    for _, ab in ipairs(ALERT_BITS) do
+      if bit.band(v[11], ab[1]) ~= 0 then
+        alerts[#alerts + 1] = alertId(engineKey, v[12], ab[2]) .. '=' .. ab[2]
+      end
+    end
+  end
+  return table.concat({status, '1', 'use_' .. hexOf(string.sub(digest, 1, 16)), fmt(v[2]), fmt(v[3]),
+    fmt(v[4]), fmt(v[5]), reason, avail, fmt(v[7]), fmt(v[8]), fmt(v[9]), fmt(v[10]), blocked,
+    table.concat(alerts, ',')}, '\t')
+end
+
+-- The value of a first answer (fields as debit.lua builds them; numbers as numbers).
+local function idemValue(bodyHash, status, reason, blocked, n, alertMask, cseq)
+  local code = (status == 'refused' and 1 or 0) + 2 * (REASON_CODE[reason] or 0) + 16 * (REASON_CODE[blocked] or 0)
+  local tail = {}
+  if alertMask > 0 then tail = {cseq} end
+  return string.sub(bodyHash, 1, 6) .. cmsgpack.pack(code, n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8],
+    n[9], alertMask, unpack(tail))
+end
+
+-- Stores a record in today's table (the last of `days`); its buckets expire `ttlMs` from now.
+local function idemStore(d, digest, value, ttlMs)
+  local n = idemN(d)
+  if n == 0 then n = 1; d.n = 1 end
+  local field = string.sub(digest, 1, 10)
+  local key = d.prefix .. idemBucket(idemHash(field), n)
+  redis.call('HSET', key, field, value)
+  redis.call('PEXPIRE', key, ttlMs)
+  d.added = (d.added or 0) + 1
+end
+
+-- After a call's records: counts them and splits buckets while the day is over its load.
+local function idemGrow(d, ttlMs)
+  if not d.added then return end
+  local b0 = d.prefix .. '0'
+  local c = redis.call('HINCRBY', b0, 'c', d.added)
+  local n = d.n
+  while c > IDEM_LOAD * n do
+    local p = 1
+    while p * 2 <= n do p = p * 2 end
+    local from = d.prefix .. (n - p)
+    local to = d.prefix .. n
+    local flat = redis.call('HGETALL', from)
+    local moveSet, moveDel = {}, {}
+    for i = 1, #flat, 2 do
+      local f = flat[i]
+      if #f == 10 and idemHash(f) % (2 * p) == n then
+        moveSet[#moveSet + 1] = f
+        moveSet[#moveSet + 1] = flat[i + 1]
+        moveDel[#moveDel + 1] = f
+      end
+    end
+    if #moveDel > 0 then
+      redis.call('HSET', to, unpack(moveSet))
+      redis.call('PEXPIRE', to, ttlMs)
+      redis.call('HDEL', from, unpack(moveDel))
+    end
+    n = n + 1
+  end
+  redis.call('HSET', b0, 'n', n)
+  redis.call('PEXPIRE', b0, ttlMs)
+  d.n = n
 end
