@@ -9,9 +9,10 @@ import { type Config, loadConfig } from './config/env.js';
 import { type Db, migrateToLatest, openDatabase } from './db/database.js';
 import { LedgerHistory } from './db/ledger-history.js';
 import { UsageKeyArchive } from './db/usage-keys.js';
+import { UsageDayRetention } from './db/usage-retention.js';
 import type { Catalog } from './domain/catalog.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { type RedisTarget, redisTargetOf } from './redis/clients.js';
+import { type RedisClient, type RedisTarget, redisTargetOf } from './redis/clients.js';
 import { EngineStore } from './redis/engine-store.js';
 import { stripeRateKey } from './redis/keys.js';
 import type { ScriptClient } from './redis/scripts.js';
@@ -73,6 +74,15 @@ export function connectDatabase(
     }
   };
   return { db, migrated: migrate(1) };
+}
+
+/** The day totals' retention in Redis (USAGE_REDIS_RETENTION): the worker trims, the API reads. */
+export function usageDayRetention(redis: RedisClient, config: Config): UsageDayRetention {
+  return new UsageDayRetention({
+    redis,
+    keyPrefix: config.redisPrefix,
+    retentionMs: config.archive.usageRedisRetentionMs,
+  });
 }
 
 export function buildService(o: {
@@ -137,6 +147,7 @@ export function buildService(o: {
     alerts,
     waitReplicas: config.waitReplicas,
     history: o.db ? new LedgerHistory(o.db) : undefined,
+    usageDays: usageDayRetention(o.redis, config),
     archivedKeys: o.db ? new UsageKeyArchive(o.db) : undefined,
   });
   return { store, service, invoicer, alerts };

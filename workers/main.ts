@@ -36,6 +36,7 @@ import {
   loadRuntimeOrExit,
   onShutdown,
   requireRedisTarget,
+  usageDayRetention,
 } from '../src/runtime.js';
 import { systemClock } from '../src/services/clock.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
@@ -117,6 +118,7 @@ const worker = new Worker<MaintenanceJob>(
         db: database.db,
         keyPrefix: config.redisPrefix,
         redisRetentionMs: config.archive.redisRetentionMs,
+        usageDays: usageDayRetention(redis, config),
       }),
       lagAlertSeconds: config.archive.lagAlertSeconds,
     },

@@ -142,6 +142,13 @@ const envSchema = z.object({
    * An entry not yet in PostgreSQL stays whatever its age.
    */
   LEDGER_REDIS_RETENTION: duration.default(7 * 24 * 3600 * 1000),
+  /**
+   * How long the usage view's day totals stay in Redis (R-USE-1); older days are summed from
+   * the archived ledger in PostgreSQL. At least 36 days: late usage changes a day for 35.
+   */
+  USAGE_REDIS_RETENTION: duration
+    .refine((ms) => ms >= 36 * 86_400_000, 'at least 36d: late usage changes a day for 35 days')
+    .default(90 * 86_400_000),
   /** Workers: how often the archiver copies new ledger entries to PostgreSQL. */
   ARCHIVE_EVERY_MS: z.coerce.number().int().min(100).default(2000),
   /** An alert (and /readyz's archive block says so) when the oldest unarchived entry is older. */
@@ -238,6 +245,8 @@ export interface Config {
   archive: {
     /** How long archived entries stay in Redis too (ms). */
     redisRetentionMs: number;
+    /** How long the usage view's day totals stay in Redis (ms). */
+    usageRedisRetentionMs: number;
     everyMs: number;
     lagAlertSeconds: number;
   };
@@ -311,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: e.DATABASE_URL ? { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA } : undefined,
     archive: {
       redisRetentionMs: e.LEDGER_REDIS_RETENTION,
+      usageRedisRetentionMs: e.USAGE_REDIS_RETENTION,
       everyMs: e.ARCHIVE_EVERY_MS,
       lagAlertSeconds: e.ARCHIVE_LAG_ALERT_SECONDS,
     },

@@ -15,6 +15,7 @@ import { type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
 import { workspacePages } from '../redis/workspace-pages.js';
 import type { Db } from './database.js';
+import type { UsageDayRetention } from './usage-retention.js';
 
 /** Entries read from a stream and inserted at once. */
 const PAGE = 1000;
@@ -72,6 +73,8 @@ export interface ArchivePass {
   workspaces: number;
   copied: number;
   trimmed: number;
+  /** Day totals deleted from Redis past USAGE_REDIS_RETENTION (PostgreSQL answers for them). */
+  usageDaysTrimmed: number;
   /** Age (s) of the oldest entry not in PostgreSQL after the pass; 0 when none is left. */
   lagSeconds: number;
   /** Why a copy failed (PostgreSQL down); the pass went on with the other workspaces. */
@@ -90,6 +93,8 @@ export class LedgerArchive {
       redisRetentionMs: number;
       /** Wall clock (stream ids are Redis' wall-clock ms). */
       now?: () => number;
+      /** The day totals' retention (usage-retention.ts); undefined: they stay in Redis. */
+      usageDays?: UsageDayRetention | undefined;
     },
   ) {}
 
@@ -214,7 +219,7 @@ export class LedgerArchive {
    * goes on; the lag is measured from Redis either way, and written for /readyz.
    */
   async runPass(): Promise<ArchivePass> {
-    const pass: ArchivePass = { workspaces: 0, copied: 0, trimmed: 0, lagSeconds: 0 };
+    const pass: ArchivePass = { workspaces: 0, copied: 0, trimmed: 0, usageDaysTrimmed: 0, lagSeconds: 0 };
     let oldestUnarchived = Number.POSITIVE_INFINITY;
     for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
       for (let i = 0; i < ids.length; i += PARALLEL) {
@@ -231,6 +236,11 @@ export class LedgerArchive {
             }
             const left = await this.oldestUnarchivedMs(id);
             if (left !== null) oldestUnarchived = Math.min(oldestUnarchived, left);
+            pass.usageDaysTrimmed += await this.trimUsageDays(id, left ?? this.now()).catch((err: Error) => {
+              pass.failure ??= err;
+              pass.error ??= err.message;
+              return 0;
+            });
           }),
         );
       }
@@ -243,6 +253,20 @@ export class LedgerArchive {
       error: pass.error ?? '',
     });
     return pass;
+  }
+
+  /** The day totals past their retention that PostgreSQL now has in full (usage-retention.ts). */
+  private async trimUsageDays(workspaceId: string, archivedBeforeMs: number): Promise<number> {
+    if (!this.deps.usageDays) return 0;
+    const createdAt = await this.deps.redis.hget(
+      workspaceKeys(this.deps.keyPrefix, workspaceId).meta,
+      'createdAt',
+    );
+    return this.deps.usageDays.trim(workspaceId, {
+      now: this.now(),
+      archivedBeforeMs,
+      createdAt: Number.isFinite(Date.parse(createdAt ?? '')) ? Date.parse(createdAt!) : archivedBeforeMs,
+    });
   }
 
   /** When the oldest entry not yet copied was written (ms), or null when all are. */

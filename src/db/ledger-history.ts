@@ -3,6 +3,7 @@
  * entries below a point, newest first (GET …/ledger past what Redis still has) or oldest first
  * (the ledger check, R-CON-7).
  */
+import { sql } from 'kysely';
 import type { LedgerRow } from '../redis/engine-store.js';
 import type { Db } from './database.js';
 import { parseStreamId, rowOfRecord } from './ledger-archive.js';
@@ -46,5 +47,60 @@ export class LedgerHistory {
       const last = rows[rows.length - 1]!;
       after = { ms: Number(last.stream_ms), seq: Number(last.stream_seq) };
     }
+  }
+
+  /**
+   * The usage of `days` (UTC "YYYY-MM-DD", ascending) as the day totals would have it (R-USE-1),
+   * summed from the archived ledger: what debit.lua tallies per event, by the day the usage
+   * occurred (late usage: its occurredAt), its feature and its kind; a usage shortfall (no
+   * `lot`: a refund's shortfall is not usage) as the kind `shortfall`. `mode` as
+   * EngineStore.usageTotals: 'field' sums "<feature>|<kind>" over the days, 'day' each kind per
+   * day (day: the index in `days`).
+   */
+  async usageTotals(
+    workspaceId: string,
+    days: string[],
+    mode: 'field' | 'day',
+  ): Promise<{ day: number; field: string; units: number }[]> {
+    if (days.length === 0) return [];
+    const first = Date.parse(`${days[0]}T00:00:00Z`);
+    const end = Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000;
+    const day = sql<string>`to_char(to_timestamp(coalesce((extra->>'occurredAt')::bigint, at_ms) / 1000.0) at time zone 'UTC', 'YYYY-MM-DD')`;
+    const kind = sql<string>`case when type = 'shortfall' then 'shortfall' else kind end`;
+    const feature = sql<string>`coalesce(extra->>'feature', '')`;
+    const rows = await this.db
+      .selectFrom('ledger_entries')
+      .where('workspace_id', '=', workspaceId)
+      // Late usage is written up to 35 days after it occurred.
+      .where('at_ms', '>=', String(first))
+      .where('at_ms', '<', String(end + 35 * 86_400_000))
+      .where((eb) =>
+        eb.or([
+          eb('type', '=', 'consume'),
+          eb.and([eb('type', '=', 'shortfall'), sql<boolean>`not (extra ? 'lot')`]),
+        ]),
+      )
+      .where(day, '>=', days[0]!)
+      .where(day, '<=', days[days.length - 1]!)
+      .groupBy([day, feature, kind])
+      .select([day.as('day'), feature.as('feature'), kind.as('kind'), sql<string>`-sum(units)`.as('units')])
+      .execute();
+    const index = new Map(days.map((d, i) => [d, i]));
+    if (mode === 'day') {
+      const byDayKind = new Map<string, { day: number; field: string; units: number }>();
+      for (const r of rows) {
+        const key = `${r.day}|${r.kind}`;
+        const t = byDayKind.get(key) ?? { day: index.get(r.day) ?? -1, field: r.kind, units: 0 };
+        t.units += Number(r.units);
+        byDayKind.set(key, t);
+      }
+      return [...byDayKind.values()].filter((t) => t.day >= 0);
+    }
+    const byField = new Map<string, number>();
+    for (const r of rows) {
+      const field = `${r.feature}|${r.kind}`;
+      byField.set(field, (byField.get(field) ?? 0) + Number(r.units));
+    }
+    return [...byField].map(([field, units]) => ({ day: -1, field, units }));
   }
 }

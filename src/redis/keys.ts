@@ -45,6 +45,8 @@ export interface WorkspaceKeys {
   replicaFence: string;
   /** The id of the last ledger entry copied to PostgreSQL (src/db/ledger-archive.ts). */
   archived: string;
+  /** The first day whose usage totals Redis may hold; earlier ones are PostgreSQL's (usage-retention.ts). */
+  usageDaysFrom: string;
 }
 
 export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKeys {
@@ -68,6 +70,7 @@ export function workspaceKeys(prefix: string, workspaceId: string): WorkspaceKey
     adjustmentIdem: (key) => `${base}:idem:adj:${key}`,
     replicaFence: `${base}:fence`,
     archived: `${base}:archived`,
+    usageDaysFrom: `${base}:udfrom`,
   };
 }
 

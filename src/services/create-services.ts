@@ -2,6 +2,7 @@
 
 import type { LedgerHistory } from '../db/ledger-history.js';
 import type { UsageKeyArchive } from '../db/usage-keys.js';
+import type { UsageDayRetention } from '../db/usage-retention.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -46,13 +47,17 @@ export function createServices(deps: {
   waitReplicas?: number | undefined;
   /** PostgreSQL's part of the ledger (DATABASE_URL); undefined: all of it is in Redis. */
   history?: LedgerHistory | undefined;
+  /** The day totals' retention in Redis; with `history`, older usage days come from PostgreSQL. */
+  usageDays?: UsageDayRetention | undefined;
   /** Late usage's keys in PostgreSQL (R-FLX-5): retries past the idempotency window replay. */
   archivedKeys?: UsageKeyArchive | undefined;
 }): Services {
   const { redis, store, catalog, clock, alerts } = deps;
   const stripeRecords = new StripeRecords({ redis, keyPrefix: deps.keyPrefix, stripe: deps.stripe });
   const ledger = new LedgerReader({ store, history: deps.history });
-  const views = new ReadViews({ store, catalog, clock, alerts, ledger });
+  const usageArchive =
+    deps.history && deps.usageDays ? { history: deps.history, usageDays: deps.usageDays } : undefined;
+  const views = new ReadViews({ store, catalog, clock, alerts, ledger, usageArchive });
   return {
     ledger,
     usage: new UsageService({

@@ -2,6 +2,9 @@
  * What the platform reads: the workspace with its balances and banners, the ledger, usage,
  * alerts, recommendations, the invoice preview and the catalog. Nothing here writes.
  */
+
+import type { LedgerHistory } from '../db/ledger-history.js';
+import type { UsageDayRetention } from '../db/usage-retention.js';
 import type { Lang } from '../domain/alerts.js';
 import {
   type Catalog,
@@ -39,9 +42,11 @@ export class ReadViews {
       alerts: AlertService;
       /** The ledger across Redis and PostgreSQL. */
       ledger: LedgerReader;
+      /** Usage days past their retention in Redis, from PostgreSQL (DATABASE_URL). */
+      usageArchive?: { history: LedgerHistory; usageDays: UsageDayRetention } | undefined;
     },
   ) {
-    this.usage = new UsageView({ store: deps.store, catalog: deps.catalog });
+    this.usage = new UsageView({ store: deps.store, catalog: deps.catalog, archived: deps.usageArchive });
   }
 
   private requireWorkspace(id: string, now = this.deps.clock.now()) {

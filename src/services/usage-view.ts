@@ -2,11 +2,15 @@
  * The usage view (R-USE-1): usage by day, feature category, feature or credit kind over a range
  * of UTC days, and the current cycle's summary.
  *
- * It never reads the ledger. The debit script adds every debited event to its day's totals
- * (`{ws:<id>}:ud:YYYY-MM-DD`, a hash "<feature>|<kind>" -> units, in the same atomic step), so
- * a request sums one small hash per day of the range, inside Redis (usage-sum.lua): its cost
- * depends on the range and the number of features, not on how many ledger entries there are.
+ * It never reads the ledger in Redis. The debit script adds every debited event to its day's
+ * totals (`{ws:<id>}:ud:YYYY-MM-DD`, a hash "<feature>|<kind>" -> units, in the same atomic
+ * step), so a request sums one small hash per day of the range, inside Redis (usage-sum.lua):
+ * its cost depends on the range and the number of features, not on how many ledger entries
+ * there are. Days past USAGE_REDIS_RETENTION are summed from the archived ledger in PostgreSQL.
  */
+
+import type { LedgerHistory } from '../db/ledger-history.js';
+import type { UsageDayRetention } from '../db/usage-retention.js';
 import { flexRoom } from '../domain/burndown.js';
 import type { Catalog } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
@@ -43,7 +47,14 @@ function view(k: ByKind) {
 export class UsageView {
   private readonly categoryOf: Map<string, string>;
 
-  constructor(private readonly deps: { store: EngineStore; catalog: Catalog }) {
+  constructor(
+    private readonly deps: {
+      store: EngineStore;
+      catalog: Catalog;
+      /** The archived ledger and the day totals' retention: days Redis no longer holds. */
+      archived?: { history: LedgerHistory; usageDays: UsageDayRetention } | undefined;
+    },
+  ) {
     this.categoryOf = new Map(deps.catalog.rateCard.features.map((f) => [f.id, f.category]));
   }
 
@@ -82,10 +93,9 @@ export class UsageView {
       total[kind as Kind] += units;
     };
     if (o.groupBy === 'day') {
-      for (const t of await this.deps.store.usageTotals(workspaceId, days, 'day'))
-        add(days[t.day]!, t.field, t.units);
+      for (const t of await this.totals(workspaceId, days, 'day')) add(days[t.day]!, t.field, t.units);
     } else {
-      for (const t of await this.deps.store.usageTotals(workspaceId, days, 'field')) {
+      for (const t of await this.totals(workspaceId, days, 'field')) {
         const bar = t.field.lastIndexOf('|');
         const feature = t.field.slice(0, bar);
         const kind = t.field.slice(bar + 1);
@@ -106,6 +116,21 @@ export class UsageView {
       groups: keys.map((key) => ({ key, ...view(groups.get(key)!) })),
       total: view(total),
     };
+  }
+
+  /**
+   * The totals of `days`: Redis' day hashes, and for the days past their retention in Redis the
+   * archived ledger in PostgreSQL (src/db/usage-retention.ts says which days those are).
+   */
+  private async totals(workspaceId: string, days: string[], mode: 'field' | 'day') {
+    const firstInRedis = this.deps.archived
+      ? await this.deps.archived.usageDays.firstRedisDay(workspaceId)
+      : null;
+    const split = firstInRedis === null ? 0 : days.filter((d) => d < firstInRedis).length;
+    const recent = await this.deps.store.usageTotals(workspaceId, days.slice(split), mode);
+    if (split === 0) return recent;
+    const older = await this.deps.archived!.history.usageTotals(workspaceId, days.slice(0, split), mode);
+    return [...older, ...recent.map((t) => (mode === 'day' ? { ...t, day: t.day + split } : t))];
   }
 
   /**
