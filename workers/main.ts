@@ -4,6 +4,7 @@
  * Graceful shutdown: `worker.close()` lets the running job finish (R-OPS-3).
  */
 import { Queue, Worker } from 'bullmq';
+import { AlertArchive } from '../src/db/alert-archive.js';
 import { LedgerArchive } from '../src/db/ledger-archive.js';
 import { createLogger } from '../src/observability/logger.js';
 import {
@@ -119,6 +120,7 @@ const worker = new Worker<MaintenanceJob>(
         keyPrefix: config.redisPrefix,
         redisRetentionMs: config.archive.redisRetentionMs,
         usageDays: usageDayRetention(redis, config),
+        alerts: new AlertArchive({ redis, db: database.db, keyPrefix: config.redisPrefix }),
       }),
       lagAlertSeconds: config.archive.lagAlertSeconds,
     },

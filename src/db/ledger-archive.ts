@@ -14,6 +14,7 @@ import type { RedisClient } from '../redis/clients.js';
 import { type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
 import { workspacePages } from '../redis/workspace-pages.js';
+import type { AlertArchive } from './alert-archive.js';
 import type { Db } from './database.js';
 import type { UsageDayRetention } from './usage-retention.js';
 
@@ -75,6 +76,8 @@ export interface ArchivePass {
   trimmed: number;
   /** Day totals deleted from Redis past USAGE_REDIS_RETENTION (PostgreSQL answers for them). */
   usageDaysTrimmed: number;
+  /** Alerts of old cycles moved to PostgreSQL (alert-archive.ts). */
+  alertsMoved: number;
   /** Age (s) of the oldest entry not in PostgreSQL after the pass; 0 when none is left. */
   lagSeconds: number;
   /** Why a copy failed (PostgreSQL down); the pass went on with the other workspaces. */
@@ -95,6 +98,8 @@ export class LedgerArchive {
       now?: () => number;
       /** The day totals' retention (usage-retention.ts); undefined: they stay in Redis. */
       usageDays?: UsageDayRetention | undefined;
+      /** Alerts of old cycles to PostgreSQL (alert-archive.ts); undefined: they stay in Redis. */
+      alerts?: AlertArchive | undefined;
     },
   ) {}
 
@@ -219,7 +224,14 @@ export class LedgerArchive {
    * goes on; the lag is measured from Redis either way, and written for /readyz.
    */
   async runPass(): Promise<ArchivePass> {
-    const pass: ArchivePass = { workspaces: 0, copied: 0, trimmed: 0, usageDaysTrimmed: 0, lagSeconds: 0 };
+    const pass: ArchivePass = {
+      workspaces: 0,
+      copied: 0,
+      trimmed: 0,
+      usageDaysTrimmed: 0,
+      alertsMoved: 0,
+      lagSeconds: 0,
+    };
     let oldestUnarchived = Number.POSITIVE_INFINITY;
     for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
       for (let i = 0; i < ids.length; i += PARALLEL) {
@@ -236,11 +248,13 @@ export class LedgerArchive {
             }
             const left = await this.oldestUnarchivedMs(id);
             if (left !== null) oldestUnarchived = Math.min(oldestUnarchived, left);
-            pass.usageDaysTrimmed += await this.trimUsageDays(id, left ?? this.now()).catch((err: Error) => {
+            const failed = (err: Error) => {
               pass.failure ??= err;
               pass.error ??= err.message;
               return 0;
-            });
+            };
+            pass.usageDaysTrimmed += await this.trimUsageDays(id, left ?? this.now()).catch(failed);
+            pass.alertsMoved += (await this.deps.alerts?.trim(id).catch(failed)) ?? 0;
           }),
         );
       }

@@ -116,6 +116,22 @@ const MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  /** Alerts of cycles long past (R-ALR-1), moved out of Redis by the archiver (alert-archive.ts). */
+  '0004_alerts': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('alerts')
+        .addColumn('workspace_id', 'text', (c) => c.notNull())
+        .addColumn('alert_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('cycle_seq', 'bigint', (c) => c.notNull())
+        .addColumn('at_ms', 'bigint', (c) => c.notNull())
+        // The alert as Redis held it: the figures behind it, as exact integer strings.
+        .addColumn('record', 'jsonb', (c) => c.notNull())
+        .addPrimaryKeyConstraint('alerts_pkey', ['workspace_id', 'alert_id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

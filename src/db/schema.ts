@@ -65,8 +65,19 @@ export interface UsageKeysTable {
   at_ms: Int8;
 }
 
+/** An alert of a cycle long past, as Redis held it (migration 0004). */
+export interface AlertsTable {
+  workspace_id: string;
+  alert_id: string;
+  name: string;
+  cycle_seq: Int8;
+  at_ms: Int8;
+  record: ColumnType<Record<string, string>, string, string>;
+}
+
 export interface Database {
   ledger_entries: LedgerEntriesTable;
+  alerts: AlertsTable;
   usage_keys: UsageKeysTable;
   flex_by_month: FlexByMonthView;
   purchases_and_refunds: PurchasesAndRefundsView;
