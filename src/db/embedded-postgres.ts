@@ -8,11 +8,13 @@
  * (start-up, SSL refusal, message framing) for each connection; what runs when is decided here.
  * Its own server queues each protocol message on its own and keeps a client's messages together
  * only inside a transaction block, so two clients' extended-protocol queries (Parse, Bind,
- * Execute, Sync: what pg sends for every parameterized query) can interleave in the one
- * session, and a client read another's rows: the start test once got a row without the column
- * it selected, while the worker and the API were migrating. Here a client keeps the session
- * from its first message to the end of its unit (Sync, a simple Query, or Terminate), and for as
- * long as it has a transaction block open; the others wait their turn.
+ * Execute, Sync: what pg sends for every parameterized query) may interleave in the one session
+ * whenever PGlite's file writes let another socket's data in between, and a client would read
+ * another's rows. (A start-test failure first seemed to be this; it was a work-in-progress
+ * ledger format in the tree, and no test here has reproduced an interleaving: the guard is by
+ * construction.) Here a client keeps the session from its first message to the end of its unit
+ * (Sync, a simple Query, or Terminate), and for as long as it has a transaction block open; the
+ * others wait their turn.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
