@@ -2,7 +2,7 @@
  * Typed wrappers around the workspace scripts: each builds KEYS/ARGV, runs one script and
  * parses its reply through zod. This is the only code that knows the scripts' reply layout.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { z } from 'zod';
 import { ALERT_NAMES, type AlertName, type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
@@ -199,6 +199,18 @@ const DAY_MS = 86_400_000;
  */
 export const RECORD_MARGIN_MS = 3_600_000;
 
+/** "YYYY-MM-DD" of a day number (days since 1970-01-01), remembered: every debit asks for two. */
+const dayNames = new Map<number, string>();
+function dayName(day: number): string {
+  let name = dayNames.get(day);
+  if (name === undefined) {
+    if (dayNames.size >= 64) dayNames.clear();
+    name = dayOf(day * DAY_MS);
+    dayNames.set(day, name);
+  }
+  return name;
+}
+
 /**
  * The days a usage key's record may be in (R-CON-5): those the idempotency window touches, oldest
  * first, today last. A key answers its first reply for at least the window, and at most until the
@@ -207,14 +219,26 @@ export const RECORD_MARGIN_MS = 3_600_000;
 export function recordDays(now: number, windowSeconds: number): string[] {
   const out: string[] = [];
   const today = Math.floor(now / DAY_MS);
-  for (let d = Math.floor((now - windowSeconds * 1000) / DAY_MS); d <= today; d++)
-    out.push(dayOf(d * DAY_MS));
+  for (let d = Math.floor((now - windowSeconds * 1000) / DAY_MS); d <= today; d++) out.push(dayName(d));
   return out;
 }
 
-/** sha256(workspace, day, key)'s first 16 bytes: the record's field (10 bytes) and the usage id. */
-export function usageDigest(workspaceId: string, day: string, key: string): Buffer {
-  return createHash('sha256').update(`${workspaceId}\n${day}\n${key}`).digest().subarray(0, 16);
+/**
+ * One-shot hashing (Node 20.12+) where there is: without a Hash object it costs about half as
+ * much, and a debit hashes its key once per day of the window.
+ */
+const oneShotHash = (crypto as { hash?: typeof crypto.hash }).hash;
+const sha256Hex: (text: string) => string = oneShotHash
+  ? (text) => oneShotHash('sha256', text, 'hex')
+  : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/**
+ * sha256(workspace, day, key)'s first 16 bytes in hex: the record's field (its first 10 bytes,
+ * core.lua idemFind) and the usage id. Hex, not a Buffer: a command with a Buffer argument costs
+ * ioredis more than twice as much to write, and the script packs the bytes itself (binOf).
+ */
+export function usageDigestHex(workspaceId: string, day: string, key: string): string {
+  return sha256Hex(`${workspaceId}\n${day}\n${key}`).slice(0, 32);
 }
 
 /**
@@ -222,7 +246,7 @@ export function usageDigest(workspaceId: string, day: string, key: string): Buff
  * record stores it (a key used again on another day, after its window, is another usage).
  */
 export function usageIdOf(workspaceId: string, day: string, key: string): string {
-  return `use_${usageDigest(workspaceId, day, key).toString('hex')}`;
+  return `use_${usageDigestHex(workspaceId, day, key)}`;
 }
 
 export interface LedgerRow {
@@ -352,9 +376,9 @@ export class EngineStore {
   }
 
   /** The number of keys, KEYS and ARGV of debit.lua for these events (also the benchmark's). */
-  debitArgs(o: DebitManyInput): (string | number | Buffer)[] {
+  debitArgs(o: DebitManyInput): (string | number)[] {
     const k = this.keys(o.workspaceId);
-    const args: (string | number | Buffer)[] = [
+    const args: (string | number)[] = [
       DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent * o.events.length,
       k.engine,
       k.lots,
@@ -366,7 +390,7 @@ export class EngineStore {
       k.alertQueue,
       k.usageKeyLog,
     ];
-    const today = dayOf(o.now);
+    const today = dayName(Math.floor(o.now / DAY_MS));
     for (const e of o.events) {
       args.push(
         k.usageIdem(e.idempotencyKey),
@@ -378,11 +402,10 @@ export class EngineStore {
     const ttlMs = (Math.floor(o.now / DAY_MS) + 1) * DAY_MS + window * 1000 + RECORD_MARGIN_MS - o.now;
     args.push(o.now, o.month, ttlMs, o.outbound ? '1' : '0', k.usageRecords, days.length, ...days);
     for (const e of o.events) {
-      const digests = days.map((d) => usageDigest(o.workspaceId, d, e.idempotencyKey));
       const late =
         e.occurredAt === undefined ? ['', '', ''] : [e.occurredAt, monthOf(e.occurredAt), e.idempotencyKey];
-      const usageId = `use_${digests[digests.length - 1]!.toString('hex')}`;
-      args.push(e.units, e.mode, usageId, e.bodyHash, e.feature, ...late, ...digests);
+      args.push(e.units, e.mode, e.bodyHash, e.feature, ...late);
+      for (const d of days) args.push(usageDigestHex(o.workspaceId, d, e.idempotencyKey));
     }
     return args;
   }
@@ -399,7 +422,7 @@ export class EngineStore {
       k.usageRecords,
       days.length,
       ...days,
-      ...days.map((d) => usageDigest(workspaceId, d, idempotencyKey)),
+      ...days.map((d) => usageDigestHex(workspaceId, d, idempotencyKey)),
     );
     return Number(reply) === 1;
   }
@@ -417,7 +440,7 @@ export class EngineStore {
    * The debit script with `debitArgs`' arguments. One event's call goes as `debitOne`, its key
    * count fixed (scripts.ts): on a Cluster that auto-pipelines, as every call does on one node.
    */
-  sendDebit(args: (string | number | Buffer)[]): Promise<string[]> {
+  sendDebit(args: (string | number)[]): Promise<string[]> {
     if (args[0] === DEBIT_KEYS.fixed + DEBIT_KEYS.perEvent) return this.redis.debitOne(...args.slice(1));
     return this.redis.debit(...args);
   }

@@ -28,10 +28,11 @@
     ARGV[4] '1' when outbound alert webhooks are configured, else '0'
     ARGV[5] the records' key prefix "<prefix>{ws:<id>}:ik:"   ARGV[6] D, the days a record may be
             in (the window's), ARGV[7 .. 6 + D] those days "YYYY-MM-DD", oldest first, today last
-    ARGV[7 + D + (8 + D)(i-1) ..] event i: units (> 0), mode (consume | record), usage id (of
-            today), body hash, feature id or '', occurredAt (ms) or '', month of occurredAt or '',
-            the idempotency key (late usage only, else ''), then per day the 16-byte digest
-            sha256(workspace, day, key) (core.lua's idempotency records)
+    ARGV[7 + D + (7 + D)(i-1) ..] event i: units (> 0), mode (consume | record), body hash,
+            feature id or '', occurredAt (ms) or '', month of occurredAt or '', the idempotency
+            key (late usage only, else ''), then per day the first 16 bytes of
+            sha256(workspace, day, key) in hex (core.lua's idempotency records; today's, the last,
+            is also the usage id: `use_` and it)
 
   Late usage (occurredAt in an earlier month): its flex counts toward the month it occurred in
   unless that month is closed, else toward the current month (the next open one, if the
@@ -62,12 +63,13 @@ local month = ARGV[2]
 local ttlMs = tonumber(ARGV[3])
 local outbound = ARGV[4] == '1'
 local nDays = tonumber(ARGV[6])
-local days = idemDays(ARGV[5], {unpack(ARGV, 7, 6 + nDays)})
+local days = idemDays(ARGV[5], {unpack(ARGV, 7, 6 + nDays)}, math.floor(now / DAY_MS))
 local today = days[nDays]
 
 local s = loadState(K.engine)
 if not s then return {'not_found'} end
 roll(K, s, now)
+idemKnown(s, days)
 
 -- The month an event's flex is billed in (R-FLX-5): the month it occurred in while that month
 -- is still open for this workspace, else the current one. A month is closed once the monthly
@@ -148,11 +150,11 @@ local function debitOne(units, mode, usageId, refBin, feature, occAt, occMonth, 
 end
 
 local replies = {}
-local perEvent = 8 + nDays
+local perEvent = 7 + nDays
 for i = 1, (#KEYS - 9) / 2 do
   local a = 6 + nDays + (i - 1) * perEvent
-  local bodyHash = ARGV[a + 4]
-  local digests = {unpack(ARGV, a + 9, a + 8 + nDays)}
+  local bodyHash = ARGV[a + 3]
+  local digests = {unpack(ARGV, a + 8, a + 7 + nDays)}
   local reply
   local found, digest = idemFind(days, digests)
   if found then
@@ -161,27 +163,28 @@ for i = 1, (#KEYS - 9) / 2 do
     reply = replayIdempotent(KEYS[8 + 2 * i], bodyHash)
   end
   if not reply then
-    local usageId, occAt = ARGV[a + 3], ARGV[a + 6]
+    local todayDigest, occAt = digests[nDays], ARGV[a + 5]
+    local usageId, refBin = 'use_' .. todayDigest, binOf(todayDigest)
     local alrBefore, cseqBefore = s.alr, s.cseq
     local status, inc, pre, flex, short, reason, avail = debitOne(tonumber(ARGV[a + 1]), ARGV[a + 2], usageId,
-      string.sub(digests[nDays], 1, 16), ARGV[a + 5], occAt, ARGV[a + 7], KEYS[9 + 2 * i])
+      refBin, ARGV[a + 4], occAt, ARGV[a + 6], KEYS[9 + 2 * i])
     local alerts = raiseAlerts(K, s, now, short > 0, outbound)
     -- Alerts of this event only: a bit set now that was not before, in this cycle.
     local mask = 0
     if alerts ~= '' then mask = s.cseq == cseqBefore and bit.band(s.alr, bit.bnot(alrBefore)) or s.alr end
     reply = table.concat({status, '0', usageId, fmt(inc), fmt(pre), fmt(flex), fmt(short), reason,
       avail < 0 and '' or fmt(avail), fmt(s.incl), fmt(s.pre), fmt(s.flexCyc), fmt(s.price), s.blocked, alerts}, '\t')
-    idemStore(today, digests[nDays], idemValue(bodyHash, status, reason, s.blocked,
+    idemStore(today, string.sub(refBin, 1, 10), idemValue(bodyHash, status, reason, s.blocked,
       {inc, pre, flex, short, avail, s.incl, s.pre, s.flexCyc, s.price}, mask, s.cseq), ttlMs)
     -- Late usage is answerable past the window through PostgreSQL (R-FLX-5, R-CON-5): its first
     -- answer waits here, with its key, until the archiver has copied it.
     if occAt ~= '' then
-      redis.call('XADD', K.keylog, '*', 'k', ARGV[a + 8], 'h', bodyHash, 'r', reply, 'at', fmt(now))
+      redis.call('XADD', K.keylog, '*', 'k', ARGV[a + 7], 'h', bodyHash, 'r', reply, 'at', fmt(now))
     end
   end
   replies[i] = reply
 end
-idemGrow(today, ttlMs)
+idemCommit(s, today, now, ttlMs)
 for dayKey, fields in pairs(tallies) do
   for field, units in pairs(fields) do redis.call('HINCRBY', dayKey, field, fmt(units)) end
 end

@@ -42,7 +42,9 @@ local outcome = 'updated'
 if not s then
   outcome = 'created'
   s = {incl = 0, inclGr = 0, pre = 0, lotSeq = 0, flexCyc = 0, cseq = 0, flexOn = 1, capCustom = 0, thrC = -1,
-    blocked = '', subAt = 0}
+    blocked = '', subAt = 0,
+    -- No usage records on any day yet: debits need not look for tables (core.lua idemKnown).
+    iks = 0}
 else
   if eventAt and (s.subAt or 0) > eventAt then
     local reply = {'stale'}

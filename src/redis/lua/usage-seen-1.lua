@@ -5,6 +5,7 @@
     KEYS[1] the key's record as written before issue 10 (a string)
     ARGV[1] the records' key prefix "<prefix>{ws:<id>}:ik:"   ARGV[2] D, the days
     ARGV[3 .. 2 + D] the days "YYYY-MM-DD", oldest first   ARGV[3 + D .. 2 + 2D] the key's digest of each
+            (hex, as debit.lua's)
   Reply: 1 or 0.
 ]]
 --- @include "core"

@@ -104,31 +104,51 @@ end
 --   type code, kind code (struct '>BB'; bit 0x80 of the type: the ref is a usage id stored as
 --   its 16 raw bytes), at (ms, struct '>i6'), [type string if code 0], [kind string if code 0],
 --   [ref: 16 bytes, or a MessagePack string], units and balance (MessagePack integers), then the
---   extra fields as MessagePack pairs: a code (LEDGER_EXTRA) or the name, and the value.
+--   extra fields as MessagePack pairs: a code (ledgerExtra) or the name, and the value.
 -- Decoded by src/redis/ledger-codec.ts; entries written before (field/value pairs) still read.
 -- `refBin`: the usage id's 16 raw bytes when `ref` is one (debits), else nil.
-local LEDGER_TYPES = {consume = 1, grant = 2, expiry = 3, forfeit = 4, adjustment = 5, refund = 6, shortfall = 7}
-local LEDGER_KINDS = {included = 1, prepaid = 2, flex = 3, none = 4}
-local LEDGER_EXTRA = {lot = 1, feature = 2, occurredAt = 3, month = 4, cyc = 5, reason = 6}
-local LEDGER_INT_EXTRA = {occurredAt = true, cyc = true}
+--
+-- The codes are if-chains, not tables: this file's top level runs again on every call of every
+-- script, and building lookup tables there cost each call about a microsecond.
+local function ledgerType(typ)
+  if typ == 'consume' then return 1 elseif typ == 'grant' then return 2 elseif typ == 'expiry' then return 3
+  elseif typ == 'forfeit' then return 4 elseif typ == 'adjustment' then return 5 elseif typ == 'refund' then return 6
+  elseif typ == 'shortfall' then return 7 end
+  return 0
+end
+
+local function ledgerKind(kind)
+  if kind == 'included' then return 1 elseif kind == 'prepaid' then return 2 elseif kind == 'flex' then return 3
+  elseif kind == 'none' then return 4 end
+  return 0
+end
+
+-- An extra field's code (nil: written by name), and whether its value is stored as an integer.
+local function ledgerExtra(name)
+  if name == 'lot' then return 1 elseif name == 'feature' then return 2 elseif name == 'occurredAt' then return 3, true
+  elseif name == 'month' then return 4 elseif name == 'cyc' then return 5, true elseif name == 'reason' then return 6 end
+  return nil
+end
 
 local function ledger(key, at, typ, kind, units, bal, ref, extra, refBin)
-  local tc = LEDGER_TYPES[typ] or 0
-  local kc = LEDGER_KINDS[kind] or 0
+  local tc = ledgerType(typ)
+  local kc = ledgerKind(kind)
   if refBin then tc = tc + 128 end
-  local parts = {struct.pack('>BBi6', tc, kc, at)}
-  if tc % 128 == 0 then parts[#parts + 1] = cmsgpack.pack(typ) end
-  if kc == 0 then parts[#parts + 1] = cmsgpack.pack(kind) end
-  parts[#parts + 1] = refBin or cmsgpack.pack(ref)
-  parts[#parts + 1] = cmsgpack.pack(units, bal)
+  local head = struct.pack('>BBi6', tc, kc, at)
+  if tc % 128 == 0 then head = head .. cmsgpack.pack(typ) end
+  if kc == 0 then head = head .. cmsgpack.pack(kind) end
+  local p = head .. (refBin or cmsgpack.pack(ref)) .. cmsgpack.pack(units, bal)
   if extra then
+    local parts = {p}
     for i = 1, #extra, 2 do
       local name, v = extra[i], extra[i + 1]
-      if LEDGER_INT_EXTRA[name] and tonumber(v) then v = tonumber(v) end
-      parts[#parts + 1] = cmsgpack.pack(LEDGER_EXTRA[name] or name, v)
+      local code, int = ledgerExtra(name)
+      if int and tonumber(v) then v = tonumber(v) end
+      parts[#parts + 1] = cmsgpack.pack(code or name, v)
     end
+    p = table.concat(parts)
   end
-  redis.call('XADD', key, '*', 'p', table.concat(parts))
+  redis.call('XADD', key, '*', 'p', p)
 end
 
 -- A new cycle: the old included remainder expires, the allotment is granted (R-CYC-1, R-CYC-2).
@@ -338,21 +358,30 @@ end
 -- `<prefix><day>:<bucket>` (each well under hash-max-listpack-entries, so Redis keeps it as a
 -- listpack: no per-field allocations), which expire whole at the end of the day plus the window.
 --   field  the first 10 bytes of sha256(workspace, day, key) (the usage id is its first 16
---          bytes in hex: a replay rebuilds it, nothing stores it)
+--          bytes in hex, which debit.lua is given: a replay rebuilds it, nothing stores it)
 --   value  the first 6 characters of the body hash, then a MessagePack sequence: code (status,
 --          reason, block), included, prepaid, flex, shortfall, available (-1: none), balances
 --          after (included, prepaid, flex this cycle, flex price), the alerts raised as a bit
 --          mask (the order of raiseAlerts) and, with alerts, the cycle number their ids carry.
--- Bucket 0 also holds 'n' (buckets) and 'c' (records). A bucket splits, moving half its records
--- to a new one, once the day averages more than IDEM_LOAD records a bucket; a lookup reads
--- 'n' once per day and call, then one bucket.
+-- Bucket 0 also holds 'n', the day's bucket count. A bucket splits, moving half its records to
+-- a new one, once the day averages more than IDEM_LOAD records a bucket.
+--
+-- A debit pays for this with as few redis.call()s as it can, each a measurable share of the
+-- hot path (about a microsecond with its Lua glue): the workspace's state, which every debit
+-- reads and writes anyway, keeps its tables' bucket and record counts (idemKnown, idemCommit),
+-- so a lookup is one HGET per day that has a table and a store one HSET. A table's deadline is
+-- fixed by its day, so a bucket gets its PEXPIRE once, when it is created. Bucket 0's 'n' is
+-- still written (at creation and on splits) for usage-seen-1.lua, which has no state to read.
 local IDEM_LOAD = 48
-local REASONS = {'insufficient_credits', 'flex_disabled', 'flex_cap_reached', 'billing_threshold_reached',
-  'plan_blocks_flex'}
-local REASON_CODE = {}
-for i, r in ipairs(REASONS) do REASON_CODE[r] = i end
-local ALERT_BITS = {{1, 'included_80'}, {2, 'included_exhausted'}, {4, 'flex_started'}, {8, 'flex_cap_80'},
-  {16, 'flex_cap_reached'}, {32, 'credits_exhausted'}}
+
+-- A refusal or block reason's code (0: none); idemReply's REASONS in reverse. An if-chain, as
+-- ledgerType, so that no call builds a table it does not use.
+local function reasonCode(r)
+  if r == '' then return 0 elseif r == 'insufficient_credits' then return 1 elseif r == 'flex_disabled' then return 2
+  elseif r == 'flex_cap_reached' then return 3 elseif r == 'billing_threshold_reached' then return 4
+  elseif r == 'plan_blocks_flex' then return 5 end
+  return 0
+end
 
 local function idemHash(field)
   local a, b, c = string.byte(field, 1, 3)
@@ -367,29 +396,69 @@ local function idemBucket(h, n)
   return b
 end
 
-local function hexOf(bin)
-  return (string.gsub(bin, '.', function(ch) return string.format('%02x', string.byte(ch)) end))
+-- A digest's 32 hex characters (as debit.lua gets them: ioredis writes a command with a binary
+-- argument at a much higher cost) as its 16 bytes: four 32-bit numbers, exact in a double,
+-- packed big-endian. A record's field is the first 10.
+local function binOf(hex)
+  return struct.pack('>I4I4I4I4', tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16),
+    tonumber(string.sub(hex, 17, 24), 16), tonumber(string.sub(hex, 25, 32), 16))
 end
 
--- The days a record may be in: {name, key prefix, n}; n read lazily.
-local function idemDays(prefix, days)
+local function fieldOf(hex)
+  return struct.pack('>I4I4I2', tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16),
+    tonumber(string.sub(hex, 17, 20), 16))
+end
+
+-- The days a record may be in: {day, key prefix, num, n, c}. num: the day as days since
+-- 1970-01-01 (given `todayNum`, the last day's). n (buckets) and c (records) stay nil until
+-- known: from the state (idemKnown) or read from bucket 0 (idemN).
+local function idemDays(prefix, days, todayNum)
   local out = {}
-  for i, d in ipairs(days) do out[i] = {day = d, prefix = prefix .. d .. ':', n = nil} end
+  local last = #days
+  for i, d in ipairs(days) do
+    out[i] = {day = d, prefix = prefix .. d .. ':', num = todayNum and todayNum - (last - i)}
+  end
   return out
 end
 
 local function idemN(d)
-  if d.n == nil then d.n = tonumber(redis.call('HGET', d.prefix .. '0', 'n') or '0') end
+  if d.n == nil then
+    local v = redis.call('HMGET', d.prefix .. '0', 'n', 'c')
+    d.n, d.c = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+  end
   return d.n
 end
 
--- Finds a record: the stored value and the digest of its day, or nil.
+-- What a workspace's state knows of its tables, kept by idemCommit (debit.lua): two of them,
+--   ikd  the newest table's day (days since 1970-01-01), ikn its buckets, ikc its records,
+--        ikx its deadline (ms)
+--   ipd, ipn, ipc, ipx  the same of the table before it (the previous day that had records)
+--   iks  from this day on the state has seen every table written (0 for a workspace created
+--        since, upsert-workspace-3.lua); absent in a state written before it kept them. Days
+--        before it are read from bucket 0 (idemN), as are tables written then.
+-- A day from iks on that is neither had no records (a later one would be ikd, one between the
+-- two moves iks past it, idemCommit): nothing to read.
+local function idemKnown(s, days)
+  local since = s.iks
+  if not since then return end
+  for _, d in ipairs(days) do
+    if d.num == s.ikd then
+      d.n, d.c = s.ikn, s.ikc
+    elseif d.num == s.ipd then
+      d.n, d.c = s.ipn, s.ipc
+    elseif d.num >= since and d.num > (s.ipd or -1) then
+      d.n, d.c = 0, 0
+    end
+  end
+end
+
+-- Finds a record: the stored value and the digest (hex) of its day, or nil.
 local function idemFind(days, digests)
   for i = #days, 1, -1 do
     local d = days[i]
     local n = idemN(d)
     if n > 0 then
-      local field = string.sub(digests[i], 1, 10)
+      local field = fieldOf(digests[i])
       local v = redis.call('HGET', d.prefix .. idemBucket(idemHash(field), n), field)
       if v then return v, digests[i] end
     end
@@ -400,6 +469,11 @@ end
 -- A stored value as the debit's reply (replayed), or 'conflict' for another body.
 local function idemReply(engineKey, value, digest, bodyHash)
   if string.sub(value, 1, 6) ~= string.sub(bodyHash, 1, 6) then return 'conflict' end
+  local REASONS = {'insufficient_credits', 'flex_disabled', 'flex_cap_reached', 'billing_threshold_reached',
+    'plan_blocks_flex'}
+  -- The alerts' bits, in the order of raiseAlerts.
+  local ALERT_BITS = {{1, 'included_80'}, {2, 'included_exhausted'}, {4, 'flex_started'}, {8, 'flex_cap_80'},
+    {16, 'flex_cap_reached'}, {32, 'credits_exhausted'}}
   local v = {cmsgpack.unpack(string.sub(value, 7))}
   local code = v[1]
   local status = code % 2 == 1 and 'refused' or 'ok'
@@ -414,36 +488,69 @@ local function idemReply(engineKey, value, digest, bodyHash)
       end
     end
   end
-  return table.concat({status, '1', 'use_' .. hexOf(string.sub(digest, 1, 16)), fmt(v[2]), fmt(v[3]),
+  return table.concat({status, '1', 'use_' .. digest, fmt(v[2]), fmt(v[3]),
     fmt(v[4]), fmt(v[5]), reason, avail, fmt(v[7]), fmt(v[8]), fmt(v[9]), fmt(v[10]), blocked,
     table.concat(alerts, ',')}, '\t')
 end
 
 -- The value of a first answer (fields as debit.lua builds them; numbers as numbers).
 local function idemValue(bodyHash, status, reason, blocked, n, alertMask, cseq)
-  local code = (status == 'refused' and 1 or 0) + 2 * (REASON_CODE[reason] or 0) + 16 * (REASON_CODE[blocked] or 0)
-  local tail = {}
-  if alertMask > 0 then tail = {cseq} end
-  return string.sub(bodyHash, 1, 6) .. cmsgpack.pack(code, n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8],
-    n[9], alertMask, unpack(tail))
+  local code = (status == 'refused' and 1 or 0) + 2 * reasonCode(reason) + 16 * reasonCode(blocked)
+  local head = string.sub(bodyHash, 1, 6)
+  if alertMask > 0 then
+    return head .. cmsgpack.pack(code, n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], alertMask, cseq)
+  end
+  return head .. cmsgpack.pack(code, n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], 0)
 end
 
--- Stores a record in today's table (the last of `days`); its buckets expire `ttlMs` from now.
-local function idemStore(d, digest, value, ttlMs)
-  local n = idemN(d)
-  if n == 0 then n = 1; d.n = 1 end
-  local field = string.sub(digest, 1, 10)
-  local key = d.prefix .. idemBucket(idemHash(field), n)
-  redis.call('HSET', key, field, value)
-  redis.call('PEXPIRE', key, ttlMs)
+-- Stores a record (its field: 10 bytes) in today's table (the last of the days). The day's
+-- first record creates bucket 0, with 'n' and the day's deadline, `ttlMs` from now.
+local function idemStore(d, field, value, ttlMs)
+  if idemN(d) == 0 then
+    d.n, d.c = 1, 0
+    local b0 = d.prefix .. '0'
+    redis.call('HSET', b0, field, value, 'n', '1')
+    redis.call('PEXPIRE', b0, ttlMs)
+  else
+    redis.call('HSET', d.prefix .. idemBucket(idemHash(field), d.n), field, value)
+  end
   d.added = (d.added or 0) + 1
 end
 
--- After a call's records: counts them and splits buckets while the day is over its load.
-local function idemGrow(d, ttlMs)
+-- After a call's records: counts them (in the state, see idemKnown) and splits buckets while
+-- the day is over its load. `now + ttlMs` is the day's deadline; a later one than the table
+-- has (the window was lengthened) moves every bucket's.
+local function idemCommit(s, d, now, ttlMs)
   if not d.added then return end
-  local b0 = d.prefix .. '0'
-  local c = redis.call('HINCRBY', b0, 'c', d.added)
+  local deadline = now + ttlMs
+  -- The state's fields of this table: the newest's, the one before's, or none.
+  local fn, fc, fx
+  if s.ikd == nil or d.num > s.ikd then
+    if s.ikd then
+      set(s, 'ipd', s.ikd)
+      set(s, 'ipn', s.ikn)
+      set(s, 'ipc', s.ikc)
+      set(s, 'ipx', s.ikx)
+    end
+    set(s, 'iks', s.iks or d.num)
+    set(s, 'ikd', d.num)
+    set(s, 'ikx', deadline)
+    fn, fc, fx = 'ikn', 'ikc', 'ikx'
+  elseif d.num == s.ikd then
+    fn, fc, fx = 'ikn', 'ikc', 'ikx'
+  elseif d.num == s.ipd then
+    fn, fc, fx = 'ipn', 'ipc', 'ipx'
+  elseif s.iks <= d.num then
+    -- An older day than both (a caller whose clock is behind another's, across midnight): its
+    -- counts stay in its bucket 0, as before the state kept them, and the state stops vouching
+    -- for it and the days before.
+    set(s, 'iks', d.num + 1)
+  end
+  if fx and deadline > (s[fx] or 0) then
+    for b = 0, d.n - 1 do redis.call('PEXPIRE', d.prefix .. b, ttlMs) end
+    set(s, fx, deadline)
+  end
+  local c = d.c + d.added
   local n = d.n
   while c > IDEM_LOAD * n do
     local p = 1
@@ -460,14 +567,21 @@ local function idemGrow(d, ttlMs)
         moveDel[#moveDel + 1] = f
       end
     end
-    if #moveDel > 0 then
-      redis.call('HSET', to, unpack(moveSet))
-      redis.call('PEXPIRE', to, ttlMs)
-      redis.call('HDEL', from, unpack(moveDel))
-    end
+    -- The new bucket is created now even when nothing moves (an empty field, never a record's),
+    -- so that it has its deadline before any record is stored in it.
+    if #moveSet == 0 then moveSet = {'', ''} end
+    redis.call('HSET', to, unpack(moveSet))
+    redis.call('PEXPIRE', to, ttlMs)
+    if #moveDel > 0 then redis.call('HDEL', from, unpack(moveDel)) end
     n = n + 1
   end
-  redis.call('HSET', b0, 'n', n)
-  redis.call('PEXPIRE', b0, ttlMs)
+  d.c = c
+  if fn then
+    if n ~= d.n then redis.call('HSET', d.prefix .. '0', 'n', n) end
+    set(s, fn, n)
+    set(s, fc, c)
+  else
+    redis.call('HSET', d.prefix .. '0', 'n', n, 'c', c)
+  end
   d.n = n
 end

@@ -1,0 +1,149 @@
+/**
+ * R-CON-5 usage idempotency records on a real Redis (core.lua idemFind/idemStore/idemCommit): a
+ * day's linear-hashing table through its splits, the day before's table, records written before
+ * issue 10 (one string a key) and tables whose workspace state does not know them (written before
+ * the state kept their bucket counts). Every replay is the first answer with the replay flag set,
+ * and another body is a conflict.
+ */
+import { afterAll, expect, it } from 'vitest';
+import type { PlanChange } from '../../src/domain/burndown.js';
+import { monthOf } from '../../src/domain/cycle.js';
+import { HOUR, T0, u } from '../support/burndown-cases.js';
+import { scanKeys, testRedis } from '../support/redis.js';
+
+const r = testRedis();
+afterAll(() => r.close());
+
+/** An allotment no test spends, so every consume is a first answer 'ok'. */
+const BIG: PlanChange = {
+  planId: 'growth',
+  intervalMonths: 1,
+  allotment: u('1000000'),
+  flexAllowed: true,
+  flexPriceE4: 3_500_000,
+  defaultCapCents: 10_000,
+};
+const DAY = 24 * HOUR;
+
+let seq = 0;
+async function create(): Promise<string> {
+  const ws = `idem-${++seq}`;
+  await r.store.upsert({ workspaceId: ws, terms: BIG, meta: {}, now: T0 });
+  return ws;
+}
+
+/** One debit.lua call for these keys; the raw replies (tab-joined fields, or 'conflict'). */
+async function debit(ws: string, keys: string[], now: number, body = 'b'): Promise<string[]> {
+  const events = keys.map((k) => ({
+    units: 1,
+    mode: 'consume' as const,
+    idempotencyKey: k,
+    bodyHash: `${body}-body-${k}`,
+    feature: '',
+  }));
+  return r.store.sendDebit(r.store.debitArgs({ workspaceId: ws, events, now, month: monthOf(now) }));
+}
+
+/** A first answer as its replay: the second field (the replay flag) set. */
+const asReplay = (reply: string) => reply.replace(/^(\w+)\t0\t/, '$1\t1\t');
+
+async function debitEach(ws: string, keys: string[], now: number, perCall: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < keys.length; i += perCall)
+    out.push(...(await debit(ws, keys.slice(i, i + perCall), now)));
+  return out;
+}
+
+async function expectReplays(ws: string, keys: string[], firsts: string[], now: number) {
+  const again = await debitEach(ws, keys, now, 25);
+  expect(again).toEqual(firsts.map(asReplay));
+  const other = await debit(ws, keys.slice(0, 5), now, 'other');
+  expect(other).toEqual(Array(5).fill('conflict'));
+}
+
+it('replays every key of a day whose table split many times, each bucket expiring with the day', async () => {
+  const ws = await create();
+  const keys = Array.from({ length: 700 }, (_, i) => `k${i}`);
+  // Single events and batches, so records are stored both ways before and after splits.
+  const firsts = [
+    ...(await debitEach(ws, keys.slice(0, 100), T0, 1)),
+    ...(await debitEach(ws, keys.slice(100), T0, 60)),
+  ];
+  expect(firsts.every((f) => f.startsWith('ok\t0\t'))).toBe(true);
+  await expectReplays(ws, keys, firsts, T0 + HOUR);
+
+  const buckets = await scanKeys(r.redis, `${r.store.keys(ws).usageRecords}*`);
+  expect(buckets.length).toBeGreaterThan(8);
+  expect(Number(await r.redis.hget(`${r.store.keys(ws).usageRecords}2026-01-31:0`, 'n'))).toBe(
+    buckets.length,
+  );
+  for (const b of buckets) {
+    const ttl = await r.redis.pttl(b);
+    // The day's end, plus the window (1 h in these tests), plus the 1 h margin, from T0 + 1 h.
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(DAY / 2 + 2 * HOUR);
+  }
+  // A usage check (the late-usage path) finds them too.
+  expect(await r.store.hasUsageRecord(ws, 'k650', T0 + HOUR)).toBe(true);
+  expect(await r.store.hasUsageRecord(ws, 'nope', T0 + HOUR)).toBe(false);
+});
+
+it("finds the day before's records inside the window, and none past it", async () => {
+  const ws = await create();
+  const lateYesterday = T0 + 11 * HOUR + 30 * 60_000; // 23:30
+  const keys = Array.from({ length: 120 }, (_, i) => `y${i}`);
+  const firsts = await debitEach(ws, keys, lateYesterday, 40);
+  const today = lateYesterday + HOUR; // 00:30 the next day, inside the 1 h window
+  const mixed = await debit(ws, ['y3', 'new-today', 'y77'], today);
+  expect(mixed[0]).toBe(asReplay(firsts[3]!));
+  expect(mixed[1]!.startsWith('ok\t0\t')).toBe(true);
+  expect(mixed[2]).toBe(asReplay(firsts[77]!));
+  await expectReplays(ws, keys, firsts, today);
+  // A caller whose clock is behind, still on the day before, after today's first record.
+  const behind = await debit(ws, ['skewed-1', 'skewed-2'], today - HOUR);
+  expect(await debit(ws, ['skewed-1', 'y9', 'new-today', 'skewed-2'], today + 60_000)).toEqual([
+    asReplay(behind[0]!),
+    asReplay(firsts[9]!),
+    asReplay(mixed[1]!),
+    asReplay(behind[1]!),
+  ]);
+  // Past the window: a new usage.
+  expect((await debit(ws, ['y5'], lateYesterday + 3 * HOUR))[0]!.startsWith('ok\t0\t')).toBe(true);
+});
+
+it('replays a record written before issue 10 (one string a key)', async () => {
+  const ws = await create();
+  const [first] = await debit(ws, ['probe'], T0);
+  const fields = first!.split('\t');
+  fields[2] = 'use_legacy';
+  const legacy = fields.join('\t');
+  await r.redis.set(r.store.keys(ws).usageIdem('old-key'), `b-body-old-key\n${legacy}`, 'EX', 3600);
+  expect(await debit(ws, ['old-key'], T0 + 1000)).toEqual([asReplay(legacy)]);
+  expect(await debit(ws, ['old-key'], T0 + 1000, 'other')).toEqual(['conflict']);
+  expect(await r.store.hasUsageRecord(ws, 'old-key', T0 + 1000)).toBe(true);
+});
+
+it("replays records of tables its workspace's state does not know (written before it kept their counts)", async () => {
+  const ws = await create();
+  const keys = Array.from({ length: 200 }, (_, i) => `u${i}`);
+  const firsts = await debitEach(ws, keys, T0, 50);
+  // The state as written before: no bucket counts of its own; bucket 0 holds 'n' and 'c'.
+  const prefix = r.store.keys(ws).usageRecords;
+  await r.redis.eval(
+    `local s = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+     local c = s.ikc
+     s.ikd, s.ikn, s.ikc, s.ikx, s.ipd, s.ipn, s.ipc, s.ipx, s.iks = nil, nil, nil, nil, nil, nil, nil, nil, nil
+     redis.call('SET', KEYS[1], cmsgpack.pack(s))
+     redis.call('HSET', KEYS[2], 'c', c)`,
+    2,
+    r.store.keys(ws).engine,
+    `${prefix}2026-01-31:0`,
+  );
+  await expectReplays(ws, keys, firsts, T0 + HOUR);
+  // More records on the same day: the table goes on splitting from its real count.
+  const more = Array.from({ length: 300 }, (_, i) => `v${i}`);
+  const moreFirsts = await debitEach(ws, more, T0 + HOUR, 50);
+  await expectReplays(ws, [...keys, ...more], [...firsts, ...moreFirsts], T0 + 2 * HOUR);
+  const n = Number(await r.redis.hget(`${prefix}2026-01-31:0`, 'n'));
+  expect(n).toBeGreaterThanOrEqual(Math.floor(500 / 48));
+});
