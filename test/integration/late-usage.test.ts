@@ -25,7 +25,12 @@ afterAll(async () => {
 
 /** One archiver pass (the worker's): late usage's first answers go to PostgreSQL (R-FLX-5). */
 const archive = () =>
-  new LedgerArchive({ redis: api.redis, db: tdb.db, keyPrefix: api.prefix, redisRetentionMs: 7 * 86_400_000 }).runPass();
+  new LedgerArchive({
+    redis: api.redis,
+    db: tdb.db,
+    keyPrefix: api.prefix,
+    redisRetentionMs: 7 * 86_400_000,
+  }).runPass();
 beforeEach(() => api.clock.set(OCT_20));
 
 let n = 0;
