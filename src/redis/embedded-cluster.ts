@@ -35,7 +35,48 @@ export interface EmbeddedCluster {
   members: EmbeddedClusterMember[];
   /** `host:port,host:port,…`: the value of REDIS_CLUSTER_NODES. */
   seedList: string;
+  /**
+   * Starts a node that died (a test or bench SIGKILLs a master) again, on its port and folder:
+   * it loads its data and nodes.conf and rejoins; a master failed over meanwhile comes back as a
+   * replica of the node promoted in its place (see its role with clusterView). Resolves once it
+   * answers PING, with its new pid (also in `members` and `pids`); `stop()` stops it too.
+   */
+  restartNode(port: number): Promise<EmbeddedClusterMember>;
+  /**
+   * A failover, as a test or bench causes one: SIGKILLs the master that serves `slot` now, waits
+   * until every live node names another master for it (its replica, promoted) and reports
+   * `cluster_state:ok`, then restarts the killed node and waits until it is that master's replica,
+   * in sync. `replicaLinkDownMs`: that long before the kill, the replica is stopped (SIGSTOP, so
+   * it cannot reconnect) and the master drops its replication link (CLIENT KILL TYPE replica), as
+   * a broken link or a replica output buffer over its limit would: the master goes on answering
+   * writes no replica gets. The replica is resumed (SIGCONT) right after the kill.
+   */
+  killMaster(slot: number, o?: { replicaLinkDownMs?: number }): Promise<FailoverReport>;
   stop(): Promise<void>;
+}
+
+export interface FailoverReport {
+  slot: number;
+  /** The port of the master killed (now a replica again). */
+  killed: number;
+  /** The port of the replica promoted in its place. */
+  promoted: number;
+  /** From the kill until every live node reported the new master and cluster_state:ok. */
+  failoverMs: number;
+  /** From then until the killed node was back, a replica in sync. */
+  rejoinMs: number;
+}
+
+/** One node as CLUSTER NODES describes it, from the node asked. */
+export interface ClusterNodeView extends ClusterNodeAddress {
+  id: string;
+  role: 'master' | 'replica';
+  /** Flagged `fail` (or `fail?`) by the node asked. */
+  failing: boolean;
+  /** A replica's master id; null for a master. */
+  masterId: string | null;
+  /** A master's slot ranges, inclusive. */
+  slots: [number, number][];
 }
 
 export interface EmbeddedClusterOptions {
@@ -89,12 +130,20 @@ function spawnNode(o: EmbeddedClusterOptions, port: number): ChildProcess {
   args.push('--appendonly', o.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
   args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
   args.push('--cluster-node-timeout', String(o.nodeTimeoutMs ?? 5000));
+  // A replica's full sync starts at once: the default waits 5 s for more replicas to share it,
+  // and each master here has one (a replica back after a failover was 5 s longer out of sync).
+  args.push('--repl-diskless-sync-delay', '0');
   return spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
 }
 
-async function probe<T>(port: number, ask: (r: Redis) => Promise<T>): Promise<T | undefined> {
+/** One question to one node, on a connection of its own; undefined if it does not answer. */
+async function probe<T>(
+  port: number,
+  ask: (r: Redis) => Promise<T>,
+  host: string = HOST,
+): Promise<T | undefined> {
   const r = new Redis({
-    host: HOST,
+    host,
     port,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -130,6 +179,37 @@ function stopChild(child: ChildProcess): Promise<void> {
 async function roleOf(port: number): Promise<'master' | 'replica'> {
   const info = await probe(port, (r) => r.info('replication'));
   return info && /role:slave/.test(info) ? 'replica' : 'master';
+}
+
+/**
+ * The cluster as the node at `port` sees it now (CLUSTER NODES), or undefined if it does not
+ * answer. Roles change with failovers: this, not `members`, says who is master now.
+ */
+export async function clusterView(port: number, host = HOST): Promise<ClusterNodeView[] | undefined> {
+  const text = await probe(port, (r) => r.call('CLUSTER', 'NODES') as Promise<string>, host);
+  if (typeof text !== 'string') return undefined;
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id = '', address = '', flags = '', master = '-', , , , , ...slots] = line.split(' ');
+      const [, h = '', p = '0'] = /^([^:]*):(\d+)@/.exec(address) ?? [];
+      const flagSet = new Set(flags.split(','));
+      return {
+        id,
+        host: h,
+        port: Number(p),
+        role: flagSet.has('slave') ? 'replica' : 'master',
+        failing: flagSet.has('fail') || flagSet.has('fail?'),
+        masterId: master === '-' ? null : master,
+        slots: slots
+          .filter((x) => /^\d/.test(x))
+          .map((x) => {
+            const [from, to = from] = x.split('-').map(Number);
+            return [from, to] as [number, number];
+          }),
+      } satisfies ClusterNodeView;
+    });
 }
 
 /**
@@ -220,11 +300,100 @@ export async function startEmbeddedCluster(o: EmbeddedClusterOptions): Promise<E
       });
     }
     const nodes = ports.map((port) => ({ host: HOST, port }));
+    const pids = members.map((m) => m.pid);
+    const restartNode = async (port: number): Promise<EmbeddedClusterMember> => {
+      const i = ports.indexOf(port);
+      const old = children[i];
+      if (i < 0 || !old) throw new Error(`no node of this cluster listens on port ${port}`);
+      // A node killed a moment ago: its exit may not have been reported yet.
+      await until(`node ${port} (pid ${old.pid}) gone before its restart`, Date.now() + 5000, async () => {
+        return old.exitCode !== null || old.signalCode !== null;
+      });
+      const child = spawnNode(o, port);
+      children[i] = child;
+      await until(`node ${port} answering PING again`, Date.now() + START_DEADLINE_MS, async () => {
+        if (child.exitCode !== null)
+          throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
+        return (await probe(port, (r) => r.ping())) === 'PONG';
+      });
+      const member: EmbeddedClusterMember = {
+        host: HOST,
+        port,
+        pid: child.pid ?? 0,
+        role: await roleOf(port),
+      };
+      members[i] = member;
+      pids[i] = member.pid;
+      return member;
+    };
+    const killMaster = async (
+      slot: number,
+      ko: { replicaLinkDownMs?: number } = {},
+    ): Promise<FailoverReport> => {
+      const serves = (n: ClusterNodeView) =>
+        n.role === 'master' && !n.failing && n.slots.some(([from, to]) => from <= slot && slot <= to);
+      let view: ClusterNodeView[] | undefined;
+      for (const port of ports) if (!view) view = await clusterView(port);
+      const master = view?.find(serves);
+      const victim = members.find((m) => m.port === master?.port);
+      if (!master || !victim) throw new Error(`no live master serves slot ${slot}`);
+      const replicaPort = view?.find((n) => n.masterId === master.id && !n.failing)?.port;
+      const replica = members.find((m) => m.port === replicaPort);
+      const linkDown = ko.replicaLinkDownMs ?? 0;
+      const stopped = linkDown > 0 && replica ? replica : undefined;
+      let killedAt: number;
+      try {
+        if (stopped) {
+          process.kill(stopped.pid, 'SIGSTOP');
+          await probe(victim.port, (r) => r.call('CLIENT', 'KILL', 'TYPE', 'replica'));
+          await new Promise((r) => setTimeout(r, linkDown));
+        }
+        killedAt = Date.now();
+        process.kill(victim.pid, 'SIGKILL');
+      } finally {
+        if (stopped) process.kill(stopped.pid, 'SIGCONT');
+      }
+      const others = ports.filter((p) => p !== victim.port);
+      let promoted = 0;
+      await until(`a replica promoted for slot ${slot}`, killedAt + START_DEADLINE_MS, async () => {
+        const seen = new Set<number>();
+        for (const port of others) {
+          const [nodesNow, info] = [await clusterView(port), await probe(port, (r) => r.cluster('INFO'))];
+          const now = nodesNow?.find(serves);
+          if (!now || now.port === victim.port) return false;
+          if (typeof info !== 'string' || !info.includes('cluster_state:ok')) return false;
+          seen.add(now.port);
+        }
+        if (seen.size !== 1) return false;
+        promoted = [...seen][0]!;
+        return true;
+      });
+      const promotedAt = Date.now();
+      await restartNode(victim.port);
+      await until(`node ${victim.port} a replica in sync again`, promotedAt + START_DEADLINE_MS, async () => {
+        const info = await probe(victim.port, (r) => r.info('replication'));
+        return (
+          typeof info === 'string' &&
+          info.includes('role:slave') &&
+          info.includes(`master_port:${promoted}`) &&
+          info.includes('master_link_status:up')
+        );
+      });
+      return {
+        slot,
+        killed: victim.port,
+        promoted,
+        failoverMs: promotedAt - killedAt,
+        rejoinMs: Date.now() - promotedAt,
+      };
+    };
     return {
       nodes,
-      pids: members.map((m) => m.pid),
+      pids,
       members,
       seedList: nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      restartNode,
+      killMaster,
       stop,
     };
   } catch (err) {
