@@ -10,6 +10,7 @@
  * INSERT skips rows it has, so a crash between the INSERT and the watermark (or two workers on
  * the same workspace) copies again and adds nothing twice.
  */
+import { sql } from 'kysely';
 import type { RedisClient } from '../redis/clients.js';
 import { type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
@@ -20,8 +21,10 @@ import type { UsageDayRetention } from './usage-retention.js';
 
 /** Entries read from a stream and inserted at once. */
 const PAGE = 1000;
+/** A pass sweeps the day totals' and the alerts' retention at most this often. */
+const RETENTION_EVERY_MS = 10 * 60_000;
 /** Workspaces copied at the same time in a pass. */
-const PARALLEL = 8;
+const PARALLEL = 16;
 /** The fields every entry has; the rest go to `extra`. */
 const CORE_FIELDS = new Set(['at', 'type', 'kind', 'units', 'bal', 'ref']);
 
@@ -100,8 +103,12 @@ export class LedgerArchive {
       usageDays?: UsageDayRetention | undefined;
       /** Alerts of old cycles to PostgreSQL (alert-archive.ts); undefined: they stay in Redis. */
       alerts?: AlertArchive | undefined;
+      /** How often a pass also sweeps the day totals and alerts past their retention (ms). */
+      retentionEveryMs?: number | undefined;
     },
   ) {}
+
+  private lastRetentionSweep = 0;
 
   private now() {
     return this.deps.now?.() ?? Date.now();
@@ -174,27 +181,53 @@ export class LedgerArchive {
     }
   }
 
-  /** One INSERT of a page; rows it has already (a re-copy) are skipped. */
+  /**
+   * One INSERT of a page; rows it has already (a re-copy) are skipped. The page goes as one
+   * array per column, unnested by PostgreSQL: ten parameters whatever the page's size, so the
+   * statement costs little to send and plan (a VALUES list of a thousand rows has ten thousand).
+   */
   private async insert(workspaceId: string, rows: LedgerRow[]): Promise<void> {
+    const col = {
+      ms: [] as number[],
+      seq: [] as number[],
+      at: [] as number[],
+      type: [] as string[],
+      kind: [] as string[],
+      units: [] as number[],
+      bal: [] as number[],
+      ref: [] as string[],
+      extra: [] as string[],
+    };
+    for (const r of rows) {
+      const { ms, seq } = parseStreamId(r.id);
+      const extra: Record<string, string> = {};
+      for (const [f, v] of Object.entries(r.fields)) if (!CORE_FIELDS.has(f)) extra[f] = v;
+      col.ms.push(ms);
+      col.seq.push(seq);
+      col.at.push(r.at);
+      col.type.push(r.type);
+      col.kind.push(r.kind);
+      col.units.push(r.units);
+      col.bal.push(r.balanceAfter);
+      col.ref.push(r.ref);
+      col.extra.push(JSON.stringify(extra));
+    }
     await this.deps.db
       .insertInto('ledger_entries')
-      .values(
-        rows.map((r) => {
-          const { ms, seq } = parseStreamId(r.id);
-          const extra = Object.fromEntries(Object.entries(r.fields).filter(([f]) => !CORE_FIELDS.has(f)));
-          return {
-            workspace_id: workspaceId,
-            stream_ms: ms,
-            stream_seq: seq,
-            at_ms: r.at,
-            type: r.type,
-            kind: r.kind,
-            units: r.units,
-            balance_after: r.balanceAfter,
-            ref: r.ref,
-            extra: JSON.stringify(extra),
-          };
-        }),
+      .columns([
+        'workspace_id',
+        'stream_ms',
+        'stream_seq',
+        'at_ms',
+        'type',
+        'kind',
+        'units',
+        'balance_after',
+        'ref',
+        'extra',
+      ])
+      .expression(
+        sql`select ${workspaceId}, * from unnest(${col.ms}::bigint[], ${col.seq}::bigint[], ${col.at}::bigint[], ${col.type}::text[], ${col.kind}::text[], ${col.units}::bigint[], ${col.bal}::bigint[], ${col.ref}::text[], ${col.extra}::jsonb[])`,
       )
       .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
       .execute();
@@ -233,11 +266,17 @@ export class LedgerArchive {
       lagSeconds: 0,
     };
     let oldestUnarchived = Number.POSITIVE_INFINITY;
+    // The day totals' and alerts' retention changes daily at most: swept every few minutes.
+    const retention =
+      this.now() - this.lastRetentionSweep >= (this.deps.retentionEveryMs ?? RETENTION_EVERY_MS);
+    if (retention) this.lastRetentionSweep = this.now();
     for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
       for (let i = 0; i < ids.length; i += PARALLEL) {
         await Promise.all(
           ids.slice(i, i + PARALLEL).map(async (id) => {
             pass.workspaces++;
+            // Copied to the end: caught up as of now (what arrives meanwhile is the next pass's).
+            let left: number | null = null;
             try {
               const r = await this.archiveWorkspace(id);
               pass.copied += r.copied;
@@ -245,9 +284,10 @@ export class LedgerArchive {
             } catch (err) {
               pass.failure ??= err as Error;
               pass.error ??= (err as Error).message;
+              left = await this.oldestUnarchivedMs(id);
             }
-            const left = await this.oldestUnarchivedMs(id);
             if (left !== null) oldestUnarchived = Math.min(oldestUnarchived, left);
+            if (!retention) return;
             const failed = (err: Error) => {
               pass.failure ??= err;
               pass.error ??= err.message;
