@@ -187,6 +187,9 @@ const alertWorker = new Worker<AlertWebhookJob>(
 );
 for (const w of [worker, stripeWorker, invoicingWorker, alertWorker]) {
   w.on('failed', (job, err) => log.error({ err, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
+  // Without a listener BullMQ prints a worker's connection errors (a lost lock, a failover's
+  // redirections) as raw console stacks; as warnings they are structured, and BullMQ retries.
+  w.on('error', (err) => log.warn({ reason: err.message, queue: w.name }, 'worker connection error'));
 }
 await Promise.all([worker, stripeWorker, invoicingWorker, alertWorker].map((w) => w.waitUntilReady()));
 log.info(
