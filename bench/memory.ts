@@ -7,7 +7,7 @@
  *    else an embedded PGlite (startEmbeddedPostgres).
  * 2. The debits go through POST /v1/usage/batch, 1,000 events a request (20 events of 50
  *    workspaces each, as bench/engine.ts), 4 requests in flight. The first half runs alone; the
- *    second half with the archiver (LedgerArchive.runPass in a loop, as the worker runs it)
+ *    second half with the archiver (the worker process, workers/main.ts, as production runs it)
  *    copying to PostgreSQL at the same time: `consume_ratio_with_archiver` is the second half's
  *    debit rate over the first's, `archive_lag_p99_s` the 99th percentile of the lag the passes
  *    measured during the load.
@@ -39,6 +39,7 @@ import { UNITS_PER_CREDIT } from '../src/domain/units.js';
 import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
+import { archiveStatusKey } from '../src/redis/keys.js';
 import { indexWorkspace } from '../src/redis/workspace-index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -95,6 +96,34 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
     if (m) return { child, port: Number(m[1]) };
   }
   throw new Error('bench/server.ts closed its stdout before printing its port');
+}
+
+/** workers/main.ts as a child; resolves once it says it runs. */
+async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  note('starting the worker process (workers/main.ts) with DATABASE_URL: it archives');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers', 'main.ts')], {
+    cwd: ROOT,
+    env: { ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (line.includes('burnrate worker running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the worker exited (${code}) before it ran`)));
+  });
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 10 s: shutting down is not what is measured. */
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 const p99 = (xs: number[]) => {
@@ -210,20 +239,30 @@ async function main() {
     note(`first half: ${half} debits, no archiver`);
     const rateAlone = await runDebits(half);
     note(`second half: ${DEBITS - half} debits, the archiver running`);
+    // The archiver as production runs it: the worker process (workers/main.ts) with its archive
+    // pass every ARCHIVE_EVERY_MS (2 s), not a loop in this process, where it would take the
+    // load generator's CPU and event loop too. Its lag is what each pass wrote for /readyz.
+    const worker = await startWorker({ ...env, DATABASE_URL: url, DATABASE_SCHEMA: schema });
     const lags: number[] = [];
     let passes = 0;
     let loading = true;
-    const archiver = (async () => {
+    const sampler = (async () => {
+      let lastAt = '';
       while (loading) {
-        const p = await archive.runPass();
-        lags.push(p.lagSeconds);
-        passes++;
-        if (p.error) note(`archive pass error: ${p.error}`);
+        const h = await redis.hgetall(archiveStatusKey(config.redisPrefix));
+        if (h.at && h.at !== lastAt) {
+          lastAt = h.at;
+          lags.push(Number(h.lagSeconds));
+          passes++;
+          if (h.error) note(`archive pass error: ${h.error}`);
+        }
+        await new Promise((r) => setTimeout(r, 250));
       }
     })();
     const rateWithArchiver = await runDebits(DEBITS - half);
     loading = false;
-    await archiver;
+    await sampler;
+    await stopWorker(worker);
     const peak = await usedMemory(redis);
     const debits = ok;
     const bytesPerDebit = (peak - before) / debits;

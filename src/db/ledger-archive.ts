@@ -118,16 +118,21 @@ export class LedgerArchive {
    * Copies what is new in one workspace's ledger, then trims; how many copied and trimmed. A
    * copy that fails (PostgreSQL down) still trims what earlier copies covered, then throws.
    */
-  async archiveWorkspace(workspaceId: string): Promise<{ copied: number; trimmed: number }> {
+  async archiveWorkspace(
+    workspaceId: string,
+  ): Promise<{ copied: number; trimmed: number; waitedMs: number }> {
     const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
     let mark = await this.deps.redis.get(k.archived);
     let copied = 0;
     let trimmed = 0;
+    /** How long the oldest entry this copy took had waited for it (its stream id is its time). */
+    let waitedMs = 0;
     try {
       for (;;) {
         // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
         const raw = await this.deps.redis.xrangeBuffer(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
         if (raw.length === 0) break;
+        if (copied === 0) waitedMs = Math.max(0, Date.now() - parseStreamId(raw[0]![0].toString()).ms);
         await this.insert(workspaceId, raw.map(toLedgerRow));
         const last = raw[raw.length - 1]![0].toString();
         await this.raiseMark(k.archived, last);
@@ -140,7 +145,7 @@ export class LedgerArchive {
       if (mark) trimmed = await this.trim(k.ledger, mark);
     }
     await this.archiveKeys(workspaceId);
-    return { copied, trimmed };
+    return { copied, trimmed, waitedMs };
   }
 
   /**
@@ -266,6 +271,7 @@ export class LedgerArchive {
       lagSeconds: 0,
     };
     let oldestUnarchived = Number.POSITIVE_INFINITY;
+    let waited = 0;
     // The day totals' and alerts' retention changes daily at most: swept every few minutes.
     const retention =
       this.now() - this.lastRetentionSweep >= (this.deps.retentionEveryMs ?? RETENTION_EVERY_MS);
@@ -275,12 +281,14 @@ export class LedgerArchive {
         await Promise.all(
           ids.slice(i, i + PARALLEL).map(async (id) => {
             pass.workspaces++;
-            // Copied to the end: caught up as of now (what arrives meanwhile is the next pass's).
+            // Copied to the end: caught up as of now (what arrives meanwhile is the next pass's,
+            // and its wait shows then).
             let left: number | null = null;
             try {
               const r = await this.archiveWorkspace(id);
               pass.copied += r.copied;
               pass.trimmed += r.trimmed;
+              waited = Math.max(waited, r.waitedMs);
             } catch (err) {
               pass.failure ??= err as Error;
               pass.error ??= (err as Error).message;
@@ -299,8 +307,10 @@ export class LedgerArchive {
         );
       }
     }
-    if (Number.isFinite(oldestUnarchived))
-      pass.lagSeconds = Math.max(0, Math.round((this.now() - oldestUnarchived) / 1000));
+    // The lag: the longest an entry waited for its copy this pass, or, where a copy failed, how
+    // long the oldest entry still uncopied has waited by now.
+    const stillWaiting = Number.isFinite(oldestUnarchived) ? this.now() - oldestUnarchived : 0;
+    pass.lagSeconds = Math.max(0, Math.round(Math.max(waited, stillWaiting) / 1000));
     await this.deps.redis.hset(archiveStatusKey(this.deps.keyPrefix), {
       lagSeconds: pass.lagSeconds,
       at: this.now(),

@@ -96,7 +96,7 @@ describe('copying', () => {
     const before = await redisIds('copy');
     expect(before).toHaveLength(13); // the cycle's grant and 12 debits
     // A week's retention: everything is copied, nothing is old enough to leave Redis.
-    expect(await archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('copy')).toEqual({
+    expect(await archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('copy')).toMatchObject({
       copied: 13,
       trimmed: 0,
     });
@@ -312,7 +312,9 @@ describe('PostgreSQL down', () => {
       await link.restore();
       const caughtUp = await a.runPass();
       expect(caughtUp.error).toBeUndefined();
-      expect(caughtUp.lagSeconds).toBe(0);
+      // This pass's lag is how long the copied entries had waited; the next finds none waiting.
+      expect(caughtUp.lagSeconds).toBeLessThan(60);
+      expect((await a.runPass()).lagSeconds).toBe(0);
       expect(await archivedIds('down')).toEqual(all);
       expect(await redisIds('down')).toEqual([]);
       expect(await pageAll('down', 3)).toEqual([...all].reverse());
