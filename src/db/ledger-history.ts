@@ -4,7 +4,7 @@
  * (the ledger check, R-CON-7).
  */
 import { sql } from 'kysely';
-import type { LedgerRow } from '../redis/engine-store.js';
+import type { LedgerRow, UsageTotal } from '../redis/engine-store.js';
 import type { Db } from './database.js';
 import { parseStreamId, rowOfRecord } from './ledger-archive.js';
 
@@ -57,11 +57,7 @@ export class LedgerHistory {
    * EngineStore.usageTotals: 'field' sums "<feature>|<kind>" over the days, 'day' each kind per
    * day (day: the index in `days`).
    */
-  async usageTotals(
-    workspaceId: string,
-    days: string[],
-    mode: 'field' | 'day',
-  ): Promise<{ day: number; field: string; units: number }[]> {
+  async usageTotals(workspaceId: string, days: string[], mode: 'field' | 'day'): Promise<UsageTotal[]> {
     if (days.length === 0) return [];
     const first = Date.parse(`${days[0]}T00:00:00Z`);
     const end = Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000;
@@ -87,7 +83,7 @@ export class LedgerHistory {
       .execute();
     const index = new Map(days.map((d, i) => [d, i]));
     if (mode === 'day') {
-      const byDayKind = new Map<string, { day: number; field: string; units: number }>();
+      const byDayKind = new Map<string, UsageTotal>();
       for (const r of rows) {
         const key = `${r.day}|${r.kind}`;
         const t = byDayKind.get(key) ?? { day: index.get(r.day) ?? -1, field: r.kind, units: 0 };

@@ -249,6 +249,13 @@ export function usageIdOf(workspaceId: string, day: string, key: string): string
   return `use_${usageDigestHex(workspaceId, day, key)}`;
 }
 
+/** One sum of usage totals: per "<feature>|<kind>" (day -1), or per day index and kind. */
+export interface UsageTotal {
+  day: number;
+  field: string;
+  units: number;
+}
+
 export interface LedgerRow {
   id: string;
   at: number;
@@ -347,17 +354,13 @@ export class EngineStore {
    * Usage totals of some days (R-USE-1), summed in Redis: per "<feature>|<kind>" over all the
    * days ('field'), or per day and kind ('day', the day as its index in `days`).
    */
-  async usageTotals(
-    workspaceId: string,
-    days: string[],
-    mode: 'field' | 'day',
-  ): Promise<{ day: number; field: string; units: number }[]> {
+  async usageTotals(workspaceId: string, days: string[], mode: 'field' | 'day'): Promise<UsageTotal[]> {
     if (days.length === 0) return [];
     const k = this.keys(workspaceId);
     const reply = replySchema.parse(
       await this.redis.usageSum(days.length, ...days.map((d) => k.usageDay(d)), mode),
     );
-    const out: { day: number; field: string; units: number }[] = [];
+    const out: UsageTotal[] = [];
     if (mode === 'field') {
       for (let i = 0; i < reply.length; i += 2)
         out.push({ day: -1, field: reply[i]!, units: int(reply[i + 1]!) });

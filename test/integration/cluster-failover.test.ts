@@ -40,6 +40,7 @@ import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { onCluster } from '../support/redis.js';
 import { event, paidCheckoutSession, sign } from '../support/stripe.js';
+import { settledWithoutFailures } from '../support/stripe-worker.js';
 
 /** Workspaces per shard: every kill hits workspaces that are being debited and granted. */
 const PER_SHARD = 3;
@@ -329,21 +330,7 @@ it.runIf(onCluster)(
     }
 
     // Every acknowledged event's job runs to completion (a grant is retried until a replica has it).
-    for (let i = 0; ; i++) {
-      const { failed, ...pending } = await api.stripeQueue.getJobCounts(
-        'waiting',
-        'active',
-        'delayed',
-        'prioritized',
-        'failed',
-      );
-      if (Object.values(pending).every((n) => n === 0)) {
-        expect(failed).toBe(0);
-        break;
-      }
-      expect(i, JSON.stringify(pending)).toBeLessThan(300);
-      await sleep(100);
-    }
+    await settledWithoutFailures(api.stripeQueue, 300);
 
     const now = api.clock.now();
     for (const id of workspaces) {

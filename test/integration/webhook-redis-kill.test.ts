@@ -20,6 +20,7 @@ import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { startTestApi, type TestApi } from '../support/http.js';
 import { onCluster } from '../support/redis.js';
 import { event, paidCheckoutSession, sign } from '../support/stripe.js';
+import { settledWithoutFailures } from '../support/stripe-worker.js';
 
 const WORKSPACES = 8;
 const SESSIONS = 1200;
@@ -130,21 +131,7 @@ it.skipIf(onCluster)(
       expect((await deliverUntilAcknowledged(payload)).body).toEqual({ received: true, duplicate: true });
     }
 
-    for (let i = 0; ; i++) {
-      const { failed, ...pending } = await api.stripeQueue.getJobCounts(
-        'waiting',
-        'active',
-        'delayed',
-        'prioritized',
-        'failed',
-      );
-      if (Object.values(pending).every((n) => n === 0)) {
-        expect(failed).toBe(0);
-        break;
-      }
-      expect(i, JSON.stringify(pending)).toBeLessThan(600);
-      await sleep(100);
-    }
+    await settledWithoutFailures(api.stripeQueue, 600);
     for (const [workspaceId, credits] of expected) {
       const ws = await api.call('GET', `/v1/workspaces/${workspaceId}`);
       expect(ws.body.prepaid.remaining, workspaceId).toBe(String(credits));

@@ -1,5 +1,6 @@
 /** The stripe-events worker in a test, on the test API's Redis, prefix, service and clock. */
 import { type Queue, Worker } from 'bullmq';
+import { expect } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import { bullConnection } from '../../src/redis/clients.js';
@@ -33,4 +34,26 @@ export async function drained(queue: Queue): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`the ${queue.name} queue did not drain`);
+}
+
+/**
+ * Waits until the queue has nothing waiting, running or delayed (a retried job included), then
+ * asserts no job failed for good: every event the receiver acknowledged was applied.
+ */
+export async function settledWithoutFailures(queue: Queue, polls = 600): Promise<void> {
+  for (let i = 0; ; i++) {
+    const { failed, ...pending } = await queue.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'failed',
+    );
+    if (Object.values(pending).every((n) => n === 0)) {
+      expect(failed).toBe(0);
+      return;
+    }
+    expect(i, JSON.stringify(pending)).toBeLessThan(polls);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
