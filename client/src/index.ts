@@ -1,0 +1,580 @@
+/**
+ * A typed client of burnrate's platform API (../shared/API.md). Its request and answer types are
+ * the server's own zod schemas (src/http/schemas.ts) and read views, imported as types only: the
+ * client has no run-time dependency on the server's code, only on Node's fetch.
+ *
+ * Retries: 503, 429 and network errors (a refused connection, a reset, a timed-out attempt) are
+ * retried with exponential backoff and full jitter, honouring Retry-After, and every attempt of a
+ * usage call carries the same idempotency key, so a retried debit is booked once (R-CON-5).
+ * Other 4xx are never retried. Each attempt has its own timeout (AbortSignal.timeout).
+ */
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { ErrorCode } from '../../src/domain/errors.js';
+import type {
+  adjustmentBodySchema,
+  authorizeBodySchema,
+  authorizeResponseSchema,
+  batchBodySchema,
+  checkoutBodySchema,
+  checkoutResponseSchema,
+  flexBodySchema,
+  invoicePreviewSchema,
+  ledgerResponseSchema,
+  putWorkspaceBodySchema,
+  usageBodySchema,
+  usageOkSchema,
+  usageRefusedSchema,
+  workspaceSchema,
+} from '../../src/http/schemas.js';
+import type { ReadViews } from '../../src/services/read-views.js';
+
+// ---- Types, from the server's schemas -------------------------------------------------------
+
+type Optional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+/** POST /usage's body; the client makes an idempotencyKey when none is given. */
+export type UsageInput = Optional<z.input<typeof usageBodySchema>, 'idempotencyKey'>;
+/** One event of POST /v1/usage/batch. */
+export type BatchEventInput = Optional<z.input<typeof batchBodySchema>['events'][number], 'idempotencyKey'>;
+export type AuthorizeInput = z.input<typeof authorizeBodySchema>;
+export type PutWorkspaceInput = z.input<typeof putWorkspaceBodySchema>;
+export type FlexInput = z.input<typeof flexBodySchema>;
+export type AdjustmentInput = Optional<z.input<typeof adjustmentBodySchema>, 'idempotencyKey'>;
+export type CheckoutInput = z.input<typeof checkoutBodySchema>;
+
+export type Workspace = z.output<typeof workspaceSchema>;
+export type UsageOk = z.output<typeof usageOkSchema>;
+export type UsageRefused = z.output<typeof usageRefusedSchema>;
+export type RefusalReason = UsageRefused['reason'];
+/** A usage answer: `ok: true` debited, `ok: false` refused (HTTP 402, not an error). `replayed`
+ * says the idempotency key had been seen and this is the first answer again. */
+export type UsageResult = (UsageOk | UsageRefused) & { replayed: boolean };
+export type AuthorizeResult = z.output<typeof authorizeResponseSchema>;
+export type LedgerPage = z.output<typeof ledgerResponseSchema>;
+export type LedgerEntry = LedgerPage['entries'][number];
+export type InvoicePreview = z.output<typeof invoicePreviewSchema>;
+export type CheckoutSession = z.output<typeof checkoutResponseSchema>;
+export type UsageView = Awaited<ReturnType<ReadViews['usageView']>>;
+export type Alerts = Awaited<ReturnType<ReadViews['alerts']>>;
+export type Recommendations = Awaited<ReturnType<ReadViews['recommendations']>>;
+export type Catalog = Awaited<ReturnType<ReadViews['catalogView']>>;
+export type Lang = Alerts['lang'];
+export type GroupBy = Parameters<ReadViews['usageView']>[1]['groupBy'];
+
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+/** One result of a batch, in event order: the usage answer, or the event's error. */
+export type BatchResult =
+  | ({ status: 200 | 402; replayed?: true } & (UsageOk | UsageRefused))
+  | { status: number; error: ApiErrorBody };
+
+// ---- Errors ---------------------------------------------------------------------------------
+
+/** The API's error codes, and the client's own for an answer that never came. */
+export type BurnrateErrorCode = ErrorCode | 'network_error' | 'timeout' | 'aborted' | (string & {});
+
+/**
+ * An error answer (`{"error": {code, message, details}}`), or, with status 0, no answer at all
+ * after the retries (code `network_error` or `timeout`) or the caller's abort (`aborted`).
+ */
+export class BurnrateApiError extends Error {
+  override readonly name = 'BurnrateApiError';
+  constructor(
+    readonly status: number,
+    readonly code: BurnrateErrorCode,
+    message: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// ---- The client -----------------------------------------------------------------------------
+
+export interface BurnrateOptions {
+  /** e.g. `http://localhost:3000` */
+  baseUrl: string;
+  apiKey: string;
+  /** Each attempt's timeout; default 10 s. */
+  timeoutMs?: number;
+  /** Retries after the first attempt, on 503, 429 and network errors; default 4. */
+  retries?: number;
+  /** The first backoff; it doubles each retry, with full jitter; default 100 ms. */
+  backoffMs?: number;
+  /** The longest backoff (and Retry-After honoured); default 5 s. */
+  maxBackoffMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface CallOptions {
+  /** Cancels the call and its retries. */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+interface RequestSpec extends CallOptions {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** Statuses that are answers, not errors (402 for usage). */
+  accept?: number[];
+  /** Whether a network error may be retried: only where repeating the request is safe. */
+  idempotent: boolean;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+const seg = (s: string) => encodeURIComponent(s);
+
+export class Burnrate {
+  private readonly base: string;
+  private readonly opts: Required<Omit<BurnrateOptions, 'fetch' | 'baseUrl'>>;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(options: BurnrateOptions) {
+    this.base = options.baseUrl.replace(/\/+$/, '');
+    this.fetchFn = options.fetch ?? fetch;
+    this.opts = {
+      apiKey: options.apiKey,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      retries: options.retries ?? 4,
+      backoffMs: options.backoffMs ?? 100,
+      maxBackoffMs: options.maxBackoffMs ?? 5_000,
+    };
+  }
+
+  // ---- Spending ----
+
+  /** Spend credits (`consume`, all or nothing: a refusal is `ok: false`) or book usage (`record`). */
+  async usage(workspaceId: string, body: UsageInput, o: CallOptions = {}): Promise<UsageResult> {
+    const withKey = { ...body, idempotencyKey: body.idempotencyKey ?? randomUUID() };
+    const res = await this.request<UsageOk | UsageRefused>({
+      ...o,
+      method: 'POST',
+      path: `/v1/workspaces/${seg(workspaceId)}/usage`,
+      body: withKey,
+      accept: [402],
+      idempotent: true,
+    });
+    return { ...res.body, replayed: res.headers.get('idempotent-replayed') === 'true' };
+  }
+
+  /** Up to 1,000 events; one result per event, in order. Events without a key get one. */
+  async usageBatch(events: BatchEventInput[], o: CallOptions = {}): Promise<BatchResult[]> {
+    const withKeys = events.map((e) => ({ ...e, idempotencyKey: e.idempotencyKey ?? randomUUID() }));
+    const res = await this.request<{ results: BatchResult[] }>({
+      ...o,
+      method: 'POST',
+      path: '/v1/usage/batch',
+      body: { events: withKeys },
+      idempotent: true,
+    });
+    return res.body.results;
+  }
+
+  /** Could this amount be spent now? Debits nothing. */
+  async authorize(workspaceId: string, body: AuthorizeInput, o: CallOptions = {}): Promise<AuthorizeResult> {
+    return this.body({
+      ...o,
+      method: 'POST',
+      path: `/v1/workspaces/${seg(workspaceId)}/authorize`,
+      body,
+      idempotent: true,
+    });
+  }
+
+  // ---- Reading ----
+
+  async getWorkspace(workspaceId: string, o: CallOptions = {}): Promise<Workspace> {
+    return this.body({ ...o, method: 'GET', path: `/v1/workspaces/${seg(workspaceId)}`, idempotent: true });
+  }
+
+  /** One page of the ledger, newest first. */
+  async ledgerPage(
+    workspaceId: string,
+    q: { limit?: number; cursor?: string | null } = {},
+    o: CallOptions = {},
+  ): Promise<LedgerPage> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/workspaces/${seg(workspaceId)}/ledger`,
+      query: { limit: q.limit, cursor: q.cursor ?? undefined },
+      idempotent: true,
+    });
+  }
+
+  /** Every ledger entry, newest first, fetched a page at a time as the loop asks for more. */
+  async *ledger(
+    workspaceId: string,
+    q: { pageSize?: number; cursor?: string } = {},
+    o: CallOptions = {},
+  ): AsyncGenerator<LedgerEntry, void, undefined> {
+    let cursor: string | null = q.cursor ?? null;
+    do {
+      const page: LedgerPage = await this.ledgerPage(workspaceId, { limit: q.pageSize, cursor }, o);
+      yield* page.entries;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+  }
+
+  /** Usage over a range of UTC days (YYYY-MM-DD or ISO instants), grouped, and the cycle's summary. */
+  async getUsage(
+    workspaceId: string,
+    q: { from?: string; to?: string; groupBy?: GroupBy } = {},
+    o: CallOptions = {},
+  ): Promise<UsageView> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/workspaces/${seg(workspaceId)}/usage`,
+      query: q,
+      idempotent: true,
+    });
+  }
+
+  async alerts(workspaceId: string, q: { lang?: Lang } = {}, o: CallOptions = {}): Promise<Alerts> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/workspaces/${seg(workspaceId)}/alerts`,
+      query: q,
+      idempotent: true,
+    });
+  }
+
+  async recommendations(workspaceId: string, o: CallOptions = {}): Promise<Recommendations> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/workspaces/${seg(workspaceId)}/recommendations`,
+      idempotent: true,
+    });
+  }
+
+  async invoicePreview(
+    workspaceId: string,
+    q: { month?: string } = {},
+    o: CallOptions = {},
+  ): Promise<InvoicePreview> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/workspaces/${seg(workspaceId)}/invoice-preview`,
+      query: q,
+      idempotent: true,
+    });
+  }
+
+  async catalog(q: { workspaceId?: string } = {}, o: CallOptions = {}): Promise<Catalog> {
+    return this.body({ ...o, method: 'GET', path: '/v1/catalog', query: q, idempotent: true });
+  }
+
+  // ---- Settings ----
+
+  /** (operator) Create or update a workspace; `created` tells which. */
+  async putWorkspace(
+    workspaceId: string,
+    body: PutWorkspaceInput,
+    o: CallOptions = {},
+  ): Promise<Workspace & { created: boolean }> {
+    const res = await this.request<Workspace>({
+      ...o,
+      method: 'PUT',
+      path: `/v1/workspaces/${seg(workspaceId)}`,
+      body,
+      idempotent: true,
+    });
+    return { ...res.body, created: res.status === 201 };
+  }
+
+  async setFlex(workspaceId: string, body: FlexInput, o: CallOptions = {}): Promise<Workspace> {
+    return this.body({
+      ...o,
+      method: 'PATCH',
+      path: `/v1/workspaces/${seg(workspaceId)}/flex`,
+      body,
+      idempotent: true,
+    });
+  }
+
+  /** (operator) */
+  async setBillingThreshold(
+    workspaceId: string,
+    thresholdCents: number | null,
+    o: CallOptions = {},
+  ): Promise<Workspace> {
+    return this.body({
+      ...o,
+      method: 'PUT',
+      path: `/v1/workspaces/${seg(workspaceId)}/billing-threshold`,
+      body: { thresholdCents },
+      idempotent: true,
+    });
+  }
+
+  /** (operator) A signed manual grant or debit; a key is made when none is given. */
+  async adjust(workspaceId: string, body: AdjustmentInput, o: CallOptions = {}): Promise<Workspace> {
+    return this.body({
+      ...o,
+      method: 'POST',
+      path: `/v1/workspaces/${seg(workspaceId)}/adjustments`,
+      body: { ...body, idempotencyKey: body.idempotencyKey ?? randomUUID() },
+      idempotent: true,
+    });
+  }
+
+  /** A Stripe Checkout Session for prepaid credits. Not retried on network errors: it has no key. */
+  async createCheckout(
+    workspaceId: string,
+    body: CheckoutInput,
+    o: CallOptions = {},
+  ): Promise<CheckoutSession> {
+    return this.body({
+      ...o,
+      method: 'POST',
+      path: `/v1/workspaces/${seg(workspaceId)}/checkout-sessions`,
+      body,
+      idempotent: false,
+    });
+  }
+
+  // ---- Metering long-running work (R-CON-6) ----
+
+  /**
+   * Debits `amount` now and then every `every` ms while the work runs; the first refusal aborts
+   * `meter.signal` (its reason a MeterRefusal) and ends the meter. Each tick's idempotency key
+   * is `<meterId>:<tick>`, so a retried tick, or a meter resumed with the same id, never debits
+   * twice. A tick that fails after the retries (no answer, a 4xx) ends the meter too: work
+   * whose spending cannot be booked stops (`reason: 'error'`).
+   */
+  meter(
+    workspaceId: string,
+    amount: { feature: string; quantityPerTick: string | number } | { credits: string | number },
+    opts: { every: number; signal?: AbortSignal; meterId?: string; metadata?: UsageInput['metadata'] },
+  ): Meter {
+    return new Meter(this, workspaceId, amount, opts);
+  }
+
+  // ---- The transport ----
+
+  private async body<T>(spec: RequestSpec): Promise<T> {
+    return (await this.request<T>(spec)).body;
+  }
+
+  private async request<T>(spec: RequestSpec): Promise<{ status: number; body: T; headers: Headers }> {
+    const url = new URL(this.base + spec.path);
+    for (const [k, v] of Object.entries(spec.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.opts.apiKey}`,
+      accept: 'application/json',
+    };
+    const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const timeoutMs = spec.timeoutMs ?? this.opts.timeoutMs;
+
+    for (let attempt = 0; ; attempt++) {
+      if (spec.signal?.aborted) throw aborted(spec.signal);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+      let res: Response;
+      let text: string;
+      try {
+        res = await this.fetchFn(url, { method: spec.method, headers, body: payload, signal });
+        text = await res.text();
+      } catch (err) {
+        if (spec.signal?.aborted) throw aborted(spec.signal);
+        const timedOut = timeout.aborted;
+        if (spec.idempotent && attempt < this.opts.retries) {
+          await this.backoff(attempt, null, spec.signal);
+          continue;
+        }
+        throw new BurnrateApiError(
+          0,
+          timedOut ? 'timeout' : 'network_error',
+          timedOut
+            ? `${spec.method} ${spec.path}: no answer in ${timeoutMs} ms`
+            : `${spec.method} ${spec.path}: ${err instanceof Error ? err.message : String(err)}`,
+          undefined,
+          { cause: err },
+        );
+      }
+      if ((res.status === 503 || res.status === 429) && attempt < this.opts.retries) {
+        await this.backoff(attempt, res.headers.get('retry-after'), spec.signal);
+        continue;
+      }
+      const parsed = parseJson(text);
+      if (res.ok || spec.accept?.includes(res.status)) {
+        return { status: res.status, body: parsed as T, headers: res.headers };
+      }
+      const e = (parsed as { error?: Partial<ApiErrorBody> } | undefined)?.error;
+      throw new BurnrateApiError(
+        res.status,
+        e?.code ?? `http_${res.status}`,
+        e?.message ?? `${spec.method} ${spec.path} answered ${res.status}`,
+        e?.details,
+      );
+    }
+  }
+
+  private async backoff(attempt: number, retryAfter: string | null, signal?: AbortSignal): Promise<void> {
+    const { backoffMs, maxBackoffMs } = this.opts;
+    const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** attempt);
+    let ms = Math.random() * ceiling; // full jitter
+    const after = retryAfter === null ? Number.NaN : Number(retryAfter);
+    if (Number.isFinite(after) && after >= 0) ms = Math.min(maxBackoffMs, Math.max(ms, after * 1000));
+    try {
+      await sleep(ms, signal);
+    } catch {
+      throw aborted(signal);
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function aborted(signal?: AbortSignal): BurnrateApiError {
+  return new BurnrateApiError(0, 'aborted', 'the call was aborted', undefined, { cause: signal?.reason });
+}
+
+// ---- The meter ------------------------------------------------------------------------------
+
+/** Why a meter ended its work: a refusal (with what could be spent), an error, or stop(). */
+export type MeterEnd =
+  | { reason: RefusalReason; available: string | null; refused: UsageRefused }
+  | { reason: 'error'; error: unknown }
+  | { reason: 'stopped' };
+
+/** The reason `meter.signal` is aborted with. */
+export class MeterStopped extends Error {
+  override readonly name = 'MeterStopped';
+  constructor(readonly end: MeterEnd) {
+    super(
+      end.reason === 'stopped'
+        ? 'the meter was stopped'
+        : end.reason === 'error'
+          ? `a debit failed: ${end.error instanceof Error ? end.error.message : String(end.error)}`
+          : `credits refused: ${end.reason}${'available' in end ? ` (available ${end.available ?? 'unlimited'})` : ''}`,
+    );
+  }
+}
+
+export class Meter {
+  readonly meterId: string;
+  /** Aborted on the first refusal or failed debit (not by stop()): hand it to the work. */
+  readonly signal: AbortSignal;
+  /** Ticks debited so far. */
+  ticks = 0;
+  /** Set once the meter has ended. */
+  end: MeterEnd | null = null;
+  /** Resolves when the meter has ended, with why. */
+  readonly done: Promise<MeterEnd>;
+
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> | null = null;
+  private stopping = false;
+  private resolveDone!: (end: MeterEnd) => void;
+
+  constructor(
+    private readonly client: Burnrate,
+    private readonly workspaceId: string,
+    private readonly amount:
+      | { feature: string; quantityPerTick: string | number }
+      | { credits: string | number },
+    private readonly opts: {
+      every: number;
+      signal?: AbortSignal;
+      meterId?: string;
+      metadata?: UsageInput['metadata'];
+    },
+  ) {
+    this.meterId = opts.meterId ?? randomUUID();
+    this.signal = this.controller.signal;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    if (opts.signal?.aborted) {
+      this.finish({ reason: 'stopped' });
+      return;
+    }
+    opts.signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    this.inflight = this.tick();
+  }
+
+  /** Ends the meter: no more ticks; waits for a tick in flight. */
+  async stop(): Promise<MeterEnd> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await this.inflight;
+    this.finish({ reason: 'stopped' });
+    return this.done;
+  }
+
+  /** The idempotency key of tick n: the same for every attempt and every resumption. */
+  static tickKey(meterId: string, tick: number): string {
+    return `${meterId}:${tick}`;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.end || this.stopping) return;
+    const n = this.ticks;
+    const body: UsageInput =
+      'credits' in this.amount
+        ? { credits: this.amount.credits }
+        : { feature: this.amount.feature, quantity: this.amount.quantityPerTick };
+    try {
+      const res = await this.client.usage(this.workspaceId, {
+        ...body,
+        idempotencyKey: Meter.tickKey(this.meterId, n),
+        ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
+      });
+      if (this.end) return;
+      if (!res.ok) {
+        this.finish({ reason: res.reason, available: res.available, refused: res });
+        return;
+      }
+      this.ticks = n + 1;
+      if (this.stopping) return;
+      this.timer = setTimeout(() => {
+        this.inflight = this.tick();
+      }, this.opts.every);
+    } catch (error) {
+      if (!this.end) this.finish({ reason: 'error', error });
+    }
+  }
+
+  private finish(end: MeterEnd): void {
+    if (this.end) return;
+    this.end = end;
+    clearTimeout(this.timer);
+    if (end.reason !== 'stopped') this.controller.abort(new MeterStopped(end));
+    this.resolveDone(end);
+  }
+}
