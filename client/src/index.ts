@@ -27,6 +27,7 @@ import type {
   usageRefusedSchema,
   workspaceSchema,
 } from '../../src/http/schemas.js';
+import type { InvoicingRuns } from '../../src/services/invoicing-runs.js';
 import type { ReadViews } from '../../src/services/read-views.js';
 
 // ---- Types, from the server's schemas -------------------------------------------------------
@@ -60,6 +61,8 @@ export type Alerts = Awaited<ReturnType<ReadViews['alerts']>>;
 export type Recommendations = Awaited<ReturnType<ReadViews['recommendations']>>;
 export type Catalog = Awaited<ReturnType<ReadViews['catalogView']>>;
 export type Lang = Alerts['lang'];
+export type InvoicingRun = Awaited<ReturnType<InvoicingRuns['run']>>;
+export type InvoicingRunStatus = Awaited<ReturnType<InvoicingRuns['status']>>;
 export type GroupBy = Parameters<ReadViews['usageView']>[1]['groupBy'];
 
 export interface ApiErrorBody {
@@ -354,6 +357,30 @@ export class Burnrate {
       path: `/v1/workspaces/${seg(workspaceId)}/checkout-sessions`,
       body,
       idempotent: false,
+    });
+  }
+
+  // ---- Operating ----
+
+  /** (operator) Queue a closed month's flex invoicing, or count it with `dryRun`. Not retried on
+   * network errors (a re-run is harmless but should be the caller's choice). */
+  async runInvoicing(month: string, o: CallOptions & { dryRun?: boolean } = {}): Promise<InvoicingRun> {
+    return this.body({
+      ...o,
+      method: 'POST',
+      path: '/v1/admin/invoicing/runs',
+      body: { month, dryRun: o.dryRun ?? false },
+      idempotent: false,
+    });
+  }
+
+  /** (operator) A month's invoicing: workspaces by state, billed credits and cents, failures. */
+  async invoicingStatus(month: string, o: CallOptions = {}): Promise<InvoicingRunStatus> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/admin/invoicing/runs/${seg(month)}`,
+      idempotent: true,
     });
   }
 

@@ -156,6 +156,18 @@ describe('typed happy paths', () => {
     expect(preview.flexCredits).toBe('0');
     const catalog = await platform.catalog({ workspaceId: id });
     expect(catalog).toHaveProperty('plans');
+
+    const flex = await platform.setFlex(id, { capCents: 500 });
+    expect(flex.flex.capCents).toBe(500);
+    const adjusted = await operator.adjust(id, { kind: 'prepaid', credits: 5, reason: 'goodwill' });
+    expect(adjusted.prepaid.remaining).toBe('5');
+    const threshold = await operator.setBillingThreshold(id, 200);
+    expect(threshold.flex.thresholdCents).toBe(200);
+    const dry = await operator.runInvoicing('2026-10', { dryRun: true });
+    expect(dry).toBeTypeOf('object');
+    expect(await operator.invoicingStatus('2026-10')).toBeTypeOf('object');
+    const forbidden = await platform.setBillingThreshold(id, null).catch((e: unknown) => e);
+    expect(forbidden).toMatchObject({ status: 403, code: 'forbidden' });
   });
 
   it('pages the ledger as an async iterator', async () => {
