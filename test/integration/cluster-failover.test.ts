@@ -22,25 +22,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UNITS_PER_CREDIT } from '../../src/domain/units.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
-import { bullConnection } from '../../src/redis/clients.js';
 import {
   clusterView,
   type EmbeddedCluster,
   type FailoverReport,
   startEmbeddedCluster,
 } from '../../src/redis/embedded-cluster.js';
-import { queuePrefix } from '../../src/redis/keys.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
-import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { onCluster } from '../support/redis.js';
 import { event, paidCheckoutSession, sign } from '../support/stripe.js';
-import { settledWithoutFailures } from '../support/stripe-worker.js';
+import { settledWithoutFailures, startStripeWorker } from '../support/stripe-worker.js';
 
 /** Workspaces per shard: every kill hits workspaces that are being debited and granted. */
 const PER_SHARD = 3;
@@ -91,29 +87,8 @@ beforeAll(async () => {
       destination: { write: (line: string) => void apiErrors.push(line) },
     }),
   });
-  const connection = bullConnection(api.target);
-  connection.on('error', () => {});
-  // Short locks: a job whose master died mid-step runs again within a second or two.
-  worker = new Worker(
-    STRIPE_EVENTS_QUEUE,
-    stripeEventsProcessor({
-      store: api.store,
-      service: api.service,
-      clock: api.clock,
-      log: createLogger({ level: 'silent', name: 'failover-worker' }),
-      grantReplicas: 1,
-    }),
-    {
-      connection,
-      prefix: queuePrefix(api.prefix),
-      concurrency: 8,
-      lockDuration: 2000,
-      stalledInterval: 1000,
-      maxStalledCount: 1000,
-    },
-  );
-  worker.on('error', () => {});
-  worker.on('closed', () => connection.disconnect());
+  // Short locks: a job whose Redis died mid-step runs again within a second or two.
+  worker = startStripeWorker(api, { grantReplicas: 1, lockMs: 2000, name: 'failover-worker' });
 }, 60_000);
 
 afterAll(async () => {

@@ -9,18 +9,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
-import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
-import { bullConnection } from '../../src/redis/clients.js';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
-import { queuePrefix } from '../../src/redis/keys.js';
-import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import { startTestApi, type TestApi } from '../support/http.js';
 import { onCluster } from '../support/redis.js';
 import { event, paidCheckoutSession, sign } from '../support/stripe.js';
-import { settledWithoutFailures } from '../support/stripe-worker.js';
+import { settledWithoutFailures, startStripeWorker } from '../support/stripe-worker.js';
 
 const WORKSPACES = 8;
 const SESSIONS = 1200;
@@ -36,28 +31,8 @@ beforeAll(async () => {
   if (onCluster) return;
   redis = await startEmbeddedRedis({ dir, appendOnly: true });
   api = await startTestApi({ target: { url: redis.url }, now: Date.now() });
-  const connection = bullConnection({ url: redis.url });
-  connection.on('error', () => {});
-  // Short locks: a job whose worker lost Redis mid-step runs again within a second or two.
-  worker = new Worker(
-    STRIPE_EVENTS_QUEUE,
-    stripeEventsProcessor({
-      store: api.store,
-      service: api.service,
-      clock: api.clock,
-      log: createLogger({ level: 'silent', name: 'kill-worker' }),
-    }),
-    {
-      connection,
-      prefix: queuePrefix(api.prefix),
-      concurrency: 8,
-      lockDuration: 1000,
-      stalledInterval: 500,
-      maxStalledCount: 1000,
-    },
-  );
-  worker.on('error', () => {});
-  worker.on('closed', () => connection.disconnect());
+  // Short locks: a job whose Redis died mid-step runs again within a second or two.
+  worker = startStripeWorker(api, { lockMs: 1000, name: 'kill-worker' });
 });
 afterAll(async () => {
   if (onCluster) return;

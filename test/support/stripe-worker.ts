@@ -8,20 +8,36 @@ import { queuePrefix } from '../../src/redis/keys.js';
 import { stripeEventsProcessor } from '../../workers/stripe-events.js';
 import type { TestApi } from './http.js';
 
-/** `grantReplicas`: replicas a money event's writes must reach before its job completes. */
-export function startStripeWorker(api: TestApi, o: { grantReplicas?: number } = {}): Worker {
+/**
+ * `grantReplicas`: replicas a money event's writes must reach before its job completes.
+ * `lockMs`: short locks for the tests that kill Redis, so that a job whose Redis died mid-step
+ * runs again within a second or two (its stalled check every half lock, however often).
+ */
+export function startStripeWorker(
+  api: TestApi,
+  o: { grantReplicas?: number; lockMs?: number; name?: string } = {},
+): Worker {
   const connection = bullConnection(api.target);
+  connection.on('error', () => {}); // the kill tests stop Redis on purpose
   const worker = new Worker(
     STRIPE_EVENTS_QUEUE,
     stripeEventsProcessor({
       store: api.store,
       service: api.service,
       clock: api.clock,
-      log: createLogger({ level: 'silent', name: 'test-worker' }),
+      log: createLogger({ level: 'silent', name: o.name ?? 'test-worker' }),
       ...(o.grantReplicas === undefined ? {} : { grantReplicas: o.grantReplicas }),
     }),
-    { connection, prefix: queuePrefix(api.prefix), concurrency: 8 },
+    {
+      connection,
+      prefix: queuePrefix(api.prefix),
+      concurrency: 8,
+      ...(o.lockMs === undefined
+        ? {}
+        : { lockDuration: o.lockMs, stalledInterval: o.lockMs / 2, maxStalledCount: 1000 }),
+    },
   );
+  worker.on('error', () => {});
   worker.on('closed', () => connection.disconnect());
   return worker;
 }
