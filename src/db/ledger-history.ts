@@ -4,6 +4,7 @@
  * (the ledger check, R-CON-7).
  */
 import { sql } from 'kysely';
+import { LATE_USAGE_MAX_MS } from '../domain/cycle.js';
 import type { LedgerRow, UsageTotal } from '../redis/engine-store.js';
 import type { Db } from './database.js';
 import { parseStreamId, rowOfRecord } from './ledger-archive.js';
@@ -69,7 +70,7 @@ export class LedgerHistory {
       .where('workspace_id', '=', workspaceId)
       // Late usage is written up to 35 days after it occurred.
       .where('at_ms', '>=', String(first))
-      .where('at_ms', '<', String(end + 35 * 86_400_000))
+      .where('at_ms', '<', String(end + LATE_USAGE_MAX_MS))
       .where((eb) =>
         eb.or([
           eb('type', '=', 'consume'),

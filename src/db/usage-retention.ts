@@ -10,16 +10,14 @@
  * at least 36 days, and the archive must have copied every entry written until 35 days after
  * the day. Until then the day stays in Redis, however old.
  */
+import { dayOf, LATE_USAGE_MAX_MS } from '../domain/cycle.js';
 import type { RedisClient } from '../redis/clients.js';
 import { workspaceKeys } from '../redis/keys.js';
 
 const DAY_MS = 86_400_000;
-/** How far back late usage may be (R-FLX-5): a day's totals change until this long after it. */
-const LATE_USAGE_MS = 35 * DAY_MS;
 /** Day hashes deleted per workspace in one pass (a workspace years behind catches up over passes). */
 const DAYS_PER_PASS = 64;
 
-export const dayOfMs = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const dayStartMs = (day: string) => Date.parse(`${day}T00:00:00Z`);
 
 export class UsageDayRetention {
@@ -49,17 +47,17 @@ export class UsageDayRetention {
     const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
     // Days before the retention's edge, and before the days PostgreSQL may still lack (late
     // usage can reach a day until 35 days after it).
-    const until = dayOfMs(Math.min(o.now - this.deps.retentionMs, o.archivedBeforeMs - LATE_USAGE_MS));
-    const from = (await this.deps.redis.get(k.usageDaysFrom)) ?? dayOfMs(o.createdAt);
+    const until = dayOf(Math.min(o.now - this.deps.retentionMs, o.archivedBeforeMs - LATE_USAGE_MAX_MS));
+    const from = (await this.deps.redis.get(k.usageDaysFrom)) ?? dayOf(o.createdAt);
     if (from >= until) return 0;
     const days: string[] = [];
-    for (let t = dayStartMs(from); days.length < DAYS_PER_PASS && dayOfMs(t) < until; t += DAY_MS)
-      days.push(dayOfMs(t));
+    for (let t = dayStartMs(from); days.length < DAYS_PER_PASS && dayOf(t) < until; t += DAY_MS)
+      days.push(dayOf(t));
     // One slot: the day hashes and the watermark share the workspace's hash tag.
     await this.deps.redis
       .multi()
       .unlink(...days.map((d) => k.usageDay(d)))
-      .set(k.usageDaysFrom, dayOfMs(dayStartMs(days[days.length - 1]!) + DAY_MS))
+      .set(k.usageDaysFrom, dayOf(dayStartMs(days[days.length - 1]!) + DAY_MS))
       .exec();
     return days.length;
   }

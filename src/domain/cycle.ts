@@ -42,6 +42,9 @@ export function cycleAt(opts: {
   return { index, start: addMonths(anchor, index * intervalMonths), end };
 }
 
+/** How far back late usage may be (R-FLX-5), as Stripe's meters accept: a day's usage can change this long after it. */
+export const LATE_USAGE_MAX_MS = 35 * DAY_MS;
+
 /** The UTC day of an instant, "YYYY-MM-DD" (R-USE-1's days). */
 export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);

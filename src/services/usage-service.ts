@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { UsageKeyArchive } from '../db/usage-keys.js';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import { type Catalog, featureUnits } from '../domain/catalog.js';
-import { monthOf } from '../domain/cycle.js';
+import { LATE_USAGE_MAX_MS, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { formatUnits, MAX_REQUEST_UNITS } from '../domain/units.js';
 import type { RedisClient } from '../redis/clients.js';
@@ -40,8 +40,6 @@ export interface UsageRequest {
   occurredAt?: string | undefined;
 }
 
-/** How far back `occurredAt` may be, as Stripe's meters accept (R-FLX-5). */
-export const LATE_USAGE_MAX_MS = 35 * 24 * 3600 * 1000;
 /** Clock skew allowed for an `occurredAt` slightly ahead of burnrate's clock. */
 const OCCURRED_AT_SKEW_MS = 5 * 60 * 1000;
 
