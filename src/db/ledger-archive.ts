@@ -23,8 +23,14 @@ import type { UsageDayRetention } from './usage-retention.js';
 const PAGE = 1000;
 /** A pass sweeps the day totals' and the alerts' retention at most this often. */
 const RETENTION_EVERY_MS = 10 * 60_000;
-/** Workspaces copied at the same time in a pass. */
-const PARALLEL = 16;
+/** Workspaces a pass copies as one group (archiveGroup). */
+const GROUP = 200;
+/** Entries a group reads in one round, shared among its workspaces: bounds the worker's memory. */
+const ROUND_ROWS = 10_000;
+/** Rows of one INSERT. */
+const INSERT_ROWS = 5000;
+/** Workspaces whose retention (day totals, alerts) is swept at the same time. */
+const RETENTION_PARALLEL = 16;
 /** The fields every entry has; the rest go to `extra`. */
 const CORE_FIELDS = new Set(['at', 'type', 'kind', 'units', 'bal', 'ref']);
 
@@ -121,78 +127,131 @@ export class LedgerArchive {
   async archiveWorkspace(
     workspaceId: string,
   ): Promise<{ copied: number; trimmed: number; waitedMs: number }> {
-    const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
-    let mark = await this.deps.redis.get(k.archived);
-    let copied = 0;
-    let trimmed = 0;
-    /** How long the oldest entry this copy took had waited for it (its stream id is its time). */
-    let waitedMs = 0;
-    try {
-      for (;;) {
-        // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
-        const raw = await this.deps.redis.xrangeBuffer(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', PAGE);
-        if (raw.length === 0) break;
-        if (copied === 0) waitedMs = Math.max(0, Date.now() - parseStreamId(raw[0]![0].toString()).ms);
-        await this.insert(workspaceId, raw.map(toLedgerRow));
-        const last = raw[raw.length - 1]![0].toString();
-        await this.raiseMark(k.archived, last);
-        mark = last;
-        copied += raw.length;
-        if (raw.length < PAGE) break;
-      }
-    } finally {
-      // Runs after a failed copy too: entries copied before stay trimmable while PostgreSQL is down.
-      if (mark) trimmed = await this.trim(k.ledger, mark);
-    }
-    await this.archiveKeys(workspaceId);
-    return { copied, trimmed, waitedMs };
+    const [r] = await this.archiveGroup([workspaceId]);
+    return r!;
   }
 
   /**
-   * Copies the workspace's log of late usage's first answers (R-FLX-5, R-CON-5) to `usage_keys`
+   * archiveWorkspace for many workspaces at once, the way a pass runs: each step is one round
+   * of commands (auto-pipelined) over the group, and the group's new entries go to PostgreSQL
+   * in a few INSERTs, not one per workspace. Per workspace under load a pass finds a few dozen
+   * entries; an INSERT (a commit) each made a pass over 1,000 workspaces take 15–20 s.
+   */
+  async archiveGroup(
+    workspaceIds: string[],
+  ): Promise<{ copied: number; trimmed: number; waitedMs: number }[]> {
+    const { redis } = this.deps;
+    const keys = workspaceIds.map((id) => workspaceKeys(this.deps.keyPrefix, id));
+    const marks = await Promise.all(keys.map((k) => redis.get(k.archived)));
+    const out = workspaceIds.map(() => ({ copied: 0, trimmed: 0, waitedMs: 0 }));
+    const now = Date.now();
+    /** Workspaces with more to read: a full page came back. */
+    let open = workspaceIds.map((_, i) => i);
+    try {
+      while (open.length > 0) {
+        const count = Math.min(PAGE, Math.max(50, Math.floor(ROUND_ROWS / open.length)));
+        // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
+        const pages = await Promise.all(
+          open.map((i) =>
+            redis.xrangeBuffer(keys[i]!.ledger, marks[i] ? `(${marks[i]}` : '-', '+', 'COUNT', count),
+          ),
+        );
+        const rows: { workspaceId: string; row: LedgerRow }[] = [];
+        const next: number[] = [];
+        open.forEach((i, j) => {
+          const raw = pages[j]!;
+          if (raw.length === 0) return;
+          if (out[i]!.copied === 0) {
+            out[i]!.waitedMs = Math.max(0, now - parseStreamId(raw[0]![0].toString()).ms);
+          }
+          for (const r of raw) rows.push({ workspaceId: workspaceIds[i]!, row: toLedgerRow(r) });
+          if (raw.length === count) next.push(i);
+        });
+        for (let k = 0; k < rows.length; k += INSERT_ROWS) await this.insert(rows.slice(k, k + INSERT_ROWS));
+        // Every row of the round is in PostgreSQL: each watermark moves to its page's last id.
+        await Promise.all(
+          open.map(async (i, j) => {
+            const raw = pages[j]!;
+            if (raw.length === 0) return;
+            const last = raw[raw.length - 1]![0].toString();
+            await this.raiseMark(keys[i]!.archived, last);
+            marks[i] = last;
+            out[i]!.copied += raw.length;
+          }),
+        );
+        open = next;
+      }
+    } finally {
+      // Runs after a failed copy too: entries copied before stay trimmable while PostgreSQL is down.
+      await Promise.all(
+        keys.map(async (k, i) => {
+          if (marks[i]) out[i]!.trimmed = await this.trim(k.ledger, marks[i]!);
+        }),
+      );
+    }
+    await this.archiveKeys(workspaceIds);
+    return out;
+  }
+
+  /**
+   * Copies the workspaces' logs of late usage's first answers (R-FLX-5, R-CON-5) to `usage_keys`
    * and trims what it copied: each answer stays in Redis until PostgreSQL has it. Idempotent like
    * the ledger's copy (the log's stream id is the row's key), so it needs no watermark.
    */
-  async archiveKeys(workspaceId: string): Promise<number> {
-    const key = workspaceKeys(this.deps.keyPrefix, workspaceId).usageKeyLog;
+  async archiveKeys(workspaceIds: string[]): Promise<number> {
+    const logs = workspaceIds.map((id) => workspaceKeys(this.deps.keyPrefix, id).usageKeyLog);
     let copied = 0;
-    for (;;) {
-      const raw = await this.deps.redis.xrange(key, '-', '+', 'COUNT', PAGE);
-      if (raw.length === 0) return copied;
+    let open = workspaceIds.map((_, i) => i);
+    while (open.length > 0) {
+      const pages = await Promise.all(
+        open.map((i) => this.deps.redis.xrange(logs[i]!, '-', '+', 'COUNT', PAGE)),
+      );
+      const values = open.flatMap((i, j) =>
+        pages[j]!.map(([id, flat]) => {
+          const f: Record<string, string> = {};
+          for (let n = 0; n + 1 < flat.length; n += 2) f[flat[n]!] = flat[n + 1]!;
+          const { ms, seq } = parseStreamId(id);
+          return {
+            workspace_id: workspaceIds[i]!,
+            stream_ms: ms,
+            stream_seq: seq,
+            idempotency_key: f.k ?? '',
+            body_hash: f.h ?? '',
+            reply: f.r ?? '',
+            at_ms: Number(f.at ?? 0),
+          };
+        }),
+      );
+      if (values.length === 0) return copied;
       await this.deps.db
         .insertInto('usage_keys')
-        .values(
-          raw.map(([id, flat]) => {
-            const f: Record<string, string> = {};
-            for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-            const { ms, seq } = parseStreamId(id);
-            return {
-              workspace_id: workspaceId,
-              stream_ms: ms,
-              stream_seq: seq,
-              idempotency_key: f.k ?? '',
-              body_hash: f.h ?? '',
-              reply: f.r ?? '',
-              at_ms: Number(f.at ?? 0),
-            };
-          }),
-        )
+        .values(values)
         .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
         .execute();
-      const { ms, seq } = parseStreamId(raw[raw.length - 1]![0]);
-      await this.deps.redis.xtrim(key, 'MINID', `${ms}-${seq + 1}`);
-      copied += raw.length;
-      if (raw.length < PAGE) return copied;
+      const next: number[] = [];
+      await Promise.all(
+        open.map(async (i, j) => {
+          const raw = pages[j]!;
+          if (raw.length === 0) return;
+          const { ms, seq } = parseStreamId(raw[raw.length - 1]![0]);
+          await this.deps.redis.xtrim(logs[i]!, 'MINID', `${ms}-${seq + 1}`);
+          copied += raw.length;
+          if (raw.length === PAGE) next.push(i);
+        }),
+      );
+      open = next;
     }
+    return copied;
   }
 
   /**
    * One INSERT of a page; rows it has already (a re-copy) are skipped. The page goes as one
-   * array per column, unnested by PostgreSQL: ten parameters whatever the page's size, so the
+   * array per column, unnested by PostgreSQL: eleven parameters whatever the page's size, so the
    * statement costs little to send and plan (a VALUES list of a thousand rows has ten thousand).
    */
-  private async insert(workspaceId: string, rows: LedgerRow[]): Promise<void> {
+  private async insert(rows: { workspaceId: string; row: LedgerRow }[]): Promise<void> {
     const col = {
+      ws: [] as string[],
       ms: [] as number[],
       seq: [] as number[],
       at: [] as number[],
@@ -203,10 +262,11 @@ export class LedgerArchive {
       ref: [] as string[],
       extra: [] as string[],
     };
-    for (const r of rows) {
+    for (const { workspaceId, row: r } of rows) {
       const { ms, seq } = parseStreamId(r.id);
       const extra: Record<string, string> = {};
       for (const [f, v] of Object.entries(r.fields)) if (!CORE_FIELDS.has(f)) extra[f] = v;
+      col.ws.push(workspaceId);
       col.ms.push(ms);
       col.seq.push(seq);
       col.at.push(r.at);
@@ -232,7 +292,7 @@ export class LedgerArchive {
         'extra',
       ])
       .expression(
-        sql`select ${workspaceId}, * from unnest(${col.ms}::bigint[], ${col.seq}::bigint[], ${col.at}::bigint[], ${col.type}::text[], ${col.kind}::text[], ${col.units}::bigint[], ${col.bal}::bigint[], ${col.ref}::text[], ${col.extra}::jsonb[])`,
+        sql`select * from unnest(${col.ws}::text[], ${col.ms}::bigint[], ${col.seq}::bigint[], ${col.at}::bigint[], ${col.type}::text[], ${col.kind}::text[], ${col.units}::bigint[], ${col.bal}::bigint[], ${col.ref}::text[], ${col.extra}::jsonb[])`,
       )
       .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
       .execute();
@@ -276,37 +336,49 @@ export class LedgerArchive {
     const retention =
       this.now() - this.lastRetentionSweep >= (this.deps.retentionEveryMs ?? RETENTION_EVERY_MS);
     if (retention) this.lastRetentionSweep = this.now();
-    for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
-      for (let i = 0; i < ids.length; i += PARALLEL) {
+    const runGroup = async (group: string[]) => {
+      pass.workspaces += group.length;
+      // Copied to the end: caught up as of now (what arrives meanwhile is the next pass's, and
+      // its wait shows then).
+      let left: (number | null)[] = group.map(() => null);
+      try {
+        for (const r of await this.archiveGroup(group)) {
+          pass.copied += r.copied;
+          pass.trimmed += r.trimmed;
+          waited = Math.max(waited, r.waitedMs);
+        }
+      } catch (err) {
+        pass.failure ??= err as Error;
+        pass.error ??= (err as Error).message;
+        left = await Promise.all(group.map((id) => this.oldestUnarchivedMs(id)));
+      }
+      for (const l of left) if (l !== null) oldestUnarchived = Math.min(oldestUnarchived, l);
+      if (!retention) return;
+      const failed = (err: Error) => {
+        pass.failure ??= err;
+        pass.error ??= err.message;
+        return 0;
+      };
+      for (let i = 0; i < group.length; i += RETENTION_PARALLEL) {
         await Promise.all(
-          ids.slice(i, i + PARALLEL).map(async (id) => {
-            pass.workspaces++;
-            // Copied to the end: caught up as of now (what arrives meanwhile is the next pass's,
-            // and its wait shows then).
-            let left: number | null = null;
-            try {
-              const r = await this.archiveWorkspace(id);
-              pass.copied += r.copied;
-              pass.trimmed += r.trimmed;
-              waited = Math.max(waited, r.waitedMs);
-            } catch (err) {
-              pass.failure ??= err as Error;
-              pass.error ??= (err as Error).message;
-              left = await this.oldestUnarchivedMs(id);
-            }
-            if (left !== null) oldestUnarchived = Math.min(oldestUnarchived, left);
-            if (!retention) return;
-            const failed = (err: Error) => {
-              pass.failure ??= err;
-              pass.error ??= err.message;
-              return 0;
-            };
-            pass.usageDaysTrimmed += await this.trimUsageDays(id, left ?? this.now()).catch(failed);
+          group.slice(i, i + RETENTION_PARALLEL).map(async (id, j) => {
+            pass.usageDaysTrimmed += await this.trimUsageDays(id, left[i + j] ?? this.now()).catch(failed);
             pass.alertsMoved += (await this.deps.alerts?.trim(id).catch(failed)) ?? 0;
           }),
         );
       }
+    };
+    let group: string[] = [];
+    for await (const ids of workspacePages(this.deps.redis, { keyPrefix: this.deps.keyPrefix })) {
+      for (const id of ids) {
+        group.push(id);
+        if (group.length === GROUP) {
+          await runGroup(group);
+          group = [];
+        }
+      }
     }
+    if (group.length > 0) await runGroup(group);
     // The lag: the longest an entry waited for its copy this pass, or, where a copy failed, how
     // long the oldest entry still uncopied has waited by now.
     const stillWaiting = Number.isFinite(oldestUnarchived) ? this.now() - oldestUnarchived : 0;

@@ -15,7 +15,7 @@ import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { targetEnv } from '../support/redis.js';
 
 const WORKSPACES = 40;
-const DEBITS_PER_WORKSPACE = 500;
+const DEBITS_PER_WORKSPACE = 2000;
 const KILLS = 4;
 
 let tdb: TestDatabase;
