@@ -2,7 +2,8 @@
  * R-USE-1 (issue 10 §3): the usage view's day totals have a retention in Redis
  * (USAGE_REDIS_RETENTION); past it the archiver deletes them, and GET …/usage answers those
  * days from the archived ledger in PostgreSQL, exactly as Redis did: by day, category, feature
- * and kind, late usage on the day it occurred, a usage shortfall apart, a refund's not at all.
+ * and kind, late usage on the day it occurred, a usage shortfall apart, a refund's not at all
+ * (R-PRE-3's shortfall, an entry with a `lot`).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LedgerArchive } from '../../src/db/ledger-archive.js';
@@ -75,12 +76,36 @@ it('days past the retention answer from PostgreSQL exactly as Redis did, and lea
   });
   // A shortfall: usage recorded past what the free plan covers (R-CON-4).
   await use('oldfree', { credits: 35, mode: 'record' });
+  // A refund's shortfall (R-PRE-3): prepaid bought, partly spent, then refunded in full; what
+  // was spent is booked as a shortfall with its lot, which is not usage (R-USE-1).
+  expect((await api.call('PUT', '/v1/workspaces/oldrefund', { body: { planId: 'free' } })).status).toBe(201);
+  await api.store.adjust({
+    workspaceId: 'oldrefund',
+    kind: 'prepaid',
+    units: 100_000,
+    ref: 'lot-r',
+    type: 'grant',
+    reason: '',
+    idempotencyKey: 'lot-r',
+    bodyHash: 'h',
+    now: api.clock.now(),
+  });
+  await use('oldrefund', { credits: 35 }); // the free plan's 30 included, then 5 prepaid
+  const refund = await api.store.clawback({
+    workspaceId: 'oldrefund',
+    lot: 'lot-r',
+    target: 100_000,
+    ref: 'refund-r',
+    now: api.clock.now(),
+  });
+  expect(refund.shortfall).toBe(50_000);
   // And usage now, inside the retention.
   api.clock.set(NOW);
   await use('old', { feature: 'training.gpu', quantity: 1 });
 
   const before = await views('old');
   const beforeFree = await views('oldfree');
+  const beforeRefund = await views('oldrefund');
 
   const usageDays = new UsageDayRetention({
     redis: api.redis,
@@ -105,6 +130,16 @@ it('days past the retention answer from PostgreSQL exactly as Redis did, and lea
 
   expect(await views('old')).toEqual(before);
   expect(await views('oldfree')).toEqual(beforeFree);
+  expect(await views('oldrefund')).toEqual(beforeRefund);
+  // Not vacuous: PostgreSQL has the refund's shortfall, and the view counts none.
+  const refundRows = await tdb.db
+    .selectFrom('ledger_entries')
+    .select(['units', 'extra'])
+    .where('workspace_id', '=', 'oldrefund')
+    .where('type', '=', 'shortfall')
+    .execute();
+  expect(refundRows).toEqual([{ units: '-50000', extra: { lot: 'lot-r' } }]);
+  expect((beforeRefund[3] as { total: { shortfall: string } }).total.shortfall).toBe('0');
   // Not vacuous: the old days had usage of every kind.
   const oldKinds = (before[3] as { groups: { key: string }[] }).groups.map((g) => g.key);
   expect(oldKinds).toEqual(['flex', 'included']);
