@@ -149,6 +149,7 @@ export function buildService(o: {
     history: o.db ? new LedgerHistory(o.db) : undefined,
     usageDays: usageDayRetention(o.redis, config),
     archivedKeys: o.db ? new UsageKeyArchive(o.db) : undefined,
+    billing: config.billing,
   });
   return { store, service, invoicer, alerts };
 }

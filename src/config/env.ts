@@ -218,6 +218,20 @@ const envSchema = z.object({
   ALERT_SWEEP_EVERY_MS: z.coerce.number().int().min(1000).default(60_000),
   /** Verifies Stripe's webhook signatures; without it /webhooks/stripe answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').optional(),
+  /**
+   * Signs the billing page's links (issue 11 §1). Unset: a random secret made once and kept in
+   * Redis, so every API process shares it.
+   */
+  BILLING_SECRET: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(32, 'at least 32 characters').optional(),
+  ),
+  /** How long a billing page link may wait to be opened (it opens once). */
+  BILLING_LINK_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** How long a billing page session lasts once its link was opened. */
+  BILLING_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+  /** The API's public base URL, for the billing page's links; unset: the request's own host. */
+  PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
 });
 
 export type Role = 'platform' | 'operator';
@@ -271,6 +285,13 @@ export interface Config {
     /** Requests a second above which the stand-in answers 429; undefined: no limit. */
     standinRateLimit: number | undefined;
     standinWebhookUrl: string | undefined;
+  };
+  /** The hosted billing page (issue 11 §1). */
+  billing: {
+    secret: string | undefined;
+    linkTtlSeconds: number;
+    sessionTtlSeconds: number;
+    publicUrl: string | undefined;
   };
 }
 
@@ -344,6 +365,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       standinPort: e.STRIPE_STANDIN_PORT,
       standinRateLimit: e.STRIPE_STANDIN_RATE_LIMIT,
       standinWebhookUrl: e.STRIPE_STANDIN_WEBHOOK_URL,
+    },
+    billing: {
+      secret: e.BILLING_SECRET,
+      linkTtlSeconds: e.BILLING_LINK_TTL_SECONDS,
+      sessionTtlSeconds: e.BILLING_SESSION_TTL_SECONDS,
+      publicUrl: e.PUBLIC_URL,
     },
   };
 }

@@ -3,6 +3,7 @@
  * (R-OPS-5), with its own body limit, validated by its zod schemas.
  */
 import express, { type Express, type Request, type RequestHandler } from 'express';
+import { mountBillingPage } from '../billing/billing-http.js';
 import type { Config } from '../config/env.js';
 import { BurnrateError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,7 +13,7 @@ import type { Services } from '../services/create-services.js';
 import { authenticator } from './auth.js';
 import { errorHandler, parseOr400 } from './errors.js';
 import { openApiDocument } from './openapi.js';
-import { pathParams, ROUTES } from './routes.js';
+import { pathParams, ROUTES, type RouteDef } from './routes.js';
 
 export interface AppDeps {
   config: Pick<Config, 'apiKeys'>;
@@ -69,7 +70,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(openapi);
   });
 
-  for (const r of ROUTES) {
+  const handlerOf = (r: RouteDef): RequestHandler[] => {
     const handler: RequestHandler = async (req: Request, res) => {
       const workspaceId =
         req.params.workspaceId === undefined
@@ -79,13 +80,16 @@ export function createApp(deps: AppDeps): Express {
         req.params.month === undefined ? '' : parseOr400(pathParams.month, req.params.month, 'month');
       const body = r.body ? parseOr400(r.body, req.body, 'request body') : undefined;
       const query = r.query ? parseOr400(r.query, req.query, 'query') : undefined;
-      const out = await r.handle(deps.service, { workspaceId, month, body, query });
+      const origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+      const out = await r.handle(deps.service, { workspaceId, month, origin, body, query });
       if (out.headers) res.set(out.headers);
       res.status(out.status).json(out.body);
     };
-    const json = express.json({ limit: r.bodyLimit ?? DEFAULT_BODY_LIMIT });
-    app[r.method](r.path, auth(r.role), json, handler);
-  }
+    return [express.json({ limit: r.bodyLimit ?? DEFAULT_BODY_LIMIT }), handler];
+  };
+  for (const r of ROUTES) app[r.method](r.path, auth(r.role), ...handlerOf(r));
+  // The hosted billing page and its share of the same routes, behind its session (issue 11 §1).
+  mountBillingPage(app, { billing: deps.service.billing, routes: ROUTES, handlerOf });
 
   app.use((req, _res, next) => {
     next(new BurnrateError('not_found', `no route ${req.method} ${req.path}`));

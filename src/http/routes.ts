@@ -14,6 +14,8 @@ import {
   authorizeBodySchema,
   authorizeResponseSchema,
   batchBodySchema,
+  billingSessionBodySchema,
+  billingSessionResponseSchema,
   catalogQuerySchema,
   checkoutBodySchema,
   checkoutResponseSchema,
@@ -23,6 +25,8 @@ import {
   ledgerQuerySchema,
   ledgerResponseSchema,
   monthParamSchema,
+  prepaidQuoteQuerySchema,
+  prepaidQuoteSchema,
   previewQuerySchema,
   putWorkspaceBodySchema,
   thresholdBodySchema,
@@ -38,6 +42,8 @@ export interface RouteInput<B, Q> {
   workspaceId: string;
   /** The :month path parameter, where the route has one. */
   month: string;
+  /** The request's own origin (`http://host:port`), for links back to this API. */
+  origin: string;
   body: B;
   query: Q;
 }
@@ -259,6 +265,33 @@ export const ROUTES: RouteDef[] = [
     responses: { 200: { description: 'The preview', schema: invoicePreviewSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, query }) =>
       ok(await svc.views.invoicePreview({ workspaceId, month: query.month })),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/workspaces/:workspaceId/billing-sessions',
+    role: 'platform',
+    summary:
+      "A single-use link (15 minutes by default) to the workspace's hosted billing page; opening it starts the customer's session (issue 11 §1)",
+    body: billingSessionBodySchema,
+    responses: {
+      201: { description: 'The link', schema: billingSessionResponseSchema },
+      ...NOT_FOUND,
+    },
+    handle: async (svc, { workspaceId, body, origin }) => ({
+      status: 201,
+      body: await svc.billing.createLink({ workspaceId, ...body, origin }),
+    }),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/workspaces/:workspaceId/prepaid-quote',
+    role: 'platform',
+    summary:
+      'What any quantity of prepaid credits costs the workspace: the tier it reaches in its price book (R-CAT-2, R-PRE-1)',
+    query: prepaidQuoteQuerySchema,
+    responses: { 200: { description: 'The quote', schema: prepaidQuoteSchema }, ...NOT_FOUND },
+    handle: async (svc, { workspaceId, query }) =>
+      ok(await svc.billing.prepaidQuote(workspaceId, query.credits)),
   }),
   route({
     method: 'get',

@@ -337,6 +337,31 @@ export const invoicePreviewSchema = z.object({
   toBillAmountCents: z.number().int(),
 });
 
+/** POST billing-sessions (issue 11 §1): where the page's "back" goes, and its language. */
+export const billingSessionBodySchema = z
+  .object({
+    returnUrl: z.url({ protocol: /^https?$/ }).max(2000),
+    locale: z.enum(LANGS).optional().meta({ description: "The page's language; default the browser's" }),
+  })
+  .strict();
+
+export const billingSessionResponseSchema = z.object({
+  url: z.string().meta({ description: 'A single-use link to the hosted billing page' }),
+  expiresAt: z.string(),
+});
+
+export const prepaidQuoteQuerySchema = z.object({
+  credits: z.coerce.number().int().min(1).max(1_000_000),
+});
+
+export const prepaidQuoteSchema = z.object({
+  credits: z.string(),
+  amountCents: z.number().int(),
+  unitAmountCents: z.string(),
+  discountBps: z.number().int(),
+  currency: z.string(),
+});
+
 export const errorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
 });

@@ -3,6 +3,7 @@
 import type { LedgerHistory } from '../db/ledger-history.js';
 import type { UsageKeyArchive } from '../db/usage-keys.js';
 import type { UsageDayRetention } from '../db/usage-retention.js';
+import { type BillingOptions, BillingService } from '../billing/billing-service.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -27,6 +28,8 @@ export interface Services {
   invoicingRuns: InvoicingRuns;
   stripeRecords: StripeRecords;
   alerts: AlertService;
+  /** The hosted billing page's links, sessions and prepaid quotes (issue 11 §1). */
+  billing: BillingService;
 }
 
 export function createServices(deps: {
@@ -51,6 +54,8 @@ export function createServices(deps: {
   usageDays?: UsageDayRetention | undefined;
   /** Late usage's keys in PostgreSQL (R-FLX-5): retries past the idempotency window replay. */
   archivedKeys?: UsageKeyArchive | undefined;
+  /** The billing page's settings (config.billing). */
+  billing: BillingOptions;
 }): Services {
   const { redis, store, catalog, clock, alerts } = deps;
   const stripeRecords = new StripeRecords({ redis, keyPrefix: deps.keyPrefix, stripe: deps.stripe });
@@ -89,5 +94,13 @@ export function createServices(deps: {
     }),
     stripeRecords,
     alerts,
+    billing: new BillingService({
+      redis,
+      store,
+      catalog,
+      clock,
+      keyPrefix: deps.keyPrefix,
+      options: deps.billing,
+    }),
   };
 }

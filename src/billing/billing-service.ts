@@ -1,0 +1,249 @@
+/**
+ * The hosted billing page's links and sessions (issue 11 §1), and the live price of a prepaid
+ * quantity it shows.
+ *
+ * A link is `<public base>/billing/open?token=<random>.<mac>`: 32 random bytes and their
+ * HMAC-SHA256 under the billing secret, so a tampered token is refused before Redis is asked.
+ * Redis keeps the link under the SHA-256 of its random part (never the token itself) with the
+ * workspace, the locale and the return URL; opening it takes it with GETDEL, so it works once.
+ * The record outlives its deadline by a grace period, only so that an expired link can still
+ * say where to go back to; past `expiresAt` it opens nothing. Opening leaves a tombstone under
+ * the same key, so a reused link can say the same.
+ *
+ * A session is a random id in an HttpOnly cookie; Redis keeps it under the id's SHA-256 with
+ * the workspace, the locale, the return URL and the CSRF token the page sends with writes.
+ *
+ * Every key is a single-key command's, so none needs a hash tag on a Redis Cluster (R-OPS-4).
+ * Links and sessions run on the wall clock, as Redis' TTLs do: a test clock moved forward by a
+ * month (issue 11 §3) must not expire them.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
+import { formatUnits } from '../domain/units.js';
+import type { RedisClient } from '../redis/clients.js';
+import type { EngineStore } from '../redis/engine-store.js';
+import type { Clock } from '../services/clock.js';
+import { requireWorkspace } from '../services/require-workspace.js';
+
+export const BILLING_LOCALES = ['en', 'hi', 'ko'] as const;
+export type BillingLocale = (typeof BILLING_LOCALES)[number];
+
+/** How long an expired or used link still remembers its return URL and locale (not the session). */
+const TOMBSTONE_SECONDS = 24 * 3600;
+
+export interface BillingOptions {
+  /** BILLING_SECRET; undefined: one made once and kept in Redis, shared by every API process. */
+  secret: string | undefined;
+  linkTtlSeconds: number;
+  sessionTtlSeconds: number;
+  /** PUBLIC_URL; undefined: the request's own origin. */
+  publicUrl: string | undefined;
+}
+
+export function billingKeys(prefix: string) {
+  return {
+    secret: `${prefix}billing:secret`,
+    link: (hash: string) => `${prefix}billing:link:${hash}`,
+    session: (hash: string) => `${prefix}billing:session:${hash}`,
+  };
+}
+
+const linkRecordSchema = z.object({
+  state: z.enum(['open', 'used']),
+  workspaceId: z.string(),
+  locale: z.enum(BILLING_LOCALES).nullable(),
+  returnUrl: z.string(),
+  expiresAt: z.number(),
+});
+
+const sessionSchema = z.object({
+  workspaceId: z.string(),
+  locale: z.enum(BILLING_LOCALES),
+  returnUrl: z.string(),
+  csrfToken: z.string(),
+  expiresAt: z.number(),
+});
+export type BillingSession = z.infer<typeof sessionSchema>;
+
+/** Why a link opened nothing: its page says so, with the return URL and locale when known. */
+export type LinkRefusal = {
+  ok: false;
+  reason: 'invalid' | 'expired' | 'used';
+  returnUrl: string | null;
+  locale: BillingLocale | null;
+};
+export type LinkOpened = { ok: true; sessionId: string; session: BillingSession };
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const random = () => randomBytes(32).toString('base64url');
+
+/** Equal strings in constant time (a CSRF token, a MAC). */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class BillingService {
+  private secret: Promise<string> | undefined;
+  private readonly keys: ReturnType<typeof billingKeys>;
+
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      store: EngineStore;
+      catalog: Catalog;
+      clock: Clock;
+      keyPrefix: string;
+      options: BillingOptions;
+      /** The wall clock of links and sessions (see the header); tests may pass their own. */
+      wallClock?: () => number;
+    },
+  ) {
+    this.keys = billingKeys(deps.keyPrefix);
+  }
+
+  private wallNow(): number {
+    return (this.deps.wallClock ?? Date.now)();
+  }
+
+  /**
+   * BILLING_SECRET, else the deployment's secret in Redis: the first process to need it writes
+   * one (SET NX) and every other reads that one. A failed read is retried next time.
+   */
+  private hmacSecret(): Promise<string> {
+    if (this.deps.options.secret) return Promise.resolve(this.deps.options.secret);
+    this.secret ??= (async () => {
+      const key = this.keys.secret;
+      await this.deps.redis.set(key, random(), 'NX');
+      const stored = await this.deps.redis.get(key);
+      if (!stored) throw new Error('the billing secret was not kept in Redis');
+      return stored;
+    })().catch((err) => {
+      this.secret = undefined;
+      throw err;
+    });
+    return this.secret;
+  }
+
+  private async mac(part: string): Promise<string> {
+    return createHmac('sha256', await this.hmacSecret())
+      .update(`billing-link:${part}`)
+      .digest('base64url');
+  }
+
+  /** The base of the page's URLs: PUBLIC_URL, else the request's origin. */
+  publicBase(requestOrigin: string): string {
+    return (this.deps.options.publicUrl ?? requestOrigin).replace(/\/+$/, '');
+  }
+
+  /** A single-use link to the workspace's page (404 when the workspace does not exist). */
+  async createLink(o: {
+    workspaceId: string;
+    returnUrl: string;
+    locale?: BillingLocale | undefined;
+    origin: string;
+  }): Promise<{ url: string; expiresAt: string }> {
+    await requireWorkspace(this.deps.store, o.workspaceId, this.deps.clock.now());
+    const part = random();
+    const token = `${part}.${await this.mac(part)}`;
+    const ttl = this.deps.options.linkTtlSeconds;
+    const expiresAt = this.wallNow() + ttl * 1000;
+    const record: z.infer<typeof linkRecordSchema> = {
+      state: 'open',
+      workspaceId: o.workspaceId,
+      locale: o.locale ?? null,
+      returnUrl: o.returnUrl,
+      expiresAt,
+    };
+    await this.deps.redis.set(
+      this.keys.link(sha256(part)),
+      JSON.stringify(record),
+      'EX',
+      ttl + TOMBSTONE_SECONDS,
+    );
+    return {
+      url: `${this.publicBase(o.origin)}/billing/open?token=${token}`,
+      expiresAt: new Date(expiresAt).toISOString(),
+    };
+  }
+
+  /** Takes the link (once) and opens a session on its workspace, or says why not. */
+  async openLink(token: unknown, fallbackLocale: BillingLocale): Promise<LinkOpened | LinkRefusal> {
+    const invalid: LinkRefusal = { ok: false, reason: 'invalid', returnUrl: null, locale: null };
+    if (typeof token !== 'string') return invalid;
+    const m = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(token);
+    if (!m || !sameSecret(m[2]!, await this.mac(m[1]!))) return invalid;
+    const key = this.keys.link(sha256(m[1]!));
+    const raw = await this.deps.redis.getdel(key);
+    const parsed = raw === null ? null : linkRecordSchema.safeParse(JSON.parse(raw));
+    // Signed by us yet unknown: its record (and grace period) is gone.
+    if (!parsed?.success) return { ok: false, reason: 'expired', returnUrl: null, locale: null };
+    const link = parsed.data;
+    const now = this.wallNow();
+    const tombstone = JSON.stringify({ ...link, state: 'used' });
+    const refusal = (reason: 'expired' | 'used'): LinkRefusal => ({
+      ok: false,
+      reason,
+      returnUrl: link.returnUrl,
+      locale: link.locale,
+    });
+    if (link.state === 'used') {
+      await this.deps.redis.set(key, tombstone, 'EX', TOMBSTONE_SECONDS);
+      return refusal('used');
+    }
+    if (link.expiresAt <= now) return refusal('expired');
+    await this.deps.redis.set(key, tombstone, 'EX', TOMBSTONE_SECONDS);
+    const sessionId = random();
+    const session: BillingSession = {
+      workspaceId: link.workspaceId,
+      locale: link.locale ?? fallbackLocale,
+      returnUrl: link.returnUrl,
+      csrfToken: random(),
+      expiresAt: now + this.deps.options.sessionTtlSeconds * 1000,
+    };
+    await this.deps.redis.set(
+      this.keys.session(sha256(sessionId)),
+      JSON.stringify(session),
+      'EX',
+      this.deps.options.sessionTtlSeconds,
+    );
+    return { ok: true, sessionId, session };
+  }
+
+  /** The session behind a cookie's id, or null (unknown, expired, malformed). */
+  async session(sessionId: string | undefined): Promise<BillingSession | null> {
+    if (!sessionId || !/^[A-Za-z0-9_-]{43}$/.test(sessionId)) return null;
+    const raw = await this.deps.redis.get(this.keys.session(sha256(sessionId)));
+    if (raw === null) return null;
+    const parsed = sessionSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success || parsed.data.expiresAt <= this.wallNow()) return null;
+    return parsed.data;
+  }
+
+  /** Ends a session (the page's "sign out", or a test). */
+  async endSession(sessionId: string): Promise<void> {
+    if (/^[A-Za-z0-9_-]{43}$/.test(sessionId))
+      await this.deps.redis.del(this.keys.session(sha256(sessionId)));
+  }
+
+  /**
+   * What `credits` prepaid credits cost this workspace now: the tier they reach in its price
+   * book (R-CAT-2, R-CAT-3), the same quote Checkout charges (R-PRE-1).
+   */
+  async prepaidQuote(workspaceId: string, credits: number) {
+    const { catalog, store, clock } = this.deps;
+    const snap = await requireWorkspace(store, workspaceId, clock.now());
+    const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
+    const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
+    const q = prepaidQuote({ book, credits, overrideDiscountBps: discount });
+    return {
+      credits: String(q.credits),
+      amountCents: q.amountCents,
+      unitAmountCents: formatUnits(q.unitAmountE4),
+      discountBps: q.discountBps,
+      currency: q.currency,
+    };
+  }
+}

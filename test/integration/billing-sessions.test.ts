@@ -1,0 +1,294 @@
+/**
+ * The hosted billing page's links and its share of the API, over HTTP (issue 11 §1): the
+ * billing-sessions route (platform key, bad bodies, unknown workspace), a link that opens once,
+ * expired, reused and tampered links, the session cookie, the CSRF and origin checks on writes,
+ * and a session that cannot reach another workspace. The page itself: test/browser/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { scanKeys } from '../support/redis.js';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi({ now: Date.now() });
+  await api.call('PUT', '/v1/workspaces/bill-a', { body: { planId: 'growth' } });
+  await api.call('PUT', '/v1/workspaces/bill-b', { body: { planId: 'growth' } });
+});
+afterAll(() => api.close());
+
+const RETURN = 'https://app.example/settings/plan';
+
+async function link(workspaceId = 'bill-a', body: Record<string, unknown> = { returnUrl: RETURN }) {
+  const res = await api.call('POST', `/v1/workspaces/${workspaceId}/billing-sessions`, {
+    key: PLATFORM,
+    body,
+  });
+  expect(res.status).toBe(201);
+  return res.body as { url: string; expiresAt: string };
+}
+
+/** Opens a link as a browser would, without following the redirect. */
+async function open(url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { redirect: 'manual', headers });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+async function session(workspaceId = 'bill-a') {
+  const opened = await open((await link(workspaceId)).url);
+  expect(opened.status).toBe(303);
+  const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+  const me = await fetch(`${api.base}/billing/api/session`, { headers: { cookie } });
+  return { cookie, csrf: ((await me.json()) as { csrfToken: string }).csrfToken };
+}
+
+const billingKeys = () => scanKeys(api.redis, `${api.prefix}billing:*`);
+
+describe('POST /v1/workspaces/{id}/billing-sessions', () => {
+  it('answers a single-use link to /billing/open, with when it expires', async () => {
+    const before = Date.now();
+    const res = await link('bill-a', { returnUrl: RETURN, locale: 'ko' });
+    expect(res.url).toMatch(
+      new RegExp(`^${api.base}/billing/open\\?token=[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`),
+    );
+    const expires = Date.parse(res.expiresAt);
+    expect(expires).toBeGreaterThanOrEqual(before + 899_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 900_000);
+  });
+
+  it('needs a platform key (R-OPS-5)', async () => {
+    const path = '/v1/workspaces/bill-a/billing-sessions';
+    expect((await api.call('POST', path, { key: null, body: { returnUrl: RETURN } })).status).toBe(401);
+    expect((await api.call('POST', path, { key: 'wrong-key-123', body: { returnUrl: RETURN } })).status).toBe(
+      401,
+    );
+  });
+
+  it('refuses bad bodies with 400 and writes nothing', async () => {
+    const keysBefore = (await billingKeys()).sort();
+    const path = '/v1/workspaces/bill-a/billing-sessions';
+    for (const body of [
+      {},
+      { returnUrl: 'javascript:alert(1)' },
+      { returnUrl: 'ftp://files.example/x' },
+      { returnUrl: 'not a url' },
+      { returnUrl: RETURN, locale: 'fr' },
+      { returnUrl: RETURN, extra: 1 },
+      { returnUrl: 42 },
+    ]) {
+      const res = await api.call('POST', path, { key: PLATFORM, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    expect((await api.call('POST', path, { key: PLATFORM, raw: '{"returnUrl":' })).status).toBe(400);
+    expect((await billingKeys()).sort()).toEqual(keysBefore);
+  });
+
+  it('is 404 for an unknown workspace, and writes nothing', async () => {
+    const keysBefore = (await billingKeys()).sort();
+    const res = await api.call('POST', '/v1/workspaces/nobody-here/billing-sessions', {
+      key: PLATFORM,
+      body: { returnUrl: RETURN },
+    });
+    expect(res.status).toBe(404);
+    expect((await billingKeys()).sort()).toEqual(keysBefore);
+  });
+
+  it('is in /openapi.json, generated from the route table', async () => {
+    const doc = (await api.call('GET', '/openapi.json', { key: PLATFORM })).body;
+    expect(Object.keys(doc.paths)).toContain('/v1/workspaces/{workspaceId}/billing-sessions');
+  });
+});
+
+describe('opening a link', () => {
+  it('sets an HttpOnly, SameSite=Strict cookie on /billing and sends the browser to the page', async () => {
+    const opened = await open((await link()).url);
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get('location')).toBe('/billing/');
+    const cookie = opened.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^burnrate_billing=[A-Za-z0-9_-]{43};/);
+    expect(cookie).toMatch(/; HttpOnly/i);
+    expect(cookie).toMatch(/; SameSite=Strict/i);
+    expect(cookie).toMatch(/; Path=\/billing/i);
+    expect(cookie).not.toMatch(/; Secure/i); // served over http here
+  });
+
+  it('works once: a reused link shows the clear page with the way back, and no data', async () => {
+    const { url } = await link('bill-a', { returnUrl: RETURN, locale: 'hi' });
+    expect((await open(url)).status).toBe(303);
+    const again = await open(url);
+    expect(again.status).toBe(410);
+    expect(again.headers.get('set-cookie')).toBeNull();
+    expect(again.headers.get('content-type')).toMatch(/text\/html/);
+    expect(again.text).toContain('lang="hi"');
+    expect(again.text).toContain('पहले ही उपयोग');
+    expect(again.text).toContain(`href="${RETURN}"`);
+    expect(again.text).not.toContain('bill-a');
+  });
+
+  it('refuses a tampered link (400) in the browser language, and an unsigned one, without a session', async () => {
+    const { url } = await link();
+    const token = new URL(url).searchParams.get('token')!;
+    const flipped = `${token.slice(0, 10)}${token[10] === 'A' ? 'B' : 'A'}${token.slice(11)}`;
+    for (const bad of [flipped, `${token}x`, token.split('.')[0]!, 'nonsense', '']) {
+      const res = await open(`${api.base}/billing/open?token=${encodeURIComponent(bad)}`, {
+        'accept-language': 'ko-KR,ko;q=0.9,en;q=0.5',
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(res.text).toContain('lang="ko"');
+      expect(res.text).toContain('유효하지 않은');
+    }
+    // The untouched link still opens: the tampered ones did not consume it.
+    expect((await open(url)).status).toBe(303);
+  });
+
+  it('uses PUBLIC_URL for the link when set', async () => {
+    const other = await startTestApi({
+      now: Date.now(),
+      env: { PUBLIC_URL: 'https://billing.example.com/' },
+    });
+    try {
+      await other.call('PUT', '/v1/workspaces/pub', { body: { planId: 'growth' } });
+      const res = await other.call('POST', '/v1/workspaces/pub/billing-sessions', {
+        key: PLATFORM,
+        body: { returnUrl: RETURN },
+      });
+      expect(res.body.url).toMatch(/^https:\/\/billing\.example\.com\/billing\/open\?token=/);
+      // Served as https (PUBLIC_URL), the cookie is Secure.
+      const path = new URL(res.body.url);
+      const opened = await open(`${other.base}${path.pathname}${path.search}`);
+      expect(opened.headers.get('set-cookie')).toMatch(/; Secure/i);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('an expired link shows the clear page with the way back, and opens nothing', async () => {
+    const short = await startTestApi({ now: Date.now(), env: { BILLING_LINK_TTL_SECONDS: '1' } });
+    try {
+      await short.call('PUT', '/v1/workspaces/late', { body: { planId: 'growth' } });
+      const res = await short.call('POST', '/v1/workspaces/late/billing-sessions', {
+        key: PLATFORM,
+        body: { returnUrl: RETURN, locale: 'en' },
+      });
+      await new Promise((r) => setTimeout(r, 1100));
+      const opened = await open(res.body.url);
+      expect(opened.status).toBe(410);
+      expect(opened.headers.get('set-cookie')).toBeNull();
+      expect(opened.text).toContain('has expired');
+      expect(opened.text).toContain(`href="${RETURN}"`);
+      expect(opened.text).not.toContain('late');
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('the page API (/billing/api)', () => {
+  it('reads the session workspace with the cookie, and nothing without it', async () => {
+    const { cookie } = await session();
+    const ws = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a`, { headers: { cookie } });
+    expect(ws.status).toBe(200);
+    expect(((await ws.json()) as { id: string }).id).toBe('bill-a');
+    expect((await fetch(`${api.base}/billing/api/v1/workspaces/bill-a`)).status).toBe(401);
+    // An API key is not a session: the page API takes none.
+    const withKey = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a`, {
+      headers: { authorization: `Bearer ${PLATFORM}` },
+    });
+    expect(withKey.status).toBe(401);
+  });
+
+  it('a session cannot read or write another workspace (404)', async () => {
+    const { cookie, csrf } = await session();
+    for (const path of [
+      '/v1/workspaces/bill-b',
+      '/v1/workspaces/bill-b/usage',
+      '/v1/workspaces/bill-b/ledger',
+      '/v1/workspaces/bill-b/alerts',
+      '/v1/workspaces/bill-b/recommendations',
+      '/v1/catalog?workspaceId=bill-b',
+    ]) {
+      expect((await fetch(`${api.base}/billing/api${path}`, { headers: { cookie } })).status, path).toBe(404);
+    }
+    const write = await fetch(`${api.base}/billing/api/v1/workspaces/bill-b/flex`, {
+      method: 'PATCH',
+      headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: false }),
+    });
+    expect(write.status).toBe(404);
+    expect((await api.call('GET', '/v1/workspaces/bill-b')).body.flex.enabled).toBe(true);
+  });
+
+  it('offers only the page routes: no usage, adjustments or operator routes', async () => {
+    const { cookie, csrf } = await session();
+    const headers = { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' };
+    const usage = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a/usage`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ idempotencyKey: 'k1', credits: 1 }),
+    });
+    expect(usage.status).toBe(404);
+    const put = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ planId: 'scale' }),
+    });
+    expect(put.status).toBe(404);
+    expect((await api.call('GET', '/v1/workspaces/bill-a')).body.planId).toBe('growth');
+  });
+
+  it('a write needs the CSRF token and a same-origin Origin (403), and then changes the workspace', async () => {
+    const { cookie, csrf } = await session();
+    const patch = (headers: Record<string, string>) =>
+      fetch(`${api.base}/billing/api/v1/workspaces/bill-a/flex`, {
+        method: 'PATCH',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ capCents: 4200 }),
+      });
+    expect((await patch({})).status).toBe(403);
+    expect((await patch({ 'x-csrf-token': `${csrf.slice(0, -1)}x` })).status).toBe(403);
+    expect((await patch({ 'x-csrf-token': csrf, origin: 'https://evil.example' })).status).toBe(403);
+    expect((await api.call('GET', '/v1/workspaces/bill-a')).body.flex.capCents).toBe(10_000);
+    expect((await patch({ 'x-csrf-token': csrf, origin: api.base })).status).toBe(200);
+    expect((await api.call('GET', '/v1/workspaces/bill-a')).body.flex.capCents).toBe(4200);
+  });
+
+  it('Checkout from the page must come back to the page', async () => {
+    const { cookie, csrf } = await session();
+    const res = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a/checkout-sessions`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        credits: 10,
+        successUrl: 'https://evil.example/ok',
+        cancelUrl: `${api.base}/billing/`,
+      }),
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it('prices any quantity at the tier it reaches (R-CAT-2)', async () => {
+    const { cookie } = await session();
+    const q = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a/prepaid-quote?credits=260`, {
+      headers: { cookie },
+    });
+    expect(await q.json()).toMatchObject({ credits: '260', amountCents: 260 * 352, discountBps: 1200 });
+    const bad = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a/prepaid-quote?credits=0`, {
+      headers: { cookie },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('keeps no token or session id in Redis, only their hashes', async () => {
+    const { url } = await link();
+    const token = new URL(url).searchParams.get('token')!;
+    const opened = await open(url);
+    const sid = opened.headers.get('set-cookie')!.split(';')[0]!.split('=')[1]!;
+    const keys = await billingKeys();
+    const values = await Promise.all(keys.filter((k) => !k.endsWith(':secret')).map((k) => api.redis.get(k)));
+    for (const text of [...keys, ...values.map(String)]) {
+      expect(text).not.toContain(token.split('.')[0]);
+      expect(text).not.toContain(sid);
+    }
+  });
+});
