@@ -8,7 +8,6 @@
  * usage call carries the same idempotency key, so a retried debit is booked once (R-CON-5).
  * Other 4xx are never retried. Each attempt has its own timeout (AbortSignal.timeout).
  */
-import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { ErrorCode } from '../../src/domain/errors.js';
 import type {
@@ -16,11 +15,14 @@ import type {
   authorizeBodySchema,
   authorizeResponseSchema,
   batchBodySchema,
+  billingSessionBodySchema,
+  billingSessionResponseSchema,
   checkoutBodySchema,
   checkoutResponseSchema,
   flexBodySchema,
   invoicePreviewSchema,
   ledgerResponseSchema,
+  prepaidQuoteSchema,
   putWorkspaceBodySchema,
   usageBodySchema,
   usageOkSchema,
@@ -43,6 +45,7 @@ export type PutWorkspaceInput = z.input<typeof putWorkspaceBodySchema>;
 export type FlexInput = z.input<typeof flexBodySchema>;
 export type AdjustmentInput = Optional<z.input<typeof adjustmentBodySchema>, 'idempotencyKey'>;
 export type CheckoutInput = z.input<typeof checkoutBodySchema>;
+export type BillingSessionInput = z.input<typeof billingSessionBodySchema>;
 
 export type Workspace = z.output<typeof workspaceSchema>;
 export type UsageOk = z.output<typeof usageOkSchema>;
@@ -56,6 +59,8 @@ export type LedgerPage = z.output<typeof ledgerResponseSchema>;
 export type LedgerEntry = LedgerPage['entries'][number];
 export type InvoicePreview = z.output<typeof invoicePreviewSchema>;
 export type CheckoutSession = z.output<typeof checkoutResponseSchema>;
+export type BillingSessionLink = z.output<typeof billingSessionResponseSchema>;
+export type PrepaidQuote = z.output<typeof prepaidQuoteSchema>;
 export type UsageView = Awaited<ReturnType<ReadViews['usageView']>>;
 export type Alerts = Awaited<ReturnType<ReadViews['alerts']>>;
 export type Recommendations = Awaited<ReturnType<ReadViews['recommendations']>>;
@@ -100,9 +105,14 @@ export class BurnrateApiError extends Error {
 // ---- The client -----------------------------------------------------------------------------
 
 export interface BurnrateOptions {
-  /** e.g. `http://localhost:3000` */
+  /** e.g. `http://localhost:3000`; in a browser also a path (`/billing/api`, the billing page's). */
   baseUrl: string;
-  apiKey: string;
+  /** The platform or operator key; none in a browser, which is authenticated by its session cookie. */
+  apiKey?: string;
+  /** fetch's `credentials` (the billing page: `same-origin`, for its session cookie). */
+  credentials?: RequestInit['credentials'];
+  /** Headers sent with every call (the billing page: its CSRF token), or a function that gives them. */
+  headers?: Record<string, string> | (() => Record<string, string>);
   /** Each attempt's timeout; default 10 s. */
   timeoutMs?: number;
   /** Retries after the first attempt, on 503, 429 and network errors; default 4. */
@@ -149,14 +159,18 @@ const seg = (s: string) => encodeURIComponent(s);
 
 export class Burnrate {
   private readonly base: string;
-  private readonly opts: Required<Omit<BurnrateOptions, 'fetch' | 'baseUrl'>>;
+  private readonly opts: Required<
+    Omit<BurnrateOptions, 'fetch' | 'baseUrl' | 'apiKey' | 'credentials' | 'headers'>
+  >;
+  private readonly auth: Pick<BurnrateOptions, 'apiKey' | 'credentials' | 'headers'>;
   private readonly fetchFn: typeof fetch;
 
   constructor(options: BurnrateOptions) {
     this.base = options.baseUrl.replace(/\/+$/, '');
-    this.fetchFn = options.fetch ?? fetch;
+    // Bound: a browser's fetch called as a method of another object throws "Illegal invocation".
+    this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.auth = { apiKey: options.apiKey, credentials: options.credentials, headers: options.headers };
     this.opts = {
-      apiKey: options.apiKey,
       timeoutMs: options.timeoutMs ?? 10_000,
       retries: options.retries ?? 4,
       backoffMs: options.backoffMs ?? 100,
@@ -168,7 +182,7 @@ export class Burnrate {
 
   /** Spend credits (`consume`, all or nothing: a refusal is `ok: false`) or book usage (`record`). */
   async usage(workspaceId: string, body: UsageInput, o: CallOptions = {}): Promise<UsageResult> {
-    const withKey = { ...body, idempotencyKey: body.idempotencyKey ?? randomUUID() };
+    const withKey = { ...body, idempotencyKey: body.idempotencyKey ?? newKey() };
     const res = await this.request<UsageOk | UsageRefused>({
       ...o,
       method: 'POST',
@@ -182,7 +196,7 @@ export class Burnrate {
 
   /** Up to 1,000 events; one result per event, in order. Events without a key get one. */
   async usageBatch(events: BatchEventInput[], o: CallOptions = {}): Promise<BatchResult[]> {
-    const withKeys = events.map((e) => ({ ...e, idempotencyKey: e.idempotencyKey ?? randomUUID() }));
+    const withKeys = events.map((e) => ({ ...e, idempotencyKey: e.idempotencyKey ?? newKey() }));
     const res = await this.request<{ results: BatchResult[] }>({
       ...o,
       method: 'POST',
@@ -291,6 +305,36 @@ export class Burnrate {
     return this.body({ ...o, method: 'GET', path: '/v1/catalog', query: q, idempotent: true });
   }
 
+  /** What any quantity of prepaid credits costs the workspace: the tier it reaches. */
+  async prepaidQuote(workspaceId: string, credits: number, o: CallOptions = {}): Promise<PrepaidQuote> {
+    return this.body({
+      ...o,
+      method: 'GET',
+      path: `/v1/workspaces/${seg(workspaceId)}/prepaid-quote`,
+      query: { credits },
+      idempotent: true,
+    });
+  }
+
+  /**
+   * A single-use link (15 minutes by default) to the workspace's hosted billing page, to send
+   * the customer to; `returnUrl` is where its "back" goes. Not retried on network errors: each
+   * call makes a new link.
+   */
+  async billingSession(
+    workspaceId: string,
+    body: BillingSessionInput,
+    o: CallOptions = {},
+  ): Promise<BillingSessionLink> {
+    return this.body({
+      ...o,
+      method: 'POST',
+      path: `/v1/workspaces/${seg(workspaceId)}/billing-sessions`,
+      body,
+      idempotent: false,
+    });
+  }
+
   // ---- Settings ----
 
   /** (operator) Create or update a workspace; `created` tells which. */
@@ -340,7 +384,7 @@ export class Burnrate {
       ...o,
       method: 'POST',
       path: `/v1/workspaces/${seg(workspaceId)}/adjustments`,
-      body: { ...body, idempotencyKey: body.idempotencyKey ?? randomUUID() },
+      body: { ...body, idempotencyKey: body.idempotencyKey ?? newKey() },
       idempotent: true,
     });
   }
@@ -408,13 +452,16 @@ export class Burnrate {
   }
 
   private async request<T>(spec: RequestSpec): Promise<{ status: number; body: T; headers: Headers }> {
-    const url = new URL(this.base + spec.path);
+    // A path base resolves against the page's location in a browser.
+    const url = new URL(
+      this.base + spec.path,
+      (globalThis as { location?: { href: string } }).location?.href,
+    );
     for (const [k, v] of Object.entries(spec.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${this.opts.apiKey}`,
-      accept: 'application/json',
-    };
+    const extra = typeof this.auth.headers === 'function' ? this.auth.headers() : this.auth.headers;
+    const headers: Record<string, string> = { ...extra, accept: 'application/json' };
+    if (this.auth.apiKey !== undefined) headers.authorization = `Bearer ${this.auth.apiKey}`;
     const payload = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     if (payload !== undefined) headers['content-type'] = 'application/json';
     const timeoutMs = spec.timeoutMs ?? this.opts.timeoutMs;
@@ -426,7 +473,13 @@ export class Burnrate {
       let res: Response;
       let text: string;
       try {
-        res = await this.fetchFn(url, { method: spec.method, headers, body: payload, signal });
+        res = await this.fetchFn(url, {
+          method: spec.method,
+          headers,
+          body: payload,
+          signal,
+          ...(this.auth.credentials ? { credentials: this.auth.credentials } : {}),
+        });
         text = await res.text();
       } catch (err) {
         if (spec.signal?.aborted) throw aborted(spec.signal);
@@ -477,6 +530,9 @@ export class Burnrate {
   }
 }
 
+/** An idempotency key: Web Crypto's UUID, in Node (20+) and in browsers alike. */
+const newKey = (): string => globalThis.crypto.randomUUID();
+
 function parseJson(text: string): unknown {
   if (text === '') return undefined;
   try {
@@ -524,7 +580,7 @@ export class Meter {
   readonly done: Promise<MeterEnd>;
 
   private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private inflight: Promise<void> | null = null;
   private stopping = false;
   private resolveDone!: (end: MeterEnd) => void;
@@ -542,7 +598,7 @@ export class Meter {
       metadata?: UsageInput['metadata'];
     },
   ) {
-    this.meterId = opts.meterId ?? randomUUID();
+    this.meterId = opts.meterId ?? newKey();
     this.signal = this.controller.signal;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
