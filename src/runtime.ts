@@ -21,6 +21,7 @@ import { AlertService } from './services/alerts.js';
 import { type Clock, systemClock } from './services/clock.js';
 import { createServices, type Services } from './services/create-services.js';
 import { Invoicer } from './services/invoicing.js';
+import { type ClockCatchUp, TestClock, TestClockService } from './services/test-clock.js';
 import type { DebitMetrics } from './services/usage-service.js';
 import { createStripeClient } from './stripe/client.js';
 
@@ -96,6 +97,10 @@ export function buildService(o: {
   alertQueue?: Queue;
   /** PostgreSQL (DATABASE_URL): the ledger's archived part. */
   db?: Db | undefined;
+  /** The shared test clock (issue 11 §3; never in production): the services' clock unless `clock`. */
+  testClock?: TestClock | undefined;
+  /** Queues what an advance of the test clock passed (the API process has the producers). */
+  clockCatchUp?: ((o: { from: number; to: number }) => Promise<ClockCatchUp>) | undefined;
 }): { store: EngineStore; service: Services; invoicer: Invoicer; alerts: AlertService } {
   const s = o.runtime.config.stripe;
   const { config, catalog } = o.runtime;
@@ -138,7 +143,7 @@ export function buildService(o: {
     redis: o.redis,
     store,
     catalog,
-    clock: o.clock ?? systemClock,
+    clock: o.clock ?? o.testClock ?? systemClock,
     metrics: o.metrics,
     keyPrefix: config.redisPrefix,
     stripe,
@@ -149,9 +154,37 @@ export function buildService(o: {
     history: o.db ? new LedgerHistory(o.db) : undefined,
     usageDays: usageDayRetention(o.redis, config),
     archivedKeys: o.db ? new UsageKeyArchive(o.db) : undefined,
+    testClock: new TestClockService({
+      clock: o.testClock,
+      production: config.env === 'production',
+      catchUp: o.clockCatchUp,
+      // Never a live account's: its test clocks are test mode's only.
+      stripe: stripe && /^[sr]k_test_/.test(s.secretKey ?? 'sk_test_standin') ? stripe : undefined,
+      log: createLogger({ level: config.logLevel, name: 'burnrate-test-clock' }),
+    }),
     billing: config.billing,
   });
   return { store, service, invoicer, alerts };
+}
+
+/**
+ * The clock a process reads (issue 11 §3): in production the system clock, untouched and never
+ * polled; elsewhere a test clock that every process shares through Redis, read every 500 ms.
+ */
+export async function processClock(
+  config: Config,
+  redis: ScriptClient,
+  log: Logger,
+): Promise<{ clock: Clock; testClock: TestClock | undefined }> {
+  if (config.env === 'production') return { clock: systemClock, testClock: undefined };
+  const testClock = new TestClock({ redis, keyPrefix: config.redisPrefix, log });
+  await testClock.start();
+  if (testClock.offsetMs !== 0)
+    log.warn(
+      { now: new Date(testClock.now()).toISOString(), offsetMs: testClock.offsetMs },
+      'the test clock is ahead of the system clock',
+    );
+  return { clock: testClock, testClock };
 }
 
 /** Graceful shutdown on SIGTERM/SIGINT (R-OPS-3): `close` finishes in-flight work, then exit. */

@@ -7,11 +7,19 @@ import { Queue } from 'bullmq';
 import { startHttp } from '../src/http/server.js';
 import { createLogger } from '../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE, type AlertWebhookJob } from '../src/queues/alerts.js';
+import { clockCatchUp } from '../src/queues/clock-catch-up.js';
 import { INVOICING_QUEUE, type InvoicingJob, RUN_JOB_OPTIONS } from '../src/queues/invoicing.js';
+import { MAINTENANCE_QUEUE, type MaintenanceJob } from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
 import { connectApiRedis, producerConnection } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
-import { connectDatabase, loadRuntimeOrExit, onShutdown, requireRedisTarget } from '../src/runtime.js';
+import {
+  connectDatabase,
+  loadRuntimeOrExit,
+  onShutdown,
+  processClock,
+  requireRedisTarget,
+} from '../src/runtime.js';
 import { mountStripeWebhook } from './stripe-webhook.js';
 
 const runtime = loadRuntimeOrExit();
@@ -39,19 +47,29 @@ const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
   connection: queueConnection,
   prefix: queuePrefix(config.redisPrefix),
 });
+// What an advance of the test clock passed (issue 11 §3): a cycle sweep, beside the months' runs.
+const maintenanceQueue = new Queue<MaintenanceJob>(MAINTENANCE_QUEUE, {
+  connection: queueConnection,
+  prefix: queuePrefix(config.redisPrefix),
+});
 // A queue reports its connection's errors too: the requests that meet the outage answer 503 and
 // log it once; this is the rest of it.
-for (const q of [stripeQueue, invoicingQueue, alertQueue]) {
+for (const q of [stripeQueue, invoicingQueue, alertQueue, maintenanceQueue]) {
   q.on('error', (err) => log.debug({ reason: err.message, queue: q.name }, 'queue connection error'));
 }
 // The ledger's archived part (DATABASE_URL); without it the whole ledger is in Redis.
 const database = connectDatabase(config, log);
 if (!database) log.warn('DATABASE_URL is not set: the ledger is kept in Redis only, never archived');
 if (!config.stripeWebhookSecret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe answers 503');
+// Outside production, the test clock every process shares (issue 11 §3).
+const { clock, testClock } = await processClock(config, redis, log);
 const http = await startHttp({
   runtime,
   redis,
   log,
+  clock,
+  testClock,
+  clockCatchUp: testClock && clockCatchUp({ invoicing: invoicingQueue, maintenance: maintenanceQueue }),
   port: config.port,
   host: config.host,
   alertQueue,
@@ -77,7 +95,9 @@ log.info({ port: http.port }, 'burnrate API listening');
 
 onShutdown(log, 'finishing in-flight requests', async () => {
   await http.close();
+  testClock?.stop();
   await stripeQueue.close();
+  await maintenanceQueue.close();
   await invoicingQueue.close();
   await alertQueue.close();
   await redis.quit();

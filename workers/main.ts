@@ -36,10 +36,11 @@ import {
   connectDatabase,
   loadRuntimeOrExit,
   onShutdown,
+  processClock,
   requireRedisTarget,
   usageDayRetention,
 } from '../src/runtime.js';
-import { systemClock } from '../src/services/clock.js';
+import { syncedProcessor } from '../src/services/test-clock.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
 import { invoicingProcessor } from './invoicing.js';
 import { maintenanceProcessor } from './maintenance.js';
@@ -66,7 +67,15 @@ const alertQueue = new Queue<AlertWebhookJob>(ALERT_WEBHOOKS_QUEUE, {
 });
 const database = connectDatabase(config, log);
 if (!database) log.warn('DATABASE_URL is not set: the ledger is kept in Redis only, never archived');
-const { store, service, invoicer, alerts } = buildService({ runtime, redis, alertQueue, db: database?.db });
+// Outside production, the test clock every process shares (issue 11 §3); each job reads it first.
+const { clock, testClock } = await processClock(config, redis, log);
+const { store, service, invoicer, alerts } = buildService({
+  runtime,
+  redis,
+  alertQueue,
+  db: database?.db,
+  clock,
+});
 
 const queue = new Queue<MaintenanceJob>(MAINTENANCE_QUEUE, { connection: bullConnection(target), prefix });
 // Safe from every worker process: one scheduler per id.
@@ -106,37 +115,43 @@ if (database) {
 
 const worker = new Worker<MaintenanceJob>(
   MAINTENANCE_QUEUE,
-  maintenanceProcessor({
-    redis,
-    store,
-    alerts,
-    keyPrefix: config.redisPrefix,
-    clock: systemClock,
-    log,
-    archive: database && {
-      archive: new LedgerArchive({
-        redis,
-        db: database.db,
-        keyPrefix: config.redisPrefix,
-        redisRetentionMs: config.archive.redisRetentionMs,
-        usageDays: usageDayRetention(redis, config),
-        alerts: new AlertArchive({ redis, db: database.db, keyPrefix: config.redisPrefix }),
-      }),
-      lagAlertSeconds: config.archive.lagAlertSeconds,
-    },
-  }),
+  syncedProcessor(
+    testClock,
+    maintenanceProcessor({
+      redis,
+      store,
+      alerts,
+      keyPrefix: config.redisPrefix,
+      clock,
+      log,
+      archive: database && {
+        archive: new LedgerArchive({
+          redis,
+          db: database.db,
+          keyPrefix: config.redisPrefix,
+          redisRetentionMs: config.archive.redisRetentionMs,
+          usageDays: usageDayRetention(redis, config),
+          alerts: new AlertArchive({ redis, db: database.db, keyPrefix: config.redisPrefix }),
+        }),
+        lagAlertSeconds: config.archive.lagAlertSeconds,
+      },
+    }),
+  ),
   { connection: bullConnection(target), prefix, concurrency: 1 },
 );
 const stripeWorker = new Worker<StripeEventJob>(
   STRIPE_EVENTS_QUEUE,
-  stripeEventsProcessor({
-    store,
-    service,
-    invoicer,
-    clock: systemClock,
-    log,
-    grantReplicas: config.grantReplicas,
-  }),
+  syncedProcessor(
+    testClock,
+    stripeEventsProcessor({
+      store,
+      service,
+      invoicer,
+      clock,
+      log,
+      grantReplicas: config.grantReplicas,
+    }),
+  ),
   {
     connection: bullConnection(target),
     prefix,
@@ -157,7 +172,7 @@ await invoicingQueue.upsertJobScheduler(
 );
 const invoicingWorker = new Worker<InvoicingJob>(
   INVOICING_QUEUE,
-  invoicingProcessor({ invoicer, queue: invoicingQueue, clock: systemClock, log }),
+  syncedProcessor(testClock, invoicingProcessor({ invoicer, queue: invoicingQueue, clock, log })),
   {
     connection: bullConnection(target),
     prefix,
@@ -198,6 +213,7 @@ log.info(
 );
 
 onShutdown(log, 'letting the running job finish', async () => {
+  testClock?.stop();
   await Promise.all([worker.close(), stripeWorker.close(), invoicingWorker.close(), alertWorker.close()]);
   await invoicingQueue.close();
   await alertQueue.close();

@@ -29,6 +29,9 @@ import {
   prepaidQuoteSchema,
   previewQuerySchema,
   putWorkspaceBodySchema,
+  testClockAdvanceSchema,
+  testClockBodySchema,
+  testClockSchema,
   thresholdBodySchema,
   usageBodySchema,
   usageOkSchema,
@@ -107,6 +110,31 @@ export const ROUTES: RouteDef[] = [
     summary: "A month's invoicing: workspaces by state, billed credits and cents, failures",
     responses: { 200: { description: 'Progress and totals' } },
     handle: async (svc, { month }) => ok(await svc.invoicingRuns.status(month)),
+  }),
+  route({
+    method: 'get',
+    path: '/v1/admin/test-clock',
+    role: 'operator',
+    summary: "burnrate's clock and its offset from the system time (issue 11 §3; refused in production)",
+    responses: {
+      200: { description: 'The clock', schema: testClockSchema },
+      403: { description: 'NODE_ENV=production: no test clock' },
+    },
+    handle: async (svc) => ok(svc.testClock.read()),
+  }),
+  route({
+    method: 'post',
+    path: '/v1/admin/test-clock',
+    role: 'operator',
+    summary:
+      'Move the clock of every process forward (issue 11 §3): reads, cycle rolls, alerts and the monthly invoicing run follow it, and Stripe test clocks too; refused in production',
+    body: testClockBodySchema,
+    responses: {
+      200: { description: 'The clock after it, and what it queued', schema: testClockAdvanceSchema },
+      400: { description: 'Not later than the clock: nothing changed' },
+      403: { description: 'NODE_ENV=production: no test clock' },
+    },
+    handle: async (svc, { body }) => ok(await svc.testClock.advance(body.advanceTo)),
   }),
   route({
     method: 'put',

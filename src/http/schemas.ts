@@ -239,6 +239,35 @@ export const invoicingRunBodySchema = z
   .strict();
 export const monthParamSchema = monthString;
 
+/** Issue 11 §3: where to move the test clock; only forward. */
+export const testClockBodySchema = z
+  .object({
+    advanceTo: z.iso
+      .datetime({ offset: true })
+      .transform((v) => Date.parse(v))
+      .meta({ description: 'ISO 8601; later than the current clock', examples: ['2027-01-01T12:00:00Z'] }),
+  })
+  .strict();
+
+export const testClockSchema = z.object({
+  now: z.string().meta({ description: "burnrate's clock, ISO 8601" }),
+  offsetMs: z.number().int().meta({ description: 'How far it is ahead of the system time (ms)' }),
+});
+
+export const testClockAdvanceSchema = testClockSchema.extend({
+  previous: z.string().meta({ description: 'The clock before the advance' }),
+  invoicingRuns: z
+    .array(z.string())
+    .meta({ description: 'The months it closed, each with its monthly invoicing run queued (R-FLX-6)' }),
+  cycleSweep: z.boolean().meta({ description: 'Whether a cycle sweep was queued (R-CYC-1)' }),
+  stripeTestClocks: z
+    .union([z.object({ advanced: z.array(z.string()) }), z.object({ error: z.string() })])
+    .nullable()
+    .meta({
+      description: "Stripe's test clocks moved to the same time (test mode or the stand-in); null: no Stripe",
+    }),
+});
+
 export const catalogQuerySchema = z.object({ workspaceId: workspaceIdSchema.optional() });
 
 // Responses (documented in /openapi.json).

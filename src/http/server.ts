@@ -11,6 +11,7 @@ import { pingAll, type RedisClient, stallGuard } from '../redis/clients.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import { buildService, type Runtime } from '../runtime.js';
 import type { Clock } from '../services/clock.js';
+import type { ClockCatchUp, TestClock } from '../services/test-clock.js';
 import { createApp } from './app.js';
 
 export interface HttpServer {
@@ -34,6 +35,9 @@ export async function startHttp(o: {
   otherRedis?: readonly RedisClient[];
   /** PostgreSQL (DATABASE_URL): the ledger's archived part. */
   db?: Db | undefined;
+  /** The shared test clock and what its advance queues (issue 11 §3); never in production. */
+  testClock?: TestClock | undefined;
+  clockCatchUp?: ((o: { from: number; to: number }) => Promise<ClockCatchUp>) | undefined;
 }): Promise<HttpServer> {
   const clients = [o.redis, ...(o.otherRedis ?? [])];
   const metrics = new Metrics({ defaults: true });
@@ -45,6 +49,8 @@ export async function startHttp(o: {
     ...(o.enqueueInvoicingRun ? { enqueueInvoicingRun: o.enqueueInvoicingRun } : {}),
     ...(o.alertQueue ? { alertQueue: o.alertQueue } : {}),
     db: o.db,
+    testClock: o.testClock,
+    clockCatchUp: o.clockCatchUp,
   });
   const { config } = o.runtime;
   const app = createApp({

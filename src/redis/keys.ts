@@ -140,3 +140,11 @@ export function stripeRateKey(prefix: string): string {
 export function archiveStatusKey(prefix: string): string {
   return `${prefix}archive:status`;
 }
+
+/**
+ * The shared test clock's offset from the system time, in ms (issue 11 §3): one key, read by
+ * every process outside production (src/services/test-clock.ts); missing means 0.
+ */
+export function testClockKey(prefix: string): string {
+  return `${prefix}test-clock`;
+}

@@ -1,9 +1,9 @@
 /** The platform's use cases, one service per job, built over one store and catalog. */
 
+import { type BillingOptions, BillingService } from '../billing/billing-service.js';
 import type { LedgerHistory } from '../db/ledger-history.js';
 import type { UsageKeyArchive } from '../db/usage-keys.js';
 import type { UsageDayRetention } from '../db/usage-retention.js';
-import { type BillingOptions, BillingService } from '../billing/billing-service.js';
 import type { Catalog } from '../domain/catalog.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -16,6 +16,7 @@ import type { Invoicer } from './invoicing.js';
 import { InvoicingRuns } from './invoicing-runs.js';
 import { LedgerReader } from './ledger-reader.js';
 import { ReadViews } from './read-views.js';
+import type { TestClockService } from './test-clock.js';
 import { type DebitMetrics, UsageService } from './usage-service.js';
 import { WorkspaceService } from './workspace-service.js';
 
@@ -28,6 +29,8 @@ export interface Services {
   invoicingRuns: InvoicingRuns;
   stripeRecords: StripeRecords;
   alerts: AlertService;
+  /** The operator's test clock (issue 11 §3): refuses in production. */
+  testClock: TestClockService;
   /** The hosted billing page's links, sessions and prepaid quotes (issue 11 §1). */
   billing: BillingService;
 }
@@ -54,6 +57,7 @@ export function createServices(deps: {
   usageDays?: UsageDayRetention | undefined;
   /** Late usage's keys in PostgreSQL (R-FLX-5): retries past the idempotency window replay. */
   archivedKeys?: UsageKeyArchive | undefined;
+  testClock: TestClockService;
   /** The billing page's settings (config.billing). */
   billing: BillingOptions;
 }): Services {
@@ -94,6 +98,7 @@ export function createServices(deps: {
     }),
     stripeRecords,
     alerts,
+    testClock: deps.testClock,
     billing: new BillingService({
       redis,
       store,

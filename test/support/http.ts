@@ -10,7 +10,9 @@ import { openDatabase } from '../../src/db/database.js';
 import { type HttpServer, startHttp } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { ALERT_WEBHOOKS_QUEUE } from '../../src/queues/alerts.js';
+import { clockCatchUp } from '../../src/queues/clock-catch-up.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
+import { MAINTENANCE_QUEUE } from '../../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../../src/queues/stripe-events.js';
 import { connectApiRedis, producerConnection, type RedisTarget } from '../../src/redis/clients.js';
 import type { EngineStore } from '../../src/redis/engine-store.js';
@@ -20,6 +22,7 @@ import { buildService, type Runtime } from '../../src/runtime.js';
 import type { AlertService } from '../../src/services/alerts.js';
 import type { Services } from '../../src/services/create-services.js';
 import type { Invoicer } from '../../src/services/invoicing.js';
+import { TestClock } from '../../src/services/test-clock.js';
 import { mountStripeWebhook } from '../../webhooks/stripe-webhook.js';
 import { testClient, testTarget } from './redis.js';
 import { WEBHOOK_SECRET } from './stripe.js';
@@ -43,6 +46,13 @@ export interface TestApi {
   /** The invoicer on the test's prefix and clock (no Stripe unless env configures it). */
   invoicer: Invoicer;
   clock: { now(): number; set(ms: number): void; advance(ms: number): void };
+  /**
+   * With `testClock: true`: the shared test clock (issue 11 §3) over `clock`, which the API,
+   * `service` and `store` then read; its offset is in Redis under `prefix`.
+   */
+  testClock?: TestClock;
+  /** With `testClock: true`: the queue an advance's cycle sweep goes to. */
+  maintenanceQueue?: Queue;
   store: EngineStore;
   /** The same service the API runs, on the test's prefix and clock (for workers in tests). */
   service: Services;
@@ -57,10 +67,19 @@ export interface TestApi {
 }
 
 export async function startTestApi(
-  opts: { target?: RedisTarget; now?: number; env?: Record<string, string>; log?: Logger } = {},
+  opts: {
+    target?: RedisTarget;
+    now?: number;
+    env?: Record<string, string>;
+    log?: Logger;
+    /** The API on the shared test clock (issue 11 §3), as webhooks/main.ts runs it outside production. */
+    testClock?: boolean;
+    /** Another API's prefix: a second instance of the same deployment. */
+    prefix?: string;
+  } = {},
 ): Promise<TestApi> {
   const target = opts.target ?? testTarget();
-  const prefix = `t${randomUUID().slice(0, 8)}:`;
+  const prefix = opts.prefix ?? `t${randomUUID().slice(0, 8)}:`;
   const runtime: Runtime = {
     config: loadConfig({
       NODE_ENV: 'test',
@@ -97,11 +116,16 @@ export async function startTestApi(
     connection: queueConnection,
     prefix: queuePrefix(prefix),
   });
-  for (const q of [stripeQueue, invoicingQueue, alertQueue]) q.on('error', () => {}); // tests stop Redis on purpose
+  const maintenanceQueue = opts.testClock
+    ? new Queue(MAINTENANCE_QUEUE, { connection: queueConnection, prefix: queuePrefix(prefix) })
+    : undefined;
+  for (const q of [stripeQueue, invoicingQueue, alertQueue, maintenanceQueue]) q?.on('error', () => {}); // tests stop Redis on purpose
   // Each queue writes its meta key once connected: wait for it, so that a test that compares
   // every key before and after a request (bad-input) does not see it land in between (on a
   // cluster the Queue takes longer to find its slot).
   await Promise.all([stripeQueue, invoicingQueue, alertQueue].map((q) => q.getVersion()));
+  const testClock = opts.testClock ? new TestClock({ redis, keyPrefix: prefix, base: clock }) : undefined;
+  await testClock?.start();
   const http: HttpServer = await startHttp({
     alertQueue,
     enqueueInvoicingRun: async (month) => {
@@ -113,7 +137,10 @@ export async function startTestApi(
     db,
     log,
     port: 0,
-    clock,
+    clock: testClock ?? clock,
+    testClock,
+    clockCatchUp:
+      maintenanceQueue && clockCatchUp({ invoicing: invoicingQueue, maintenance: maintenanceQueue }),
     mountBefore: (app) =>
       mountStripeWebhook(app, {
         secret: WEBHOOK_SECRET,
@@ -127,7 +154,7 @@ export async function startTestApi(
   const { store, service, alerts, invoicer } = buildService({
     runtime,
     redis: reader,
-    clock,
+    clock: testClock ?? clock,
     alertQueue,
     db,
   });
@@ -142,6 +169,8 @@ export async function startTestApi(
     alerts,
     invoicer,
     clock,
+    ...(testClock ? { testClock } : {}),
+    ...(maintenanceQueue ? { maintenanceQueue } : {}),
     store,
     service,
     redis: reader,
@@ -165,6 +194,8 @@ export async function startTestApi(
     },
     async close() {
       await http.close();
+      testClock?.stop();
+      await maintenanceQueue?.close().catch(() => {});
       await stripeQueue.close().catch(() => {});
       await invoicingQueue.close().catch(() => {});
       await alertQueue.close().catch(() => {});

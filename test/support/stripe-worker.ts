@@ -24,7 +24,7 @@ export function startStripeWorker(
     stripeEventsProcessor({
       store: api.store,
       service: api.service,
-      clock: api.clock,
+      clock: api.testClock ?? api.clock,
       log: createLogger({ level: 'silent', name: o.name ?? 'test-worker' }),
       ...(o.grantReplicas === undefined ? {} : { grantReplicas: o.grantReplicas }),
     }),

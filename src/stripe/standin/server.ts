@@ -9,6 +9,13 @@
  * every POST as Stripe does, and has test helpers (under /_standin, not Stripe's API) that
  * complete a session, refund its payment, renew a subscription and deliver any event again,
  * as often and in whatever order a test wants. `npm start` gives it the catalog's prices.
+ * Test clocks as Stripe has them (issue 11 §3): `POST /v1/test_helpers/test_clocks` makes one at a
+ * frozen time, a customer created with `test_clock` lives on it (its subscriptions start, change
+ * and end at the clock's time), and `POST /v1/test_helpers/test_clocks/{id}/advance` moves it:
+ * each of its subscriptions whose period ends on the way renews at that time, `invoice.paid`
+ * for the next period's invoice and `customer.subscription.updated` with the new period, each
+ * event `created` at the renewal's (clock) time. Periods follow the billing cycle anchor with
+ * Stripe's clamping (Jan 31, Feb 28, Mar 31), the arithmetic burnrate's cycles use.
  * Optionally it limits the request rate as Stripe does (a 429 with Stripe's error body and
  * Stripe-Rate-Limited-Reason header), so the service's pacing and 429 handling can be tried.
  */
@@ -19,6 +26,7 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import Stripe from 'stripe';
+import { cycleAt } from '../../domain/cycle.js';
 
 type StripeObject = Record<string, unknown> & { id: string };
 
@@ -129,12 +137,112 @@ export class Standin {
   }
 
   /** A customer, as `POST /v1/customers` creates it (tests and benchmarks seed many at once). */
-  createCustomer(fields: { email?: string | null; metadata?: Record<string, string> } = {}): StripeObject {
+  createCustomer(
+    fields: { email?: string | null; metadata?: Record<string, string>; test_clock?: string } = {},
+  ): StripeObject {
+    const clock = fields.test_clock ? this.get(fields.test_clock, 'test_helpers.test_clock') : undefined;
     return this.fixture('customer', {
       id: newId('cus'),
       email: fields.email ?? null,
       metadata: fields.metadata ?? {},
+      test_clock: clock?.id ?? null,
+      ...(clock ? { created: clock.frozen_time } : {}),
     });
+  }
+
+  /** The time (s) of a customer's world: its test clock's frozen time, else now. */
+  private timeOf(customerId: unknown): number {
+    const customer = typeof customerId === 'string' ? this.objects.get(customerId) : undefined;
+    const clock =
+      typeof customer?.test_clock === 'string' ? this.objects.get(customer.test_clock) : undefined;
+    return clock ? Number(clock.frozen_time) : nowSeconds();
+  }
+
+  /**
+   * The period that ends at the subscription's current period end follows: Stripe bills it
+   * (`invoice.paid`, billing_reason subscription_cycle, its line over the new period) and moves
+   * the subscription on (`customer.subscription.updated`), both at `at` (s; default the end).
+   */
+  private async renew(sub: StripeObject, at?: number): Promise<StripeObject> {
+    const item = (sub.items as { data: Record<string, unknown>[] }).data[0]!;
+    const start = Number(item.current_period_end);
+    const when = at ?? start;
+    sub.items = this.items(
+      this.price((item.price as { id: string }).id),
+      start,
+      Number(sub.billing_cycle_anchor),
+    );
+    const next = (sub.items as { data: Record<string, unknown>[] }).data[0]!;
+    const invoiceId = newId('in');
+    const line = {
+      ...structuredClone(this.fixtures.line_item ?? {}),
+      id: newId('il'),
+      invoice: invoiceId,
+      amount: 0,
+      metadata: {},
+      description: null,
+      parent: {
+        type: 'subscription_item_details',
+        invoice_item_details: null,
+        subscription_item_details: {
+          invoice_item: null,
+          proration: false,
+          proration_details: { credited_items: null },
+          subscription: sub.id,
+          subscription_item: next.id,
+        },
+      },
+      period: { start, end: next.current_period_end },
+      subscription: sub.id,
+    };
+    const invoice = this.fixture('invoice', {
+      id: invoiceId,
+      created: when,
+      customer: sub.customer,
+      billing_reason: 'subscription_cycle',
+      status: 'paid',
+      test_clock: sub.test_clock ?? null,
+      period_start: start,
+      period_end: start,
+      status_transitions: {
+        finalized_at: when,
+        marked_uncollectible_at: null,
+        paid_at: when,
+        voided_at: null,
+      },
+      parent: {
+        type: 'subscription_details',
+        quote_details: null,
+        subscription_details: { metadata: sub.metadata, subscription: sub.id },
+      },
+      lines: { object: 'list', has_more: false, url: `/v1/invoices/${invoiceId}/lines`, data: [line] },
+    });
+    sub.latest_invoice = invoice.id;
+    await this.emit('invoice.paid', invoice, when);
+    return this.emit('customer.subscription.updated', sub, when);
+  }
+
+  /**
+   * Moves a test clock to `frozenTime` (s): every subscription of its customers whose period
+   * ends on the way renews, in time order, each at its period's end. An event the webhook URL
+   * did not take stays in `events` (a test delivers it again): the clock still gets there.
+   */
+  private async advanceClock(clock: StripeObject, frozenTime: number): Promise<void> {
+    const subs = this.objectsOf('subscription').filter(
+      (sub) => sub.test_clock === clock.id && (sub.status === 'active' || sub.status === 'past_due'),
+    );
+    const periodEnd = (sub: StripeObject) =>
+      Number((sub.items as { data: Record<string, unknown>[] }).data[0]!.current_period_end);
+    for (;;) {
+      const due = subs
+        .filter((sub) => periodEnd(sub) <= frozenTime)
+        .sort((a, b) => periodEnd(a) - periodEnd(b))[0];
+      if (!due) break;
+      clock.frozen_time = periodEnd(due);
+      await this.renew(due).catch(() => undefined);
+    }
+    Object.assign(clock, { frozen_time: frozenTime, status: 'ready' });
+    await this.emit('test_helpers.test_clock.ready', clock, frozenTime).catch(() => undefined);
   }
 
   private attach(item: StripeObject, invoiceId: string) {
@@ -157,11 +265,17 @@ export class Standin {
     return p;
   }
 
-  /** A subscription's items: one, for a price, over the period that starts at `start` (s). */
-  private items(price: { id: string; interval: 'month' | 'year' }, start: number) {
-    const end = new Date(start * 1000);
-    if (price.interval === 'year') end.setUTCFullYear(end.getUTCFullYear() + 1);
-    else end.setUTCMonth(end.getUTCMonth() + 1);
+  /**
+   * A subscription's items: one, for a price, over the period of the billing cycle anchored at
+   * `anchor` (s; default `start`) that holds `start` (s).
+   */
+  private items(price: { id: string; interval: 'month' | 'year' }, start: number, anchor = start) {
+    const period = cycleAt({
+      anchor: anchor * 1000,
+      intervalMonths: price.interval === 'year' ? 12 : 1,
+      fromIndex: 0,
+      now: start * 1000,
+    });
     return {
       object: 'list',
       has_more: false,
@@ -175,8 +289,8 @@ export class Standin {
             id: price.id,
             recurring: { interval: price.interval, interval_count: 1 },
           },
-          current_period_start: start,
-          current_period_end: Math.floor(end.getTime() / 1000),
+          current_period_start: Math.floor(period.start / 1000),
+          current_period_end: Math.floor(period.end / 1000),
         },
       ],
     };
@@ -209,10 +323,14 @@ export class Standin {
     return invoice;
   }
 
-  /** Creates an event for an object and sends it, signed, to the webhook URL. */
-  async emit(type: string, object: StripeObject): Promise<StripeObject> {
+  /**
+   * Creates an event for an object and sends it, signed, to the webhook URL. `created` (s): the
+   * time it happened, a test clock's for its customers' objects; default now.
+   */
+  async emit(type: string, object: StripeObject, created = nowSeconds()): Promise<StripeObject> {
     const event = this.fixture('event', {
       id: newId('evt'),
+      created,
       type,
       api_version: '2026-10-28.endive',
       data: { object: structuredClone(object) },
@@ -318,7 +436,13 @@ export class Standin {
 
     app.post(
       '/v1/customers',
-      handle((req) => this.createCustomer({ email: req.body.email, metadata: req.body.metadata })),
+      handle((req) =>
+        this.createCustomer({
+          email: req.body.email,
+          metadata: req.body.metadata,
+          test_clock: req.body.test_clock,
+        }),
+      ),
     );
     app.get(
       '/v1/customers/:id',
@@ -391,16 +515,21 @@ export class Standin {
           metadata?: Record<string, string>;
         };
         if (!b.customer) throw new StripeStandinError(400, 'invalid_request_error', 'customer is required');
-        this.get(b.customer, 'customer');
+        const customer = this.get(b.customer, 'customer');
         const price = this.price(b.items?.[0]?.price);
+        const at = this.timeOf(b.customer);
         const sub = this.fixture('subscription', {
           id: newId('sub'),
+          created: at,
+          start_date: at,
+          billing_cycle_anchor: at,
           customer: b.customer,
           status: 'active',
           metadata: b.metadata ?? {},
-          items: this.items(price, nowSeconds()),
+          test_clock: customer.test_clock ?? null,
+          items: this.items(price, at),
         });
-        await this.emit('customer.subscription.created', sub);
+        await this.emit('customer.subscription.created', sub, at);
         return sub;
       }),
     );
@@ -414,9 +543,13 @@ export class Standin {
         const sub = this.get(String(req.params.id), 'subscription');
         const b = req.body as { items?: { price?: string }[]; metadata?: Record<string, string> };
         if (b.metadata) sub.metadata = { ...(sub.metadata as object), ...b.metadata };
-        // A new price starts a new period now (proration aside).
-        if (b.items?.[0]?.price) sub.items = this.items(this.price(b.items[0].price), nowSeconds());
-        await this.emit('customer.subscription.updated', sub);
+        // A new price starts a new period now (proration aside), and anchors the cycles there.
+        const at = this.timeOf(sub.customer);
+        if (b.items?.[0]?.price) {
+          sub.items = this.items(this.price(b.items[0].price), at);
+          sub.billing_cycle_anchor = at;
+        }
+        await this.emit('customer.subscription.updated', sub, at);
         return sub;
       }),
     );
@@ -424,8 +557,9 @@ export class Standin {
       '/v1/subscriptions/:id',
       handle(async (req) => {
         const sub = this.get(String(req.params.id), 'subscription');
-        Object.assign(sub, { status: 'canceled', canceled_at: nowSeconds(), ended_at: nowSeconds() });
-        await this.emit('customer.subscription.deleted', sub);
+        const at = this.timeOf(sub.customer);
+        Object.assign(sub, { status: 'canceled', canceled_at: at, ended_at: at });
+        await this.emit('customer.subscription.deleted', sub, at);
         return sub;
       }),
     );
@@ -555,6 +689,52 @@ export class Standin {
       }),
     );
 
+    // Stripe's test clocks (test mode's API, as the SDK's stripe.testHelpers.testClocks calls it).
+    app.post(
+      '/v1/test_helpers/test_clocks',
+      handle((req) => {
+        const frozen = Number(req.body?.frozen_time);
+        if (!Number.isSafeInteger(frozen) || frozen <= 0)
+          throw new StripeStandinError(400, 'invalid_request_error', 'frozen_time must be a Unix timestamp');
+        return this.fixture('test_helpers.test_clock', {
+          id: newId('clock'),
+          name: req.body?.name ?? null,
+          frozen_time: frozen,
+          status: 'ready',
+          status_details: {},
+          deletes_after: frozen + 30 * 86_400,
+        });
+      }),
+    );
+    app.get(
+      '/v1/test_helpers/test_clocks',
+      handle(() => list('test_helpers.test_clock')),
+    );
+    app.get(
+      '/v1/test_helpers/test_clocks/:id',
+      handle((req) => this.get(String(req.params.id), 'test_helpers.test_clock')),
+    );
+    app.post(
+      '/v1/test_helpers/test_clocks/:id/advance',
+      handle(async (req) => {
+        const clock = this.get(String(req.params.id), 'test_helpers.test_clock');
+        const frozen = Number(req.body?.frozen_time);
+        if (!Number.isSafeInteger(frozen) || frozen <= Number(clock.frozen_time))
+          throw new StripeStandinError(
+            400,
+            'invalid_request_error',
+            "The frozen_time must be later than the test clock's current frozen_time.",
+          );
+        if (clock.status !== 'ready')
+          throw new StripeStandinError(400, 'invalid_request_error', 'The test clock is already advancing.');
+        // As Stripe: answered at once with status advancing; the renewals and events follow.
+        clock.status = 'advancing';
+        const answer = structuredClone(clock);
+        setImmediate(() => void this.advanceClock(clock, frozen));
+        return answer;
+      }),
+    );
+
     // Test helpers: what a customer or Stripe would do.
     app.post(
       '/_standin/checkout/sessions/:id/complete',
@@ -619,33 +799,8 @@ export class Standin {
     );
     app.post(
       '/_standin/subscriptions/:id/renew',
-      handle(async (req) => {
-        // The period ends and Stripe bills the next one: invoice.paid, then the new period.
-        const sub = this.get(String(req.params.id), 'subscription');
-        const item = (sub.items as { data: Record<string, unknown>[] }).data[0]!;
-        const start = Number(item.current_period_end);
-        sub.items = this.items(this.price((item.price as { id: string }).id), start);
-        const next = (sub.items as { data: Record<string, unknown>[] }).data[0]!;
-        const invoice = this.fixture('invoice', {
-          id: newId('in'),
-          customer: sub.customer,
-          billing_reason: 'subscription_cycle',
-          status: 'paid',
-          parent: {
-            type: 'subscription_details',
-            quote_details: null,
-            subscription_details: { metadata: sub.metadata, subscription: sub.id },
-          },
-          lines: {
-            object: 'list',
-            has_more: false,
-            url: '/v1/invoices/lines',
-            data: [{ object: 'line_item', id: newId('il'), period: { start, end: next.current_period_end } }],
-          },
-        });
-        await this.emit('invoice.paid', invoice);
-        return this.emit('customer.subscription.updated', sub);
-      }),
+      // The period ends and Stripe bills the next one: invoice.paid, then the new period.
+      handle((req) => this.renew(this.get(String(req.params.id), 'subscription'), nowSeconds())),
     );
     app.get(
       '/_standin/events',

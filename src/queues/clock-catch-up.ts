@@ -1,0 +1,64 @@
+/**
+ * What a test clock's advance (issue 11 §3) passed, queued as its schedules would have queued
+ * it: the monthly invoicing run of each month it closed (R-FLX-6), when the schedule's cron
+ * ('0 5 0 1 * *', UTC: 00:05 on the 1st) would have started it, and a cycle sweep (R-CYC-1).
+ *
+ * The run's job id is one per month (`run_<month>_clock`), so a month is queued once however
+ * the clock gets past it; the run itself bills nothing twice (per workspace-month state and
+ * job ids, Stripe idempotency keys flex:{workspace}:{month}). It is not the scheduler's own id
+ * (`repeat:monthly-invoicing:<millis>`): BullMQ refuses to schedule an iteration whose id a
+ * job already has (SchedulerJobIdCollision), which would stop the real schedule.
+ */
+import type { Queue } from 'bullmq';
+import type { ClockCatchUp } from '../services/test-clock.js';
+import { RUN_JOB_OPTIONS } from './invoicing.js';
+
+/** The months whose end (the 1st of the next, 00:00 UTC) is after `from` and at or before `to`. */
+export function monthsClosedBetween(from: number, to: number): string[] {
+  const months: string[] = [];
+  const d = new Date(from);
+  let y = d.getUTCFullYear();
+  let m = d.getUTCMonth();
+  for (;;) {
+    const end = Date.UTC(y, m + 1, 1);
+    if (end > to) return months;
+    if (end > from) months.push(`${y}-${String(m + 1).padStart(2, '0')}`);
+    m++;
+    if (m === 12) {
+      m = 0;
+      y++;
+    }
+  }
+}
+
+/** When the schedule starts the run of `month` (YYYY-MM): 00:05 UTC on the 1st of the next. */
+export function scheduledRunAt(month: string): number {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return Date.UTC(y, m, 1, 0, 5);
+}
+
+export const clockRunJobId = (month: string) => `run_${month}_clock`;
+
+export function clockCatchUp(queues: {
+  invoicing: Queue;
+  maintenance: Queue;
+}): (o: { from: number; to: number }) => Promise<ClockCatchUp> {
+  return async ({ from, to }) => {
+    const months = monthsClosedBetween(from, to);
+    for (const month of months) {
+      // The clock runs at the system's pace from here: a run due later waits that long.
+      const delay = Math.max(0, scheduledRunAt(month) - to);
+      await queues.invoicing.add(
+        'run',
+        { kind: 'run', month },
+        { ...RUN_JOB_OPTIONS, jobId: clockRunJobId(month), delay },
+      );
+    }
+    await queues.maintenance.add(
+      'cycle-sweep',
+      { kind: 'cycle-sweep' },
+      { jobId: `clock-sweep_${to}`, removeOnComplete: 100, removeOnFail: 1000 },
+    );
+    return { invoicingRuns: months, cycleSweep: true };
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * Test clocks (issue 11 §3): POST /v1/admin/test-clock moves the clock of every process forward,
+ * and reads, cycle rolls (R-CYC-1), alerts (R-ALR-1) and the monthly invoicing run (R-FLX-6)
+ * follow it; refused in production, refused backwards; the clock lives in one Redis key.
+ */
+import type { Worker } from 'bullmq';
+import { Worker as BullWorker } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { monthsClosedBetween } from '../../src/queues/clock-catch-up.js';
+import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
+import { MAINTENANCE_QUEUE } from '../../src/queues/maintenance.js';
+import { bullConnection } from '../../src/redis/clients.js';
+import { freePort } from '../../src/redis/embedded-server.js';
+import { queuePrefix, testClockKey } from '../../src/redis/keys.js';
+import { startStandin } from '../../src/stripe/standin/server.js';
+import { invoicingProcessor } from '../../workers/invoicing.js';
+import { maintenanceProcessor } from '../../workers/maintenance.js';
+import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
+import { drained, startStripeWorker } from '../support/stripe-worker.js';
+
+const NOV_21 = Date.UTC(2026, 10, 21, 12);
+const DAY = 86_400_000;
+const log = createLogger({ level: 'silent', name: 'test-clock' });
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  ok: (v: T) => boolean,
+  polls = 200,
+): Promise<T> {
+  for (let i = 0; ; i++) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (i >= polls) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The workers of the test's own prefix, on the API's test clock: maintenance and invoicing. */
+function startWorkers(api: TestApi): Worker[] {
+  const clock = api.testClock!;
+  const connection = () => bullConnection(api.target);
+  const maintenance = new BullWorker(
+    MAINTENANCE_QUEUE,
+    maintenanceProcessor({
+      redis: api.redis,
+      store: api.store,
+      alerts: api.alerts,
+      keyPrefix: api.prefix,
+      clock,
+      log,
+    }),
+    { connection: connection(), prefix: queuePrefix(api.prefix) },
+  );
+  const invoicing = new BullWorker(
+    INVOICING_QUEUE,
+    invoicingProcessor({ invoicer: api.invoicer, queue: api.invoicingQueue, clock, log }),
+    { connection: connection(), prefix: queuePrefix(api.prefix), concurrency: 4 },
+  );
+  return [maintenance, invoicing];
+}
+
+describe('the clock and its route', () => {
+  let api: TestApi;
+  let second: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi({ now: NOV_21, testClock: true });
+    // A second API of the same deployment (same prefix), with its own copy of the clock.
+    second = await startTestApi({ now: NOV_21, testClock: true, prefix: api.prefix });
+  });
+  afterAll(async () => {
+    await second.close();
+    await api.close();
+  });
+
+  const clockOf = async (a: TestApi) => (await a.call('GET', '/v1/admin/test-clock')).body;
+
+  it('issue 11 §3: reads, the cycle roll (R-CYC-1) and alerts (R-ALR-1) follow an advance', async () => {
+    expect(await clockOf(api)).toEqual({ now: iso(NOV_21), offsetMs: 0 });
+    expect((await api.call('PUT', '/v1/workspaces/tc1', { body: { planId: 'growth' } })).status).toBe(201);
+    const spent = await api.call('POST', '/v1/workspaces/tc1/usage', {
+      key: PLATFORM,
+      body: { idempotencyKey: 'k1', credits: 125 },
+    });
+    expect(spent.status).toBe(200);
+    const before = (await api.call('GET', '/v1/workspaces/tc1', { key: PLATFORM })).body;
+    expect(before.cycle).toMatchObject({ start: iso(NOV_21), end: iso(Date.UTC(2026, 11, 21, 12)) });
+    expect(before.included).toMatchObject({ granted: '150', remaining: '25' });
+    expect(before.alerts.map((a: { type: string }) => a.type)).toContain('included_80');
+
+    const to = Date.UTC(2026, 11, 22, 12);
+    const res = await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(to) } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      now: iso(to),
+      offsetMs: to - NOV_21,
+      previous: iso(NOV_21),
+      invoicingRuns: ['2026-11'],
+      cycleSweep: true,
+      stripeTestClocks: null,
+    });
+    // The advance is the clock the services read: the next cycle, a fresh allotment, no banner.
+    const after = (await api.call('GET', '/v1/workspaces/tc1', { key: PLATFORM })).body;
+    expect(after.cycle).toMatchObject({
+      start: iso(Date.UTC(2026, 11, 21, 12)),
+      end: iso(Date.UTC(2027, 0, 21, 12)),
+    });
+    expect(after.included).toMatchObject({ granted: '150', remaining: '150' });
+    expect(after.alerts).toEqual([]);
+    const ledger = (await api.call('GET', '/v1/workspaces/tc1/ledger', { key: PLATFORM })).body.entries;
+    const expiry = ledger.find((e: { type: string }) => e.type === 'expiry');
+    expect(expiry).toMatchObject({ credits: '-25', ref: `cycle:${NOV_21}` });
+    // Nothing on the ledger is dated after the clock.
+    for (const e of ledger) expect(Date.parse(e.at)).toBeLessThanOrEqual(to);
+    // Alerts raise again in the new cycle, at the new time.
+    await api.call('POST', '/v1/workspaces/tc1/usage', {
+      key: PLATFORM,
+      body: { idempotencyKey: 'k2', credits: 130 },
+    });
+    const alerts = (await api.call('GET', '/v1/workspaces/tc1/alerts', { key: PLATFORM })).body.alerts;
+    expect(alerts.map((a: { type: string }) => a.type)).toContain('included_80');
+  });
+
+  it('issue 11 §3: a second API of the deployment reads the advanced clock within a poll', async () => {
+    const key = testClockKey(api.prefix);
+    const offset = Number(await api.redis.get(key));
+    await until(
+      'the second API to read the offset',
+      () => clockOf(second),
+      (c) => c.offsetMs === offset,
+    );
+    const w = (await second.call('GET', '/v1/workspaces/tc1', { key: PLATFORM })).body;
+    expect(w.cycle.start).toBe(iso(Date.UTC(2026, 11, 21, 12)));
+    // And an advance through it reaches the first at once in its own process, later in this one.
+    const to = NOV_21 + 40 * DAY;
+    expect((await second.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(to) } })).status).toBe(
+      200,
+    );
+    expect((await clockOf(second)).now).toBe(iso(to));
+    await until(
+      'the first API to read it',
+      () => clockOf(api),
+      (c) => c.now === iso(to),
+    );
+  });
+
+  it('issue 11 §3: a time at or before the clock, or a bad body, is a 400 that changes nothing', async () => {
+    const key = testClockKey(api.prefix);
+    const stored = await api.redis.get(key);
+    const now = (await clockOf(api)).now as string;
+    for (const body of [
+      { advanceTo: now },
+      { advanceTo: iso(Date.parse(now) - 1000) },
+      { advanceTo: '2026-13-01T00:00:00Z' },
+      { advanceTo: 'tomorrow' },
+      { advanceTo: 1_800_000_000_000 },
+      {},
+      { advanceTo: iso(Date.parse(now) + DAY), extra: 1 },
+      { advanceTo: iso(Date.parse(now) + 30 * 366 * DAY) },
+    ]) {
+      const res = await api.call('POST', '/v1/admin/test-clock', { body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    for (const raw of ['{"advanceTo": "2027-', '\u0000\u00ff', 'null']) {
+      const res = await api.call('POST', '/v1/admin/test-clock', { raw });
+      expect(res.status, raw).toBe(400);
+    }
+    const backwards = await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(NOV_21) } });
+    expect(backwards.body.error.message).toMatch(/only moves forward/);
+    expect(await api.redis.get(key)).toBe(stored);
+    expect((await clockOf(api)).offsetMs).toBe(Number(stored));
+    // An operator route: a platform key is refused.
+    const platform = await api.call('POST', '/v1/admin/test-clock', {
+      key: PLATFORM,
+      body: { advanceTo: iso(Date.parse(now) + DAY) },
+    });
+    expect(platform.status).toBe(403);
+    expect(await api.redis.get(key)).toBe(stored);
+  });
+
+  it('issue 11 §3: both routes are in /openapi.json', async () => {
+    const doc = (await api.call('GET', '/openapi.json')).body;
+    expect(Object.keys(doc.paths['/v1/admin/test-clock'])).toEqual(expect.arrayContaining(['get', 'post']));
+  });
+});
+
+it('issue 11 §3: refused with NODE_ENV=production, and nothing is written', async () => {
+  const api = await startTestApi({ now: NOV_21, testClock: true, env: { NODE_ENV: 'production' } });
+  try {
+    const post = await api.call('POST', '/v1/admin/test-clock', {
+      key: OPERATOR,
+      body: { advanceTo: iso(NOV_21 + DAY) },
+    });
+    expect(post.status).toBe(403);
+    expect(post.body.error).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(/production/),
+    });
+    expect((await api.call('GET', '/v1/admin/test-clock')).status).toBe(403);
+    expect(await api.redis.exists(testClockKey(api.prefix))).toBe(0);
+  } finally {
+    await api.close();
+  }
+});
+
+it('months closed between two instants', () => {
+  expect(monthsClosedBetween(NOV_21, NOV_21 + DAY)).toEqual([]);
+  expect(monthsClosedBetween(NOV_21, Date.UTC(2026, 11, 1))).toEqual(['2026-11']);
+  expect(monthsClosedBetween(Date.UTC(2026, 11, 1), Date.UTC(2027, 2, 1, 0, 0, 0, 1))).toEqual([
+    '2026-12',
+    '2027-01',
+    '2027-02',
+  ]);
+});
+
+describe('the monthly run on the test clock', () => {
+  let api: TestApi;
+  let workers: Worker[];
+  let standin: Awaited<ReturnType<typeof startStandin>>;
+  beforeAll(async () => {
+    const port = await freePort();
+    api = await startTestApi({
+      now: NOV_21,
+      testClock: true,
+      env: { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' },
+    });
+    standin = await startStandin({ port, fixturesPath: FIXTURES_PATH, webhookSecret: WEBHOOK_SECRET });
+    workers = startWorkers(api);
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await standin.close();
+    await api.close();
+  });
+
+  it('R-FLX-6 issue 11 §3: a month closed by an advance is invoiced by its run, once however far and often the clock moves', async () => {
+    const customer = standin.standin.createCustomer({ metadata: { workspace_id: 'tcm' } });
+    await api.call('PUT', '/v1/workspaces/tcm', {
+      body: { planId: 'growth', stripeCustomerId: customer.id },
+    });
+    // 150 included, then 12.5 credits of flex in November.
+    await api.call('POST', '/v1/workspaces/tcm/usage', {
+      key: PLATFORM,
+      body: { idempotencyKey: 'u1', credits: 162.5 },
+    });
+    const res = await api.call('POST', '/v1/admin/test-clock', {
+      body: { advanceTo: iso(Date.UTC(2026, 11, 1, 6)) },
+    });
+    expect(res.body.invoicingRuns).toEqual(['2026-11']);
+    const status = () => api.call('GET', '/v1/admin/invoicing/runs/2026-11').then((r) => r.body);
+    const st = await until('the November run', status, (s) => s.counts?.item_created === 1);
+    expect(st).toMatchObject({ workspaces: 1, billedCredits: 12 });
+    // Two more advances, across December's end: December's run, November's billed once still.
+    await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(Date.UTC(2026, 11, 15)) } });
+    const far = await api.call('POST', '/v1/admin/test-clock', {
+      body: { advanceTo: iso(Date.UTC(2027, 0, 2)) },
+    });
+    expect(far.body.invoicingRuns).toEqual(['2026-12']);
+    await until(
+      'the December run',
+      () => api.call('GET', '/v1/admin/invoicing/runs/2026-12').then((r) => r.body),
+      (s) => s.runs >= 1 || s.workspaces === 0,
+    );
+    // A re-run of November through the operator's route adds nothing either.
+    await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-11' } });
+    await drained(api.invoicingQueue);
+    const items = standin.standin.objectsOf('invoiceitem').filter((i) => i.customer === customer.id);
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ quantity: 12 });
+    expect((await status()).counts).toMatchObject({ item_created: 1 });
+  });
+});
