@@ -13,7 +13,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { z } from 'zod';
+import { Burnrate, BurnrateApiError, type InvoicingRunStatus } from '../../client/src/index.js';
 import { type CliConfig, loadCliConfig } from '../config/cli.js';
 import { inheritedEnv } from '../config/env.js';
 
@@ -87,84 +87,48 @@ function parseOptions(argv: string[]) {
   });
 }
 
-const statusSchema = z.object({
-  month: z.string(),
-  workspaces: z.number().int(),
-  counts: z.object({
-    pending: z.number().int(),
-    item_created: z.number().int(),
-    invoiced: z.number().int(),
-    skipped: z.number().int(),
-    failed: z.number().int(),
-  }),
-  billedCredits: z.number().int(),
-  amountCents: z.number().int(),
-  failures: z.array(z.object({ workspaceId: z.string(), reason: z.string() })),
-  /** Runs of the month that have queued all their workspace-months. */
-  runs: z.number().int(),
-});
-type RunStatus = z.infer<typeof statusSchema>;
-const dryRunSchema = z.object({
-  workspaces: z.number().int(),
-  /** Final invoices (R-CYC-3) left failed or pending, billed again by the run. */
-  finalInvoices: z.number().int(),
-  billedCredits: z.number().int(),
-});
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+type RunStatus = InvoicingRunStatus;
 
-/** The three calls the CLI makes, their answers checked. */
-export function apiClient(config: Pick<CliConfig, 'url' | 'operatorKey'>) {
-  async function call<S extends z.ZodType>(
-    schema: S,
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<z.output<S>> {
-    let res: Response;
-    try {
-      res = await fetch(config.url + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${config.operatorKey}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(
-        3,
-        `cannot reach the burnrate API at ${config.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is it running? (BURNRATE_URL)`,
-      );
-    }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (!res.ok) {
-      const e = errorSchema.safeParse(json);
-      const what = e.success ? `${e.data.error.code}: ${e.data.error.message}` : text.slice(0, 200);
-      if (res.status === 401 || res.status === 403) {
-        throw new CliError(
-          3,
-          `the API refused the operator key (${res.status} ${what}); set BURNRATE_OPERATOR_KEY`,
-        );
-      }
-      throw new CliError(res.status === 400 ? 2 : 3, `the API answered ${res.status}: ${what}`);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success)
-      throw new CliError(3, `unexpected answer from ${method} ${path}: ${text.slice(0, 200)}`);
-    return parsed.data;
+/** A failed call as the CLI's exit status and message. */
+function cliErrorOf(err: unknown, url: string): CliError {
+  if (!(err instanceof BurnrateApiError)) return new CliError(3, (err as Error).message);
+  if (err.status === 0) {
+    const cause = (err.cause as { cause?: { code?: string } } | undefined)?.cause;
+    return new CliError(
+      3,
+      `cannot reach the burnrate API at ${url} (${cause?.code ?? err.message}); is it running? (BURNRATE_URL)`,
+    );
   }
+  const what = `${err.code}: ${err.message}`;
+  if (err.status === 401 || err.status === 403)
+    return new CliError(
+      3,
+      `the API refused the operator key (${err.status} ${what}); set BURNRATE_OPERATOR_KEY`,
+    );
+  return new CliError(err.status === 400 ? 2 : 3, `the API answered ${err.status}: ${what}`);
+}
+
+/** The three calls the CLI makes, through the typed client (client/), its errors as exit statuses. */
+export function apiClient(config: Pick<CliConfig, 'url' | 'operatorKey'>) {
+  const client = new Burnrate({ baseUrl: config.url, apiKey: config.operatorKey });
+  const call = async <T>(f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (err) {
+      throw cliErrorOf(err, config.url);
+    }
+  };
   return {
     dryRun: (month: string) =>
-      call(dryRunSchema, 'POST', '/v1/admin/invoicing/runs', { month, dryRun: true }),
-    queue: (month: string) => call(z.unknown(), 'POST', '/v1/admin/invoicing/runs', { month, dryRun: false }),
-    status: (month: string) => call(statusSchema, 'GET', `/v1/admin/invoicing/runs/${month}`),
+      call(async () => {
+        const r = await client.runInvoicing(month, { dryRun: true });
+        const { workspaces, finalInvoices, billedCredits } = r;
+        if (workspaces === undefined || finalInvoices === undefined || billedCredits === undefined)
+          throw new CliError(3, `unexpected answer to a dry run of ${month}: it queued`);
+        return { workspaces, finalInvoices, billedCredits };
+      }),
+    queue: (month: string) => call(() => client.runInvoicing(month)),
+    status: (month: string) => call(() => client.invoicingStatus(month)),
   };
 }
 
