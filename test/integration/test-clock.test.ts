@@ -274,3 +274,132 @@ describe('the monthly run on the test clock', () => {
     expect((await status()).counts).toMatchObject({ item_created: 1 });
   });
 });
+
+describe("the stand-in's subscriptions on Stripe's test clocks", () => {
+  let api: TestApi;
+  let worker: Worker;
+  let standin: Awaited<ReturnType<typeof startStandin>>;
+  beforeAll(async () => {
+    const port = await freePort();
+    api = await startTestApi({
+      now: NOV_21,
+      testClock: true,
+      env: { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' },
+    });
+    standin = await startStandin({
+      port,
+      fixturesPath: FIXTURES_PATH,
+      webhookSecret: WEBHOOK_SECRET,
+      webhookUrl: `${api.base}/webhooks/stripe`,
+      prices: [
+        { id: 'price_growth_monthly', interval: 'month' },
+        { id: 'price_growth_annual', interval: 'year' },
+      ],
+    });
+    worker = startStripeWorker(api);
+  });
+  afterAll(async () => {
+    await worker.close();
+    await standin.close();
+    await api.close();
+  });
+
+  const stripeCall = (method: string, path: string, body: Record<string, string> = {}) =>
+    fetch(`${standin.url}${path}`, {
+      method,
+      headers: {
+        authorization: 'Bearer sk_test_standin',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      ...(method === 'GET' ? {} : { body: new URLSearchParams(body).toString() }),
+    }).then((r) => r.json() as Promise<Record<string, any>>);
+  const grants = async (id: string) =>
+    (await api.call('GET', `/v1/workspaces/${id}/ledger?limit=200`, { key: PLATFORM })).body.entries.filter(
+      (e: { type: string; kind: string }) => e.type === 'grant' && e.kind === 'included',
+    );
+
+  it('R-CYC-1 R-WH-2 issue 11 §3: a renewal at clock time sends invoice.paid and subscription.updated; granted once, redelivered or advanced again', async () => {
+    const start = Math.floor(NOV_21 / 1000);
+    const clock = await stripeCall('POST', '/v1/test_helpers/test_clocks', { frozen_time: String(start) });
+    expect(clock).toMatchObject({ object: 'test_helpers.test_clock', status: 'ready', frozen_time: start });
+    await api.call('PUT', '/v1/workspaces/tcs', { body: { planId: 'free' } });
+    const customer = await stripeCall('POST', '/v1/customers', {
+      test_clock: clock.id,
+      'metadata[workspace_id]': 'tcs',
+    });
+    const sub = await stripeCall('POST', '/v1/subscriptions', {
+      customer: customer.id,
+      'items[0][price]': 'price_growth_annual',
+      'metadata[workspace_id]': 'tcs',
+    });
+    expect(sub.items.data[0]).toMatchObject({
+      current_period_start: start,
+      current_period_end: Math.floor(Date.UTC(2027, 10, 21, 12) / 1000),
+    });
+    const w = await until(
+      'the annual plan',
+      () => api.call('GET', '/v1/workspaces/tcs', { key: PLATFORM }).then((r) => r.body),
+      (b) => b.planId === 'growth-annual',
+    );
+    expect(w.cycle).toMatchObject({ start: iso(NOV_21), end: iso(Date.UTC(2027, 10, 21, 12)) });
+    await api.call('POST', '/v1/workspaces/tcs/usage', {
+      key: PLATFORM,
+      body: { idempotencyKey: 's1', credits: 100 },
+    });
+    const granted = (await grants('tcs')).length; // the free plan's, the first year's
+
+    // The year passes: burnrate's clock, and through it the Stripe test clock.
+    const to = Date.UTC(2027, 10, 22);
+    const res = await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(to) } });
+    expect(res.status).toBe(200);
+    expect(res.body.stripeTestClocks).toEqual({ advanced: [clock.id] });
+    await until(
+      'the stand-in clock',
+      () => stripeCall('GET', `/v1/test_helpers/test_clocks/${clock.id}`),
+      (c) => c.status === 'ready' && c.frozen_time === Math.floor(to / 1000),
+    );
+    const renewalAt = Math.floor(Date.UTC(2027, 10, 21, 12) / 1000);
+    const renewal = standin.standin.events.filter((e) => e.created === renewalAt);
+    expect(renewal.map((e) => e.type)).toEqual(['invoice.paid', 'customer.subscription.updated']);
+    const [paid, updated] = renewal as [Record<string, any>, Record<string, any>];
+    expect(paid.data.object).toMatchObject({
+      object: 'invoice',
+      billing_reason: 'subscription_cycle',
+      status: 'paid',
+      test_clock: clock.id,
+      parent: { subscription_details: { subscription: sub.id } },
+    });
+    expect(paid.data.object.lines.data[0].period).toEqual({
+      start: renewalAt,
+      end: Math.floor(Date.UTC(2028, 10, 21, 12) / 1000),
+    });
+    expect(updated.data.object.items.data[0]).toMatchObject({
+      current_period_start: renewalAt,
+      current_period_end: Math.floor(Date.UTC(2028, 10, 21, 12) / 1000),
+    });
+    await drained(api.stripeQueue);
+    const renewed = (await api.call('GET', '/v1/workspaces/tcs', { key: PLATFORM })).body;
+    expect(renewed.cycle).toMatchObject({
+      start: iso(renewalAt * 1000),
+      end: iso(Date.UTC(2028, 10, 21, 12)),
+    });
+    expect(renewed.included).toMatchObject({ granted: '1800', remaining: '1800' });
+    expect(await grants('tcs')).toHaveLength(granted + 1); // this renewal's
+
+    // Stripe delivers at least once: both events again, twice; and the clock moves on.
+    for (const e of renewal) expect(await standin.standin.deliver(e)).toBe(200);
+    for (const e of renewal) expect(await standin.standin.deliver(e)).toBe(200);
+    await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(to + 2 * DAY) } });
+    await until(
+      'the stand-in clock',
+      () => stripeCall('GET', `/v1/test_helpers/test_clocks/${clock.id}`),
+      (c) => c.status === 'ready' && c.frozen_time === Math.floor((to + 2 * DAY) / 1000),
+    );
+    await drained(api.stripeQueue);
+    expect(await grants('tcs')).toHaveLength(granted + 1);
+    expect((await api.call('GET', '/v1/workspaces/tcs', { key: PLATFORM })).body.included.remaining).toBe(
+      '1800',
+    );
+    expect(standin.standin.events.filter((e) => e.type === 'invoice.paid')).toHaveLength(1);
+  });
+});
