@@ -24,6 +24,8 @@ import type {
   ledgerResponseSchema,
   prepaidQuoteSchema,
   putWorkspaceBodySchema,
+  testClockAdvanceSchema,
+  testClockSchema,
   usageBodySchema,
   usageOkSchema,
   usageRefusedSchema,
@@ -68,6 +70,10 @@ export type Catalog = Awaited<ReturnType<ReadViews['catalogView']>>;
 export type Lang = Alerts['lang'];
 export type InvoicingRun = Awaited<ReturnType<InvoicingRuns['run']>>;
 export type InvoicingRunStatus = Awaited<ReturnType<InvoicingRuns['status']>>;
+/** The test clock (issue 11 §3): the clock and its offset from the system time. */
+export type TestClock = z.output<typeof testClockSchema>;
+/** An advance's answer: the clock after it, and the runs, sweep and Stripe test clocks it moved. */
+export type TestClockAdvance = z.output<typeof testClockAdvanceSchema>;
 export type GroupBy = Parameters<ReadViews['usageView']>[1]['groupBy'];
 
 export interface ApiErrorBody {
@@ -425,6 +431,27 @@ export class Burnrate {
       method: 'GET',
       path: `/v1/admin/invoicing/runs/${seg(month)}`,
       idempotent: true,
+    });
+  }
+
+  /** (operator) The test clock (issue 11 §3); 403 `forbidden` with NODE_ENV=production. */
+  async testClock(o: CallOptions = {}): Promise<TestClock> {
+    return this.body({ ...o, method: 'GET', path: '/v1/admin/test-clock', idempotent: true });
+  }
+
+  /**
+   * (operator) Moves burnrate's clock forward to `advanceTo` (a Date or ISO 8601), for every
+   * process, and Stripe's test clocks with it; a time at or before the clock is a 400
+   * (`invalid_request`) that changes nothing. Not retried on network errors: a retry of an
+   * advance that landed would be refused as not forward.
+   */
+  async advanceTestClock(advanceTo: Date | string, o: CallOptions = {}): Promise<TestClockAdvance> {
+    return this.body({
+      ...o,
+      method: 'POST',
+      path: '/v1/admin/test-clock',
+      body: { advanceTo: advanceTo instanceof Date ? advanceTo.toISOString() : advanceTo },
+      idempotent: false,
     });
   }
 

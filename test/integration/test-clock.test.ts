@@ -361,7 +361,7 @@ describe("the stand-in's subscriptions on Stripe's test clocks", () => {
     const renewalAt = Math.floor(Date.UTC(2027, 10, 21, 12) / 1000);
     const renewal = standin.standin.events.filter((e) => e.created === renewalAt);
     expect(renewal.map((e) => e.type)).toEqual(['invoice.paid', 'customer.subscription.updated']);
-    const [paid, updated] = renewal as [Record<string, any>, Record<string, any>];
+    const [paid, updated] = renewal as unknown as [Record<string, any>, Record<string, any>];
     expect(paid.data.object).toMatchObject({
       object: 'invoice',
       billing_reason: 'subscription_cycle',
