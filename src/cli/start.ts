@@ -8,6 +8,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { ensureBillingBuilt } from '../../scripts/build-billing.js';
+import { openBillingDemo } from '../billing/billing-demo.js';
 import { loadCatalog } from '../config/catalog.js';
 import { inheritedEnv, loadConfig } from '../config/env.js';
 import { WORKER_NODE_FLAGS } from '../config/worker-flags.js';
@@ -97,6 +99,9 @@ if (!config.stripe.secretKey && !config.stripe.apiBase) {
   say(`no STRIPE_SECRET_KEY or STRIPE_API_BASE: using the local Stripe stand-in at ${standin.url}`);
 }
 
+// The billing page's bundle, when missing or older than its sources (issue 11 §1).
+if (await ensureBillingBuilt()) say('built the billing page (dist/billing)');
+
 const children: ChildProcess[] = [];
 for (const entry of ['webhooks/main.ts', 'workers/main.ts']) {
   const flags = entry === 'workers/main.ts' ? WORKER_NODE_FLAGS : [];
@@ -112,6 +117,11 @@ for (const entry of ['webhooks/main.ts', 'workers/main.ts']) {
     }
   });
 }
+
+// A link to a demo workspace's billing page, once the API answers.
+void openBillingDemo({ config, say }).catch((err) =>
+  say(`no billing page link: ${err instanceof Error ? err.message : String(err)}`),
+);
 
 let stopping = false;
 async function stop(code: number) {

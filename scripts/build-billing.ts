@@ -1,0 +1,57 @@
+/**
+ * `npm run build`: the billing page's bundle (issue 11 §1), web/billing → dist/billing/
+ * (index.html, app.js, app.css), by esbuild; the API serves it under /billing/ with nothing
+ * fetched at run time. `npm start` and the tests call ensureBillingBuilt(), which builds only
+ * when the bundle is missing or older than a source (the page, its client, the i18n).
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SRC = join(ROOT, 'web/billing');
+export const BILLING_OUT = join(ROOT, 'dist/billing');
+const STAMP = join(BILLING_OUT, '.built');
+/** What the bundle is made of: a change to any of these rebuilds it. */
+const SOURCES = [SRC, join(ROOT, 'client/src'), join(ROOT, 'scripts/build-billing.ts')];
+
+function newest(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
+}
+
+export async function buildBilling(o: { minify?: boolean } = {}): Promise<void> {
+  mkdirSync(BILLING_OUT, { recursive: true });
+  await build({
+    entryPoints: { app: join(SRC, 'main.tsx') },
+    outdir: BILLING_OUT,
+    bundle: true,
+    format: 'esm',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    minify: o.minify ?? true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    tsconfig: join(SRC, 'tsconfig.json'),
+  });
+  copyFileSync(join(SRC, 'app.css'), join(BILLING_OUT, 'app.css'));
+  copyFileSync(join(SRC, 'index.html'), join(BILLING_OUT, 'index.html'));
+  writeFileSync(STAMP, new Date().toISOString());
+}
+
+/** Builds the bundle when it is missing or stale; says whether it did. */
+export async function ensureBillingBuilt(): Promise<boolean> {
+  const built = existsSync(STAMP) ? statSync(STAMP).mtimeMs : 0;
+  if (built > Math.max(...SOURCES.filter(existsSync).map(newest))) return false;
+  await buildBilling();
+  return true;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await buildBilling();
+  process.stdout.write(`built the billing page in ${BILLING_OUT}\n`);
+}
