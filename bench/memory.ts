@@ -6,12 +6,12 @@
  *    PostgreSQL: the machine's 127.0.0.1:5432 `test` database in a fresh schema when it answers,
  *    else an embedded PGlite (startEmbeddedPostgres).
  * 2. The debits go through POST /v1/usage/batch, 1,000 events a request (20 events of 50
- *    workspaces each, as bench/engine.ts), 4 requests in flight. The first half runs alone; the
- *    second half with the archiver (the worker process, workers/main.ts, as production runs it)
- *    copying to PostgreSQL at the same time, once it has copied the first half's backlog: `consume_ratio_with_archiver` is the second half's
- *    debit rate over the first's, `archive_lag_p99_s` the 99th percentile of the lag sampled
- *    once a second during the load: how long the oldest entry not yet in PostgreSQL (past its
- *    workspace's watermark) has waited, over all workspaces.
+ *    workspaces each, as bench/engine.ts), 4 requests in flight, in four quarters A B B A: A
+ *    with the worker process running but no DATABASE_URL (it archives nothing), B with it
+ *    archiving to PostgreSQL as production runs it (workers/main.ts), once it has copied what A
+ *    left. `consume_ratio_with_archiver` is B's mean debit rate over A's; `archive_lag_p99_s`
+ *    the 99th percentile of the lag sampled once a second in B: how long the oldest entry not
+ *    yet in PostgreSQL (past its workspace's watermark) has waited, over all workspaces.
  * 3. `bytes_per_debit`: Redis `used_memory` after the load less before it (the workspaces
  *    created), over the debits; everything inside the idempotency window counts (records, ledger
  *    entries, day totals).
@@ -101,7 +101,9 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
 
 /** workers/main.ts as a child; resolves once it says it runs. */
 async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  note('starting the worker process (workers/main.ts) with DATABASE_URL: it archives');
+  note(
+    `starting the worker process (workers/main.ts)${env.DATABASE_URL ? ' with DATABASE_URL: it archives' : ''}`,
+  );
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers', 'main.ts')], {
     cwd: ROOT,
     env: { ...env, LOG_LEVEL: 'info' },
@@ -236,16 +238,6 @@ async function main() {
       return done / ((performance.now() - t0) / 1000);
     };
 
-    const half = Math.floor(DEBITS / 2 / BATCH_EVENTS) * BATCH_EVENTS;
-    note(`first half: ${half} debits, no archiver`);
-    const rateAlone = await runDebits(half);
-    note(`second half: ${DEBITS - half} debits, the archiver running`);
-    // The archiver as production runs it: the worker process (workers/main.ts) with its archive
-    // pass every ARCHIVE_EVERY_MS (2 s), not a loop in this process, where it would take the
-    // load generator's CPU and event loop too.
-    const worker = await startWorker({ ...env, DATABASE_URL: url, DATABASE_SCHEMA: schema });
-    // The lag as it is, not as a pass reports it: once a second, how long the oldest entry not
-    // yet in PostgreSQL (after its workspace's watermark) has waited, over every workspace.
     /** How long the oldest entry not yet in PostgreSQL has waited (s), over every workspace. */
     const lagNow = async () => {
       const t = Date.now();
@@ -267,33 +259,61 @@ async function main() {
       for (const f of firsts) if (f[0]) oldest = Math.min(oldest, Number(f[0][0].split('-')[0]));
       return (t - oldest) / 1000;
     };
-    // The first half's backlog is copied before the second half starts: the second half then
-    // measures the archiver keeping up with the load, not catching up with the first half too.
-    const caughtUp = performance.now();
-    while ((await lagNow()) > 0) await new Promise((r) => setTimeout(r, 250));
-    note(`the worker copied the first half in ${((performance.now() - caughtUp) / 1000).toFixed(1)} s`);
-    // The lag as it is, not as a pass reports it: sampled once a second during the load.
+    // The lag as it is, not as a pass reports it: sampled once a second in every quarter (the
+    // same work for the load generator in both modes), kept where the archiver runs.
     const lags: number[] = [];
     let passes = 0;
+    let archiving = false;
     let loading = true;
     const sampler = (async () => {
       let lastAt = '';
       while (loading) {
         const t = Date.now();
-        lags.push(await lagNow());
+        const lag = await lagNow();
+        if (archiving) lags.push(lag);
         const h = await redis.hgetall(archiveStatusKey(config.redisPrefix));
         if (h.at && h.at !== lastAt) {
           lastAt = h.at;
-          passes++;
+          if (archiving) passes++;
           if (h.error) note(`archive pass error: ${h.error}`);
         }
         await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - t))));
       }
     })();
-    const rateWithArchiver = await runDebits(DEBITS - half);
+
+    // Four quarters, A B B A: A with the worker process but no DATABASE_URL (it archives
+    // nothing), B with the worker archiving as production runs it (workers/main.ts, a pass every
+    // ARCHIVE_EVERY_MS, 2 s). Both run the same worker and the same sampler, so the ratio is the
+    // archive's cost alone; the order puts both modes at the same average point of the run (a
+    // run slows a little as Redis fills). Before B, the worker copies the backlog A left, untimed:
+    // B measures the archiver keeping up with the load, not catching up.
+    const quarter = Math.floor(DEBITS / 4 / BATCH_EVENTS) * BATCH_EVENTS;
+    const plain = { ...env };
+    const archivingEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: schema };
+    const rates: { alone: number[]; archiving: number[] } = { alone: [], archiving: [] };
+    let worker = await startWorker(plain);
+    note(`quarter 1 of 4: ${quarter} debits, the worker not archiving`);
+    rates.alone.push(await runDebits(quarter));
+    await stopWorker(worker);
+    worker = await startWorker(archivingEnv);
+    const caughtUp = performance.now();
+    while ((await lagNow()) > 0) await new Promise((r) => setTimeout(r, 250));
+    note(`the worker copied the backlog in ${((performance.now() - caughtUp) / 1000).toFixed(1)} s`);
+    archiving = true;
+    note(`quarters 2 and 3: ${2 * quarter} debits, the worker archiving`);
+    rates.archiving.push(await runDebits(quarter));
+    rates.archiving.push(await runDebits(quarter));
+    archiving = false;
+    await stopWorker(worker);
+    worker = await startWorker(plain);
+    note(`quarter 4: ${DEBITS - 3 * quarter} debits, the worker not archiving`);
+    rates.alone.push(await runDebits(DEBITS - 3 * quarter));
     loading = false;
     await sampler;
     await stopWorker(worker);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const rateAlone = mean(rates.alone);
+    const rateWithArchiver = mean(rates.archiving);
     const peak = await usedMemory(redis);
     const debits = ok;
     const bytesPerDebit = (peak - before) / debits;
@@ -364,6 +384,9 @@ async function main() {
       consume_ops_per_s_alone: Math.round(rateAlone),
       consume_ops_per_s_with_archiver: Math.round(rateWithArchiver),
       consume_ratio_with_archiver: Math.round((rateWithArchiver / rateAlone) * 1000) / 1000,
+      consume_ops_per_s_by_quarter: [rates.alone[0] ?? 0, ...rates.archiving, rates.alone[1] ?? 0].map(
+        Math.round,
+      ),
       record_keys_expired_by_hand: expired,
       final_pass: { copied: last.copied, trimmed: last.trimmed, lagSeconds: last.lagSeconds },
       targets_met: {
