@@ -188,12 +188,25 @@ export async function processClock(
 }
 
 /** Graceful shutdown on SIGTERM/SIGINT (R-OPS-3): `close` finishes in-flight work, then exit. */
-export function onShutdown(log: Logger, what: string, close: () => Promise<void>): void {
+export function onShutdown(
+  log: Logger,
+  what: string,
+  close: () => Promise<void>,
+  o: { graceMs?: number } = {},
+): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, `shutting down: ${what}`);
+    // A close that never returns (a stalled Redis holds BullMQ's connections) ends here: what
+    // was running is taken back by another process once its lock runs out.
+    if (o.graceMs !== undefined) {
+      setTimeout(() => {
+        log.warn({ graceMs: o.graceMs }, 'shutdown did not finish in time: exiting anyway');
+        process.exit(1);
+      }, o.graceMs).unref();
+    }
     try {
       await close();
       log.info('stopped');

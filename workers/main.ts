@@ -212,12 +212,17 @@ log.info(
   'burnrate worker running',
 );
 
-onShutdown(log, 'letting the running job finish', async () => {
-  testClock?.stop();
-  await Promise.all([worker.close(), stripeWorker.close(), invoicingWorker.close(), alertWorker.close()]);
-  await invoicingQueue.close();
-  await alertQueue.close();
-  await queue.close();
-  await redis.quit();
-  await database?.db.destroy();
-});
+onShutdown(
+  log,
+  'letting the running job finish',
+  async () => {
+    testClock?.stop();
+    await Promise.all([worker.close(), stripeWorker.close(), invoicingWorker.close(), alertWorker.close()]);
+    await invoicingQueue.close();
+    await alertQueue.close();
+    await queue.close();
+    await redis.quit();
+    await database?.db.destroy();
+  },
+  { graceMs: config.workerShutdownGraceMs },
+);

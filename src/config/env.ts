@@ -172,6 +172,12 @@ const envSchema = z.object({
    * taken back; a killed worker's job runs again after about this long.
    */
   WORKER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  /**
+   * Workers: how long a graceful stop (SIGTERM) may wait for the running jobs and the queues'
+   * connections; past it the process exits anyway, and its jobs run again elsewhere after
+   * WORKER_LOCK_MS (each step is idempotent). A stalled Redis must not keep a worker for ever.
+   */
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).default(60_000),
   /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */
   STRIPE_SECRET_KEY: z
     .string()
@@ -272,6 +278,7 @@ export interface Config {
   cycleSweepEveryMs: number;
   stripeWebhookSecret: string | undefined;
   workerLockMs: number;
+  workerShutdownGraceMs: number;
   alerts: {
     webhookUrls: string[];
     webhookSecret: string | undefined;
@@ -352,6 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cycleSweepEveryMs: e.CYCLE_SWEEP_EVERY_MS,
     stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
     workerLockMs: e.WORKER_LOCK_MS,
+    workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     alerts: {
       webhookUrls: e.BURNRATE_ALERT_WEBHOOK_URLS ?? [],
       webhookSecret: e.BURNRATE_ALERT_WEBHOOK_SECRET,
