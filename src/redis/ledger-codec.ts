@@ -104,3 +104,36 @@ export function decodeLedgerFields(buf: Buffer): Record<string, string> {
   }
   return fields;
 }
+
+/**
+ * A compact entry as PostgreSQL's row of it, for the archiver (src/db/ledger-archive.ts): the
+ * core fields as they are (numbers stay numbers) and the rest as `extra`, without the field
+ * strings decodeLedgerFields makes for every reader. Copying a million entries decodes a million.
+ */
+export function decodeLedgerRow(buf: Buffer): {
+  at: number;
+  type: string;
+  kind: string;
+  ref: string;
+  units: number;
+  bal: number;
+  extra: Record<string, string>;
+} {
+  const tc = buf[0]!;
+  const kc = buf[1]!;
+  const r = new Reader(buf);
+  const at = buf.readIntBE(2, 6);
+  r.pos = 8;
+  const type = tc & 0x7f ? TYPES[tc & 0x7f]! : text(r.value());
+  const kind = kc ? KINDS[kc]! : text(r.value());
+  const ref = tc & 0x80 ? `use_${r.bytes(16).toString('hex')}` : text(r.value());
+  const units = Number(r.value());
+  const bal = Number(r.value());
+  const extra: Record<string, string> = {};
+  while (!r.done) {
+    const name = r.value();
+    const value = r.value();
+    extra[typeof name === 'number' ? (EXTRA[name] ?? String(name)) : text(name)] = text(value);
+  }
+  return { at, type, kind, ref, units, bal, extra };
+}
