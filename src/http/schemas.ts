@@ -3,7 +3,7 @@
  * server validates with these and /openapi.json is generated from them.
  */
 import { z } from 'zod';
-import { LANGS } from '../domain/alerts.js';
+import { ALERT_NAMES, LANGS } from '../domain/alerts.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { overridesSchema } from '../domain/catalog.js';
 import { MAX_REQUEST_UNITS, parseDecimal4 } from '../domain/units.js';
@@ -280,11 +280,18 @@ export const workspaceSummarySchema = z.object({
   blocked: z.enum(REFUSAL_REASONS).nullable(),
 });
 
+/** The alerts a usage call raised (R-ALR-1), present when it raised any: the platform may act at once. */
+const raisedAlertsSchema = z
+  .array(z.object({ id: z.string(), type: z.enum(ALERT_NAMES) }))
+  .optional()
+  .meta({ description: 'The alerts this call raised, when it raised any (R-ALR-1)' });
+
 export const usageOkSchema = z.object({
   ok: z.literal(true),
   usageId: z.string(),
   debited: z.object({ included: creditString, prepaid: creditString, flex: creditString }),
   shortfall: creditString.optional(),
+  alerts: raisedAlertsSchema,
   workspace: workspaceSummarySchema,
 });
 
@@ -295,6 +302,7 @@ export const usageRefusedSchema = z.object({
     .nullable()
     .meta({ description: 'What could be spent now; null when flex has no cap' }),
   usageId: z.string(),
+  alerts: raisedAlertsSchema,
   workspace: workspaceSummarySchema,
 });
 
