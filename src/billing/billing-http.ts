@@ -167,7 +167,11 @@ export function mountBillingPage(
     app[r.method](`/billing/api${r.path}`, ...chain, noStore, handler!);
   }
 
-  app.get('/billing', (_req, res) => res.redirect(301, '/billing/'));
+  // Routing ignores a trailing slash: only the bare path is sent on, or /billing/ would loop.
+  app.get('/billing', (req, res, next) => {
+    if (req.originalUrl.split('?')[0] === '/billing') res.redirect(301, '/billing/');
+    else next();
+  });
   const assets = express.static(BILLING_DIST, {
     index: 'index.html',
     setHeaders: (res) => res.set('Cache-Control', 'no-cache'),

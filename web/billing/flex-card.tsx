@@ -38,8 +38,9 @@ export function FlexCard(p: FlexCardProps) {
   const headingRef = useRef<HTMLHeadingElement>(null);
   const cur = ws.currency;
 
+  // The saved cap, unless the customer is typing another one (a save's reload lands later).
   useEffect(() => {
-    setDraft(draftOf(flex.capCents));
+    if (document.activeElement?.id !== 'flex-cap') setDraft(draftOf(flex.capCents));
   }, [flex.capCents, flex.enabled]);
 
   const fail = (err: unknown) => setError(t('saveFailed', { reason: (err as Error).message }));
