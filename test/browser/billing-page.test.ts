@@ -5,7 +5,7 @@
  * credits through Checkout (the stand-in) until they show (R-PRE-1, R-PRE-2); the banners
  * (R-ALR-1); the ledger paged (R-USE-2); Hindi and Korean; and axe-core on each locale.
  */
-import AxeBuilder from '@axe-core/playwright';
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Worker } from 'bullmq';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,11 +88,11 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
       'training jobs and deployments will stop once credits run out',
     );
     // Focus starts on Cancel, the safe choice.
-    await poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+    await poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Cancel');
     await dialog().getByRole('button', { name: 'Cancel' }).click();
     await poll(() => dialog().count()).toBe(0);
     // Focus is back on the button that opened it.
-    await poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Disable');
+    await poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Disable');
 
     await page.keyboard.press('Enter'); // the focused Disable button
     await poll(() => dialog().isVisible()).toBe(true);
@@ -104,7 +104,7 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     await page.keyboard.press('Enter');
     await poll(() => dialog().isVisible()).toBe(true);
     await page.keyboard.press('Tab'); // Cancel → Confirm
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Confirm');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Confirm');
     await page.keyboard.press('Enter');
     await poll(async () => (await ws('flex-ws')).flex.enabled).toBe(false);
     await poll(() => button('Enable').isVisible()).toBe(true);
@@ -235,7 +235,10 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     expect(await training.textContent()).toContain('125');
     const included = page.getByRole('meter', { name: 'Included credits' });
     expect(
-      await included.evaluate((m) => [(m as HTMLMeterElement).value, (m as HTMLMeterElement).max]),
+      await included.evaluate((m) => [
+        Number(m.getAttribute('aria-valuenow') ?? (m as unknown as { value: number }).value),
+        Number((m as unknown as { max: number }).max),
+      ]),
     ).toEqual([125 * 10_000, 150 * 10_000]);
   });
 
@@ -296,7 +299,7 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     expect(status).toEqual([403, 404, 404]);
     expect((await ws('buy-ws')).flex.enabled).toBe(true);
     // The cookie is not readable by the page's scripts.
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate('document.cookie')).toBe('');
   });
 
   describe('links that open nothing', () => {
@@ -358,14 +361,14 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
       await openPage(p, api, 'buy-ws', 'en');
       await p.getByRole('combobox', { name: 'Language' }).selectOption('hi');
       await poll(() => p.getByRole('heading', { name: 'Plan और Billing', level: 1 }).isVisible()).toBe(true);
-      expect(await p.evaluate(() => document.documentElement.lang)).toBe('hi');
+      expect(await p.evaluate('document.documentElement.lang')).toBe('hi');
       expect(await p.getByRole('button', { name: 'अक्षम करें' }).count()).toBe(1);
       expect(await p.getByRole('textbox', { name: 'Flex cap (USD में)' }).count()).toBe(1);
       expect(await p.getByRole('button', { name: 'credits खरीदें' }).count()).toBe(1);
 
       await p.getByRole('combobox', { name: 'भाषा' }).selectOption('ko');
       await poll(() => p.getByRole('heading', { name: 'Plan 및 Billing', level: 1 }).isVisible()).toBe(true);
-      expect(await p.evaluate(() => document.documentElement.lang)).toBe('ko');
+      expect(await p.evaluate('document.documentElement.lang')).toBe('ko');
       await p.getByRole('button', { name: '비활성화' }).click();
       const d = p.getByRole('dialog');
       await poll(() => d.textContent()).toContain('진행 중인 training 작업과 deployments가 중지됩니다');
