@@ -99,12 +99,12 @@ async function main() {
   const receiver = await startAlertReceiver();
   const base = `http://127.0.0.1:${port}`;
   const standin = `http://127.0.0.1:${standinPort}`;
-  // Embedded defaults whatever this shell has set: no Redis URL or cluster, no Stripe, the dev keys.
+  // Embedded defaults whatever this shell has set: no Redis URL or cluster nodes, no Stripe, the dev
+  // keys. REDIS_CLUSTER stays: npm start's private Redis Cluster is embedded too.
   const env = inheritedEnv();
   for (const k of [
     'REDIS_URL',
     'REDIS_CLUSTER_NODES',
-    'REDIS_CLUSTER',
     'STRIPE_SECRET_KEY',
     'STRIPE_API_BASE',
     'STRIPE_WEBHOOK_SECRET',
