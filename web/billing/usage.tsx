@@ -21,8 +21,8 @@ export function UsageChart(p: { byDay: UsageView; locale: Locale; t: T }) {
   if (days.length === 0) return <p>{t('noUsage')}</p>;
   const totals = days.map((d) => creditUnits(d.credits));
   const max = Math.max(...totals, 1);
-  const barW = 18;
-  const gap = 6;
+  const barW = 28;
+  const gap = 10;
   const h = 160;
   const width = days.length * (barW + gap) + gap;
   return (
@@ -50,7 +50,7 @@ export function UsageChart(p: { byDay: UsageView; locale: Locale; t: T }) {
                   <rect key={k} class={`bar ${k}`} x={x} y={y} width={barW} height={barH} />
                 ) : null;
               })}
-              {(i % Math.ceil(days.length / 8) === 0 || days.length <= 8) && (
+              {(i % Math.ceil(days.length / 6) === 0 || days.length <= 6) && (
                 <text class="tick" x={x + barW / 2} y={h + 16} text-anchor="middle">
                   {shortDay(locale, d.key)}
                 </text>
