@@ -367,7 +367,9 @@ async function main() {
         '    and each month the advance closed gets its invoicing run',
     );
     const year = await advance(renewal + 3_600_000);
-    const runs = await Promise.all(year.invoicingRuns.map((m) => runDone(m, 1)));
+    // The worker runs them side by side; reading them one after the other costs no time.
+    const runs: InvoicingRunStatus[] = [];
+    for (const m of year.invoicingRuns) runs.push(await runDone(m, 1));
     for (const st of runs.filter((s) => s.workspaces > 0))
       process.stdout.write(`   run of ${st.month}: ${billed(st)}\n`);
     const idle = runs.filter((s) => s.workspaces === 0).map((s) => s.month);

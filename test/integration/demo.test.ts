@@ -75,9 +75,11 @@ it('runs the demo on a test clock: the month closed and invoiced once, the year 
   const queued = matches(out, /invoicing runs queued: ([^·]*) ·/g).map((l) => l.trim().split(', '));
   expect(queued).toHaveLength(2);
   expect(queued[0]).toEqual([closed]);
-  // The year's advance closed eleven more months, not that one again (its run once, R-FLX-6).
-  expect(queued[1]).toHaveLength(11);
-  expect(queued[1]).not.toContain(closed);
+  // The year's advance closed eleven more months (twelve when the demo starts in a month's last
+  // hour), not that one again: its run was queued once (R-FLX-6).
+  const yearRuns = queued[1] ?? [];
+  expect([11, 12]).toContain(yearRuns.length);
+  expect(yearRuns).not.toContain(closed);
   // The run bills the floor of each workspace's flex (12.7 → 12; 25 + 12.5 → 37), once.
   expect(out).toContain(`globex: 12.7 flex credits in ${closed} → 12 billed (rounded down), $48.00`);
   expect(out).toContain(`acme: 37.5 flex credits in ${closed} → 37 billed (rounded down), $148.00`);
@@ -100,12 +102,14 @@ it('runs the demo on a test clock: the month closed and invoiced once, the year 
   expect(new Set(closedInvoices).size).toBe(1);
   expect(out).not.toMatch(new RegExp(`acme: invoice \\S+ for ${closed}: (?!finalized, \\$148\\.00)`));
   // The year's first run bills the month after: 10 credits of flex, $40, on a finalized invoice.
-  const next = queued[1]?.[0] as string;
+  const next = yearRuns[0] as string;
   expect(out).toContain(
     `run of ${next}: {"pending":0,"item_created":0,"invoiced":1,"skipped":0,"failed":0} · 10 credits, $40.00 billed`,
   );
   expect(out).toMatch(new RegExp(`acme: invoice \\S+ for ${next}: finalized, \\$40\\.00`));
-  expect(out).toMatch(/runs of \d{4}-\d{2} … \d{4}-\d{2} \(10\): no flex, nothing billed/);
+  expect(out).toContain(
+    `runs of ${yearRuns[1]} … ${yearRuns.at(-1)} (${yearRuns.length - 1}): no flex, nothing billed`,
+  );
   // The cancelled subscription's final month: 25 flex credits, $100, finalized (R-CYC-3).
   expect(out).toMatch(/acme: invoice \S+ for \d{4}-\d{2}: finalized, \$100\.00/);
 
