@@ -257,17 +257,6 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
   });
 
   it('R-PRE-1 R-PRE-2 buying credits goes through Checkout (the stand-in) and back; the credits show once paid', async () => {
-    // The stand-in has no payment page: its Checkout URL is answered here as a customer paying.
-    await page.route('http://stand-in.local/pay/*', async (route) => {
-      const id = new URL(route.request().url()).pathname.split('/').pop()!;
-      const res = await fetch(`${standin.url}/_standin/checkout/sessions/${id}/complete`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-      });
-      expect(res.status).toBe(200);
-      await route.fulfill({ status: 303, headers: { location: `${api.base}/billing/?checkout=success` } });
-    });
     await openPage(page, api, 'buy-ws');
     // Any quantity, priced live at its tier: 260 credits reach 250+ (12% off $4.00).
     await page.getByRole('radio', { name: /Any quantity/ }).check();
@@ -276,7 +265,11 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     await page.getByRole('radio', { name: /^100 credits/ }).check();
     expect(await page.getByRole('radio', { name: /^100 credits/ }).textContent()).toBe('');
     await button('Buy credits').click();
-    await page.waitForURL(`${api.base}/billing/`);
+    // The stand-in's Checkout page: what is bought and for how much; the customer pays.
+    await page.waitForURL(`${standin.url}/pay/*`);
+    expect(await page.getByText('100 prepaid credits').isVisible()).toBe(true);
+    await page.getByRole('button', { name: 'Pay $360.00' }).click();
+    await page.waitForURL(`${api.base}/billing/**`);
     await expect
       .poll(() => page.getByText('Your prepaid credits have arrived.').isVisible(), { timeout: 20_000 })
       .toBe(true);

@@ -66,3 +66,40 @@ it('invoice items are idempotent per key; an invoice takes pending items and fin
   expect((await stripe.invoices.list({ customer: c.id })).data).toHaveLength(2);
   expect(s.standin.events.some((e) => e.type === 'invoice.finalized')).toBe(true);
 });
+
+it("Checkout's page: what is bought and for how much; Pay completes the session once and goes to success_url", async () => {
+  const session = await stripe.checkout.sessions.create({
+    mode: 'payment',
+    line_items: [
+      {
+        quantity: 1,
+        price_data: { currency: 'usd', unit_amount: 36_000, product_data: { name: 'credits' } },
+      },
+    ],
+    metadata: { workspace_id: 'w<1>', credits: '100' },
+    success_url: 'http://127.0.0.1:1/billing/?checkout=success&s={CHECKOUT_SESSION_ID}',
+    cancel_url: 'http://127.0.0.1:1/billing/?checkout=cancel',
+  });
+  expect(session.url).toBe(`http://127.0.0.1:${s.port}/pay/${session.id}`);
+  const page = await fetch(session.url!);
+  const html = await page.text();
+  expect(page.status).toBe(200);
+  expect(html).toContain('100 prepaid credits');
+  expect(html).toContain('Pay $360.00');
+  expect(html).toContain('href="http://127.0.0.1:1/billing/?checkout=cancel"');
+  const completed = () =>
+    s.standin.events.filter(
+      (e) => e.type === 'checkout.session.completed' && (e.data.object as { id: string }).id === session.id,
+    ).length;
+  expect(completed()).toBe(0);
+  for (let i = 0; i < 2; i++) {
+    const paid = await fetch(session.url!, { method: 'POST', redirect: 'manual' });
+    expect(paid.status).toBe(303);
+    expect(paid.headers.get('location')).toBe(`http://127.0.0.1:1/billing/?checkout=success&s=${session.id}`);
+  }
+  // Paid once, though the customer pressed twice.
+  expect(completed()).toBe(1);
+  expect((await stripe.checkout.sessions.retrieve(session.id)).payment_status).toBe('paid');
+  expect(await (await fetch(session.url!)).text()).toContain('nothing more to pay');
+  expect((await fetch(`http://127.0.0.1:${s.port}/pay/cs_nope`)).status).toBe(404);
+});

@@ -323,6 +323,35 @@ export class Standin {
     return invoice;
   }
 
+  /** What a customer paying (or failing to) on Checkout's page makes Stripe send. */
+  private async completeSession(id: string, outcome: string) {
+    const session = this.get(id, 'checkout.session');
+    const pi = this.fixture('payment_intent', {
+      id: newId('pi'),
+      amount: session.amount_total,
+      currency: session.currency,
+      metadata: this.paymentMetadata.get(session.id) ?? {},
+      status: outcome === 'failed' ? 'requires_payment_method' : 'succeeded',
+    });
+    Object.assign(session, { status: 'complete', payment_intent: pi.id });
+    if (outcome === 'delayed' || outcome === 'failed') {
+      session.payment_status = 'unpaid';
+      await this.emit('checkout.session.completed', session);
+      if (outcome === 'failed') return this.emit('checkout.session.async_payment_failed', session);
+      session.payment_status = 'paid';
+      return this.emit('checkout.session.async_payment_succeeded', session);
+    }
+    session.payment_status = 'paid';
+    this.fixture('charge', {
+      id: newId('ch'),
+      payment_intent: pi.id,
+      amount: session.amount_total,
+      amount_refunded: 0,
+      refunded: false,
+    });
+    return this.emit('checkout.session.completed', session);
+  }
+
   /**
    * Creates an event for an object and sends it, signed, to the webhook URL. `created` (s): the
    * time it happened, a test clock's for its customers' objects; default now.
@@ -492,7 +521,8 @@ export class Standin {
           payment_intent: null,
           success_url: b.success_url ?? null,
           cancel_url: b.cancel_url ?? null,
-          url: `http://stand-in.local/pay/${id}`,
+          // Its own payment page (below), as Stripe's hosted Checkout page is.
+          url: `${req.protocol}://${req.get('host') ?? 'localhost'}/pay/${id}`,
         });
         this.paymentMetadata.set(
           id,
@@ -738,35 +768,47 @@ export class Standin {
     // Test helpers: what a customer or Stripe would do.
     app.post(
       '/_standin/checkout/sessions/:id/complete',
-      handle(async (req) => {
-        const session = this.get(String(req.params.id), 'checkout.session');
-        const outcome = (req.body?.outcome as string | undefined) ?? 'paid';
-        const pi = this.fixture('payment_intent', {
-          id: newId('pi'),
-          amount: session.amount_total,
-          currency: session.currency,
-          metadata: this.paymentMetadata.get(session.id) ?? {},
-          status: outcome === 'failed' ? 'requires_payment_method' : 'succeeded',
-        });
-        Object.assign(session, { status: 'complete', payment_intent: pi.id });
-        if (outcome === 'delayed' || outcome === 'failed') {
-          session.payment_status = 'unpaid';
-          await this.emit('checkout.session.completed', session);
-          if (outcome === 'failed') return this.emit('checkout.session.async_payment_failed', session);
-          session.payment_status = 'paid';
-          return this.emit('checkout.session.async_payment_succeeded', session);
-        }
-        session.payment_status = 'paid';
-        this.fixture('charge', {
-          id: newId('ch'),
-          payment_intent: pi.id,
-          amount: session.amount_total,
-          amount_refunded: 0,
-          refunded: false,
-        });
-        return this.emit('checkout.session.completed', session);
-      }),
+      handle((req) =>
+        this.completeSession(String(req.params.id), (req.body?.outcome as string | undefined) ?? 'paid'),
+      ),
     );
+    // The customer's side of Checkout: a page that says what is bought and for how much, with
+    // "Pay" (completes the session as paid, then goes to its success_url) and "Cancel" (its
+    // cancel_url). What the billing page's "Buy credits" opens when no Stripe key is set.
+    app.get('/pay/:id', (req, res) => {
+      const session = this.objects.get(String(req.params.id));
+      if (session?.object !== 'checkout.session') {
+        res
+          .status(404)
+          .type('html')
+          .send(payPage({ title: 'No such Checkout Session' }));
+        return;
+      }
+      res.type('html').send(
+        payPage({
+          title: 'Stripe stand-in: Checkout',
+          session: session as StripeObject & { amount_total: number; currency: string; status: string },
+        }),
+      );
+    });
+    app.post('/pay/:id', async (req, res, next) => {
+      try {
+        const session = this.objects.get(String(req.params.id));
+        if (session?.object !== 'checkout.session') {
+          res
+            .status(404)
+            .type('html')
+            .send(payPage({ title: 'No such Checkout Session' }));
+          return;
+        }
+        if (session.status === 'open') await this.completeSession(session.id, 'paid');
+        const back = String(session.success_url ?? '').replaceAll('{CHECKOUT_SESSION_ID}', session.id);
+        if (back) res.redirect(303, back);
+        else res.type('html').send(payPage({ title: 'Paid', session: session as never }));
+      } catch (err) {
+        next(err);
+      }
+    });
     app.post(
       '/_standin/payment_intents/:id/refund',
       handle(async (req) => {
@@ -848,4 +890,33 @@ export async function startStandin(
         server.closeAllConnections();
       }),
   };
+}
+
+const escapeHtml = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The stand-in's Checkout page: what is bought and for how much, Pay and Cancel. */
+function payPage(o: {
+  title: string;
+  session?: StripeObject & { amount_total: number; currency: string; status: string };
+}): string {
+  const s = o.session;
+  const amount = s
+    ? new Intl.NumberFormat('en-US', { style: 'currency', currency: s.currency.toUpperCase() }).format(
+        s.amount_total / 100,
+      )
+    : '';
+  const credits = (s?.metadata as Record<string, string> | undefined)?.credits;
+  const body = !s
+    ? '<p>This Checkout Session does not exist (the stand-in keeps sessions in memory).</p>'
+    : s.status !== 'open'
+      ? `<p>This Checkout Session is ${escapeHtml(s.status)}: nothing more to pay.</p>`
+      : `<p>${credits ? `${escapeHtml(credits)} prepaid credits, ` : ''}<strong>${escapeHtml(amount)}</strong></p>
+<form method="post" action="/pay/${escapeHtml(s.id)}"><button type="submit">Pay ${escapeHtml(amount)}</button></form>
+${s.cancel_url ? `<p><a href="${escapeHtml(s.cancel_url)}">Cancel</a></p>` : ''}`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(o.title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem">
+<main><h1>${escapeHtml(o.title)}</h1>
+<p>A local stand-in for Stripe's hosted Checkout page: no card is charged.</p>
+${body}</main></body></html>`;
 }
