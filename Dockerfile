@@ -11,6 +11,12 @@ COPY src ./src
 COPY webhooks ./webhooks
 COPY workers ./workers
 COPY vendor ./vendor
+# The billing page (issue 11 §1): its sources, the typed client it uses, and its build, baked
+# into the image so /billing/ needs nothing at run time (esbuild and preact are runtime deps).
+COPY client ./client
+COPY web ./web
+COPY scripts ./scripts
+RUN node --import tsx scripts/build-billing.ts
 USER node
 EXPOSE 3000
 CMD ["node", "--import", "tsx", "webhooks/main.ts"]
