@@ -4,7 +4,16 @@
  * fetched at run time. `npm start` and the tests call ensureBillingBuilt(), which builds only
  * when the bundle is missing or older than a source (the page, its client, the i18n).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -23,10 +32,14 @@ function newest(path: string): number {
 }
 
 export async function buildBilling(o: { minify?: boolean } = {}): Promise<void> {
-  mkdirSync(BILLING_OUT, { recursive: true });
+  // Built beside the bundle, then swapped in: a build running at the same time as another (two
+  // test runs) or as a server reading it never leaves a half-written bundle in place.
+  const out = `${BILLING_OUT}.building-${process.pid}`;
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
   await build({
     entryPoints: { app: join(SRC, 'main.tsx') },
-    outdir: BILLING_OUT,
+    outdir: out,
     bundle: true,
     format: 'esm',
     target: ['chrome110', 'firefox110', 'safari16'],
@@ -38,9 +51,24 @@ export async function buildBilling(o: { minify?: boolean } = {}): Promise<void> 
     logLevel: 'warning',
     tsconfig: join(SRC, 'tsconfig.json'),
   });
-  copyFileSync(join(SRC, 'app.css'), join(BILLING_OUT, 'app.css'));
-  copyFileSync(join(SRC, 'index.html'), join(BILLING_OUT, 'index.html'));
-  writeFileSync(STAMP, new Date().toISOString());
+  copyFileSync(join(SRC, 'app.css'), join(out, 'app.css'));
+  copyFileSync(join(SRC, 'index.html'), join(out, 'index.html'));
+  writeFileSync(join(out, '.built'), new Date().toISOString());
+  const old = `${BILLING_OUT}.old-${process.pid}`;
+  const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+  try {
+    renameSync(BILLING_OUT, old);
+  } catch (err) {
+    if (code(err) !== 'ENOENT') throw err; // none yet, or another build just moved it
+  }
+  try {
+    renameSync(out, BILLING_OUT);
+  } catch (err) {
+    // Another build put its bundle in place first: the same sources, so it stays.
+    if (code(err) !== 'ENOTEMPTY' && code(err) !== 'EEXIST') throw err;
+  }
+  rmSync(old, { recursive: true, force: true });
+  rmSync(out, { recursive: true, force: true });
 }
 
 /** Builds the bundle when it is missing or stale; says whether it did. */

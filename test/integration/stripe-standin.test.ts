@@ -89,7 +89,9 @@ it("Checkout's page: what is bought and for how much; Pay completes the session 
   expect(html).toContain('href="http://127.0.0.1:1/billing/?checkout=cancel"');
   const completed = () =>
     s.standin.events.filter(
-      (e) => e.type === 'checkout.session.completed' && (e.data.object as { id: string }).id === session.id,
+      (e) =>
+        e.type === 'checkout.session.completed' &&
+        (e.data as { object: { id: string } }).object.id === session.id,
     ).length;
   expect(completed()).toBe(0);
   for (let i = 0; i < 2; i++) {
