@@ -1,38 +1,16 @@
-import type { Worker } from 'bullmq';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../src/redis/embedded-server.js';
-import { type Standin, startStandin } from '../../src/stripe/standin/server.js';
-import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
-import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
-import { drained as drainedQueue, startStripeWorker } from '../support/stripe-worker.js';
+import type { Standin } from '../../src/stripe/standin/server.js';
+import { PLATFORM, type TestApi } from '../support/http.js';
+import { drained as drainedQueue, startApiOnStandin } from '../support/stripe-worker.js';
 
 let api: TestApi;
-let worker: Worker;
-let standin: Awaited<ReturnType<typeof startStandin>>;
+let standin: Awaited<ReturnType<typeof startApiOnStandin>>['standin'];
+let close: () => Promise<void>;
 beforeAll(async () => {
-  const port = await freePort();
-  api = await startTestApi({
-    now: Date.now(),
-    env: { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' },
-  });
-  standin = await startStandin({
-    port,
-    fixturesPath: FIXTURES_PATH,
-    webhookSecret: WEBHOOK_SECRET,
-    webhookUrl: `${api.base}/webhooks/stripe`,
-    prices: [
-      { id: 'price_growth_monthly', interval: 'month' },
-      { id: 'price_growth_annual', interval: 'year' },
-    ],
-  });
-  worker = startStripeWorker(api);
+  ({ api, standin, close } = await startApiOnStandin({ now: Date.now() }));
 });
-afterAll(async () => {
-  await worker.close();
-  await standin.close();
-  await api.close();
-});
+afterAll(() => close());
 
 const drained = () => drainedQueue(api.stripeQueue);
 const helper = (path: string, body: unknown = {}) =>

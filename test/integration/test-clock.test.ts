@@ -18,7 +18,7 @@ import { invoicingProcessor } from '../../workers/invoicing.js';
 import { maintenanceProcessor } from '../../workers/maintenance.js';
 import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
-import { drained, startStripeWorker } from '../support/stripe-worker.js';
+import { drained, startApiOnStandin } from '../support/stripe-worker.js';
 
 const NOV_21 = Date.UTC(2026, 10, 21, 12);
 const DAY = 86_400_000;
@@ -277,32 +277,12 @@ describe('the monthly run on the test clock', () => {
 
 describe("the stand-in's subscriptions on Stripe's test clocks", () => {
   let api: TestApi;
-  let worker: Worker;
-  let standin: Awaited<ReturnType<typeof startStandin>>;
+  let standin: Awaited<ReturnType<typeof startApiOnStandin>>['standin'];
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    const port = await freePort();
-    api = await startTestApi({
-      now: NOV_21,
-      testClock: true,
-      env: { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin' },
-    });
-    standin = await startStandin({
-      port,
-      fixturesPath: FIXTURES_PATH,
-      webhookSecret: WEBHOOK_SECRET,
-      webhookUrl: `${api.base}/webhooks/stripe`,
-      prices: [
-        { id: 'price_growth_monthly', interval: 'month' },
-        { id: 'price_growth_annual', interval: 'year' },
-      ],
-    });
-    worker = startStripeWorker(api);
+    ({ api, standin, close } = await startApiOnStandin({ now: NOV_21, testClock: true }));
   });
-  afterAll(async () => {
-    await worker.close();
-    await standin.close();
-    await api.close();
-  });
+  afterAll(() => close());
 
   const stripeCall = (method: string, path: string, body: Record<string, string> = {}) =>
     fetch(`${standin.url}${path}`, {

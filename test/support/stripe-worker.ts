@@ -4,9 +4,12 @@ import { expect } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { STRIPE_EVENTS_QUEUE } from '../../src/queues/stripe-events.js';
 import { bullConnection } from '../../src/redis/clients.js';
+import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix } from '../../src/redis/keys.js';
+import { startStandin } from '../../src/stripe/standin/server.js';
 import { stripeEventsProcessor } from '../../workers/stripe-events.js';
-import type { TestApi } from './http.js';
+import { startTestApi, type TestApi } from './http.js';
+import { FIXTURES_PATH, WEBHOOK_SECRET } from './stripe.js';
 
 /**
  * `grantReplicas`: replicas a money event's writes must reach before its job completes.
@@ -72,4 +75,48 @@ export async function settledWithoutFailures(queue: Queue, polls = 600): Promise
     expect(i, JSON.stringify(pending)).toBeLessThan(polls);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * The API on the local Stripe stand-in, as `npm start` runs them: the API's Stripe calls go to
+ * the stand-in, the stand-in's events to the API's webhook, and a stripe-events worker applies
+ * them. `close()` stops all three.
+ */
+export async function startApiOnStandin(o: {
+  now: number;
+  testClock?: boolean;
+  env?: Record<string, string>;
+}): Promise<{
+  api: TestApi;
+  standin: Awaited<ReturnType<typeof startStandin>>;
+  worker: Worker;
+  close(): Promise<void>;
+}> {
+  const port = await freePort();
+  const api = await startTestApi({
+    now: o.now,
+    ...(o.testClock ? { testClock: true } : {}),
+    env: { STRIPE_API_BASE: `http://127.0.0.1:${port}`, STRIPE_SECRET_KEY: 'sk_test_standin', ...o.env },
+  });
+  const standin = await startStandin({
+    port,
+    fixturesPath: FIXTURES_PATH,
+    webhookSecret: WEBHOOK_SECRET,
+    webhookUrl: `${api.base}/webhooks/stripe`,
+    prices: [
+      { id: 'price_growth_monthly', interval: 'month' },
+      { id: 'price_growth_annual', interval: 'year' },
+    ],
+  });
+  const worker = startStripeWorker(api);
+  return {
+    api,
+    standin,
+    worker,
+    async close() {
+      await worker.close();
+      await standin.close();
+      await api.close();
+    },
+  };
 }
