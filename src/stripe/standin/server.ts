@@ -894,17 +894,25 @@ export async function startStandin(
 
 const escapeHtml = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/**
+ * An amount in the currency's smallest unit (Stripe's integer `amount`) for people: "$360.00",
+ * "¥500". Intl formats the decimal string, so no float ever holds the amount.
+ */
+function formatMinorUnits(amount: number, currency: string): string {
+  const f = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
+  const digits = f.resolvedOptions().maximumFractionDigits ?? 2;
+  const whole = String(amount).padStart(digits + 1, '0');
+  const decimal = digits === 0 ? whole : `${whole.slice(0, -digits)}.${whole.slice(-digits)}`;
+  return f.format(decimal as unknown as number);
+}
+
 /** The stand-in's Checkout page: what is bought and for how much, Pay and Cancel. */
 function payPage(o: {
   title: string;
   session?: StripeObject & { amount_total: number; currency: string; status: string };
 }): string {
   const s = o.session;
-  const amount = s
-    ? new Intl.NumberFormat('en-US', { style: 'currency', currency: s.currency.toUpperCase() }).format(
-        s.amount_total / 100,
-      )
-    : '';
+  const amount = s ? formatMinorUnits(s.amount_total, s.currency) : '';
   const credits = (s?.metadata as Record<string, string> | undefined)?.credits;
   const body = !s
     ? '<p>This Checkout Session does not exist (the stand-in keeps sessions in memory).</p>'
