@@ -13,6 +13,7 @@ import {
   type AlertWebhookJob,
   alertBackoffMs,
 } from '../src/queues/alerts.js';
+import { clockCatchUp } from '../src/queues/clock-catch-up.js';
 import {
   INVOICING_CONCURRENCY,
   INVOICING_QUEUE,
@@ -40,7 +41,7 @@ import {
   requireRedisTarget,
   usageDayRetention,
 } from '../src/runtime.js';
-import { syncedProcessor } from '../src/services/test-clock.js';
+import { ClockCatchUpPoller, syncedProcessor } from '../src/services/test-clock.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
 import { invoicingProcessor } from './invoicing.js';
 import { maintenanceProcessor } from './maintenance.js';
@@ -170,6 +171,16 @@ await invoicingQueue.upsertJobScheduler(
   { pattern: '0 5 0 1 * *', tz: 'UTC' },
   { name: 'run', data: { kind: 'run' }, opts: RUN_JOB_OPTIONS },
 );
+// Outside production: a month the test clock crosses on its own (between two advances) gets
+// its run queued as an advance's would, from the catch-up mark (src/services/test-clock.ts).
+const clockCatchUpPoller =
+  testClock &&
+  new ClockCatchUpPoller({
+    clock: testClock,
+    catchUp: clockCatchUp({ invoicing: invoicingQueue, maintenance: queue }),
+    log,
+  });
+clockCatchUpPoller?.start();
 const invoicingWorker = new Worker<InvoicingJob>(
   INVOICING_QUEUE,
   syncedProcessor(testClock, invoicingProcessor({ invoicer, queue: invoicingQueue, clock, log })),
@@ -217,6 +228,7 @@ onShutdown(
   'letting the running job finish',
   async () => {
     testClock?.stop();
+    clockCatchUpPoller?.stop();
     await Promise.all([worker.close(), stripeWorker.close(), invoicingWorker.close(), alertWorker.close()]);
     await invoicingQueue.close();
     await alertQueue.close();

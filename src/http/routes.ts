@@ -131,7 +131,7 @@ export const ROUTES: RouteDef[] = [
     body: testClockBodySchema,
     responses: {
       200: { description: 'The clock after it, and what it queued', schema: testClockAdvanceSchema },
-      400: { description: 'Not later than the clock: nothing changed' },
+      400: { description: 'Before the clock: nothing changed (the clock itself: 200, a retry catches up)' },
       403: { description: 'NODE_ENV=production: no test clock' },
     },
     handle: async (svc, { body }) => ok(await svc.testClock.advance(body.advanceTo)),

@@ -1,7 +1,10 @@
 /**
- * What a test clock's advance (issue 11 §3) passed, queued as its schedules would have queued
- * it: the monthly invoicing run of each month it closed (R-FLX-6), when the schedule's cron
- * ('0 5 0 1 * *', UTC: 00:05 on the 1st) would have started it, and a cycle sweep (R-CYC-1).
+ * What a test clock (issue 11 §3) passed, queued as its schedules would have queued it: the
+ * monthly invoicing run of each month closed between two times (R-FLX-6), when the schedule's
+ * cron ('0 5 0 1 * *', UTC: 00:05 on the 1st) would have started it, and a cycle sweep
+ * (R-CYC-1). The times come from the catch-up mark (src/services/test-clock.ts): an advance
+ * queues from the mark to the new clock, a worker's poller from the mark to the clock when the
+ * clock crosses a month's end on its own.
  *
  * The run's job id is one per month (`run_<month>_clock`), so a month is queued once however
  * the clock gets past it; the run itself bills nothing twice (per workspace-month state and
@@ -10,7 +13,7 @@
  * job already has (SchedulerJobIdCollision), which would stop the real schedule.
  */
 import type { Queue } from 'bullmq';
-import type { ClockCatchUp } from '../services/test-clock.js';
+import type { ClockCatchUpFn } from '../services/test-clock.js';
 import { RUN_JOB_OPTIONS } from './invoicing.js';
 
 /** The months whose end (the 1st of the next, 00:00 UTC) is after `from` and at or before `to`. */
@@ -39,11 +42,8 @@ export function scheduledRunAt(month: string): number {
 
 export const clockRunJobId = (month: string) => `run_${month}_clock`;
 
-export function clockCatchUp(queues: {
-  invoicing: Queue;
-  maintenance: Queue;
-}): (o: { from: number; to: number }) => Promise<ClockCatchUp> {
-  return async ({ from, to }) => {
+export function clockCatchUp(queues: { invoicing: Queue; maintenance: Queue }): ClockCatchUpFn {
+  return async ({ from, to, sweep = true }) => {
     const months = monthsClosedBetween(from, to);
     for (const month of months) {
       // The clock runs at the system's pace from here: a run due later waits that long.
@@ -54,6 +54,7 @@ export function clockCatchUp(queues: {
         { ...RUN_JOB_OPTIONS, jobId: clockRunJobId(month), delay },
       );
     }
+    if (!sweep) return { invoicingRuns: months, cycleSweep: false };
     await queues.maintenance.add(
       'cycle-sweep',
       { kind: 'cycle-sweep' },

@@ -148,3 +148,11 @@ export function archiveStatusKey(prefix: string): string {
 export function testClockKey(prefix: string): string {
   return `${prefix}test-clock`;
 }
+
+/**
+ * The test clock's catch-up mark (issue 11 §3): the clock time up to which the monthly runs of
+ * the months it passed are queued (test-clock-caught-up-1.lua); missing until the first advance.
+ */
+export function testClockCaughtUpKey(prefix: string): string {
+  return `${prefix}test-clock:caught-up`;
+}

@@ -5,10 +5,18 @@
  * once, the others read it every `pollMs`, and a worker reads it again before each job
  * (`syncedProcessor`), so a job queued after an advance never runs on the clock before it.
  * In production none of this is built: the services read the system clock, untouched.
+ *
+ * The monthly runs of the months the clock passes are queued from a second key, the catch-up
+ * mark (test-clock-caught-up-1.lua): the clock time up to which they are queued. An advance
+ * catches up from the mark, not from the clock it found, so a month the clock crossed on its own
+ * between two advances is not skipped, and a catch-up that failed after the clock moved is done
+ * by the next advance (or its retry) or by a worker's `ClockCatchUpPoller`: nothing is lost, and
+ * each month's run has one job id (src/queues/clock-catch-up.ts), so nothing is billed twice.
  */
 import { BurnrateError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
-import { testClockKey } from '../redis/keys.js';
+import { monthsClosedBetween } from '../queues/clock-catch-up.js';
+import { testClockCaughtUpKey, testClockKey } from '../redis/keys.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import type { StripeClient } from '../stripe/client.js';
 import { type Clock, systemClock } from './clock.js';
@@ -33,6 +41,7 @@ export class TestClock implements Clock {
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
   private readonly key: string;
+  private readonly caughtUpKey: string;
   private readonly base: Clock;
 
   constructor(
@@ -47,6 +56,7 @@ export class TestClock implements Clock {
     },
   ) {
     this.key = testClockKey(deps.keyPrefix);
+    this.caughtUpKey = testClockCaughtUpKey(deps.keyPrefix);
     this.base = deps.base ?? systemClock;
   }
 
@@ -72,20 +82,43 @@ export class TestClock implements Clock {
   }
 
   /**
-   * Moves the shared clock to `target` (ms) if that is later than the clock: the answer says
-   * whether it moved, and the clock before and after.
+   * Moves the shared clock to `target` (ms) if that is later than the clock. The answer says
+   * whether it moved (`moved`), was there already (`at`: nothing changed) or is later than
+   * `target` (`before`: nothing changed), and the clock before and after.
    */
-  async advanceTo(target: number): Promise<{ advanced: boolean; before: number; after: ClockReading }> {
+  async advanceTo(target: number): Promise<{ outcome: AdvanceOutcome; before: number; after: ClockReading }> {
     const system = this.base.now();
     this.generation++;
     const reply = await this.deps.redis.testClockAdvance(this.key, system, target);
-    const [advanced, before, after] = reply.map(Number) as [number, number, number];
+    const [status, before, after] = reply.map(Number) as [number, number, number];
     this.offset = after;
     return {
-      advanced: advanced === 1,
+      outcome: status === 1 ? 'moved' : status === 0 ? 'at' : 'before',
       before: system + before,
       after: { now: system + after, offsetMs: after },
     };
+  }
+
+  /** The catch-up mark: the clock time up to which the months' runs are queued; undefined: none yet. */
+  async caughtUp(): Promise<number | undefined> {
+    const raw = await this.deps.redis.get(this.caughtUpKey);
+    if (raw === null) return undefined;
+    const at = Number(raw);
+    if (!Number.isSafeInteger(at)) throw new Error(`test clock: ${this.caughtUpKey} holds no integer`);
+    return at;
+  }
+
+  /**
+   * Sets the catch-up mark to `at` if it has none (before the clock first moves: from there on
+   * the months the clock passes are pending until a catch-up raises the mark); the mark after.
+   */
+  async initCaughtUp(at: number): Promise<number> {
+    return Number(await this.deps.redis.testClockCaughtUp(this.caughtUpKey, 'init', at));
+  }
+
+  /** Raises the catch-up mark to `at` (never lowers it): the runs up to `at` are queued. */
+  async raiseCaughtUp(at: number): Promise<number> {
+    return Number(await this.deps.redis.testClockCaughtUp(this.caughtUpKey, 'raise', at));
   }
 
   /**
@@ -134,10 +167,99 @@ export function syncedProcessor<A extends unknown[], R>(
 
 /** What an advance queued so that the work its time passed happens (src/queues/clock-catch-up.ts). */
 export interface ClockCatchUp {
-  /** The months the advance closed, each with its invoicing run queued. */
+  /** The months closed since the catch-up mark, each with its invoicing run queued. */
   invoicingRuns: string[];
   /** Whether a cycle sweep was queued. */
   cycleSweep: boolean;
+}
+
+/**
+ * Queues the invoicing runs of the months closed after `from` and at or before `to`, and a
+ * cycle sweep unless `sweep` is false (src/queues/clock-catch-up.ts).
+ */
+export type ClockCatchUpFn = (o: { from: number; to: number; sweep?: boolean }) => Promise<ClockCatchUp>;
+
+/**
+ * Queues the runs of the months closed between the catch-up mark and `to`, then raises the mark
+ * to `to`. A failure leaves the mark where it was: the next catch-up queues those months again
+ * (one job id a month, so a month queued twice is one job, and its run bills nothing twice).
+ */
+async function catchUpFromMark(
+  clock: TestClock,
+  catchUp: ClockCatchUpFn,
+  to: number,
+  sweep: boolean,
+): Promise<ClockCatchUp> {
+  const from = Math.min((await clock.caughtUp()) ?? to, to);
+  const done = await catchUp({ from, to, sweep });
+  await clock.raiseCaughtUp(to);
+  return done;
+}
+
+/**
+ * A worker's watch over the months the test clock crosses on its own: between two advances it
+ * runs at the system's pace, and when it passes a month's end the month's run is queued (for
+ * 00:05 UTC on the 1st, as the schedule would), from the catch-up mark, as an advance queues
+ * it. Before the first advance (no mark) it queues nothing: the real schedule bills the real
+ * months. It reads Redis only when a month's end lies between the mark it last read and the
+ * clock (the mark only rises), so every `everyMs` costs nothing most of the time.
+ */
+export class ClockCatchUpPoller {
+  private timer: NodeJS.Timeout | undefined;
+  /** The mark as last read or raised here: the months up to it are queued. */
+  private known: number | undefined;
+  private running = false;
+  private failing = false;
+
+  constructor(
+    private readonly deps: { clock: TestClock; catchUp: ClockCatchUpFn; everyMs?: number; log?: Logger },
+  ) {}
+
+  /** One look: the months whose runs it queued. */
+  async tick(): Promise<string[]> {
+    const { clock } = this.deps;
+    const now = clock.now();
+    if (this.known !== undefined && monthsClosedBetween(this.known, now).length === 0) return [];
+    const mark = await clock.caughtUp();
+    if (mark === undefined) return [];
+    this.known = mark;
+    if (monthsClosedBetween(mark, now).length === 0) return [];
+    const done = await catchUpFromMark(clock, this.deps.catchUp, now, false);
+    this.known = now;
+    this.deps.log?.info(
+      { invoicingRuns: done.invoicingRuns, now: new Date(now).toISOString() },
+      'test clock: queued the runs of the months it passed',
+    );
+    return done.invoicingRuns;
+  }
+
+  start(): void {
+    const poll = async () => {
+      if (this.running) return;
+      this.running = true;
+      try {
+        await this.tick();
+        if (this.failing) this.deps.log?.info('test clock: catching up again');
+        this.failing = false;
+      } catch (err) {
+        if (!this.failing)
+          this.deps.log?.warn(
+            { reason: (err as Error).message },
+            'test clock: cannot queue the runs of the months it passed; retrying each poll',
+          );
+        this.failing = true;
+      } finally {
+        this.running = false;
+      }
+    };
+    this.timer = setInterval(() => void poll(), this.deps.everyMs ?? TEST_CLOCK_POLL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
 }
 
 /** The operator's routes over the test clock: read it, move it forward. */
@@ -148,7 +270,7 @@ export class TestClockService {
       clock: TestClock | undefined;
       production: boolean;
       /** Queues the invoicing runs and the cycle sweep the advance passed (the API process). */
-      catchUp?: ((o: { from: number; to: number }) => Promise<ClockCatchUp>) | undefined;
+      catchUp?: ClockCatchUpFn | undefined;
       /** Stripe in test mode (or the stand-in): its test clocks are moved to the same time. */
       stripe?: StripeClient | undefined;
       log?: Logger | undefined;
@@ -167,9 +289,12 @@ export class TestClockService {
   }
 
   /**
-   * Moves the clock forward to `target` (ms), then queues what that time passed: the monthly
-   * invoicing run of each month it closed, a cycle sweep, and Stripe's test clocks to the same
-   * time (their subscriptions renew on the way). A time at or before the clock changes nothing.
+   * Moves the clock forward to `target` (ms), then queues what the time since the catch-up mark
+   * passed: the monthly invoicing run of each month closed since (the months the clock crossed
+   * on its own, and those of an advance whose catch-up failed, too), a cycle sweep, and Stripe's
+   * test clocks to the same time (their subscriptions renew on the way). A time before the clock
+   * changes nothing (400); the clock's own time moves nothing and catches up all the same, so a
+   * retry of an advance that failed after the clock moved (a 503) completes it.
    */
   async advance(target: number) {
     const clock = this.clock();
@@ -178,19 +303,16 @@ export class TestClockService {
       throw new BurnrateError('invalid_request', 'advanceTo may be at most 20 years after the clock', {
         now: new Date(current).toISOString(),
       });
+    // This process's clock is never ahead of the shared one: earlier than it is earlier than both.
+    if (target < current) throw onlyForward(current);
+    // The months from here on are pending until a catch-up queues their runs: the mark is set
+    // before the clock first moves, so a catch-up that fails after it is done again later.
+    await clock.initCaughtUp(current);
     const r = await clock.advanceTo(target);
-    if (!r.advanced)
-      throw new BurnrateError(
-        'invalid_request',
-        'advanceTo must be later than the clock: it only moves forward',
-        {
-          now: new Date(r.after.now).toISOString(),
-        },
-      );
-    const catchUp = (await this.deps.catchUp?.({ from: r.before, to: r.after.now })) ?? {
-      invoicingRuns: [],
-      cycleSweep: false,
-    };
+    if (r.outcome === 'before') throw onlyForward(r.after.now);
+    const catchUp = this.deps.catchUp
+      ? await catchUpFromMark(clock, this.deps.catchUp, r.after.now, true)
+      : { invoicingRuns: [], cycleSweep: false };
     const stripeTestClocks = await this.advanceStripe(r.after.now);
     return { ...view(r.after), previous: new Date(r.before).toISOString(), ...catchUp, stripeTestClocks };
   }
@@ -224,5 +346,12 @@ export class TestClockService {
     }
   }
 }
+
+export type AdvanceOutcome = 'moved' | 'at' | 'before';
+
+const onlyForward = (now: number) =>
+  new BurnrateError('invalid_request', 'advanceTo must not be before the clock: it only moves forward', {
+    now: new Date(now).toISOString(),
+  });
 
 const view = (r: ClockReading) => ({ now: new Date(r.now).toISOString(), offsetMs: r.offsetMs });

@@ -5,14 +5,15 @@
  */
 import type { Worker } from 'bullmq';
 import { Worker as BullWorker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
-import { monthsClosedBetween } from '../../src/queues/clock-catch-up.js';
+import { clockCatchUp, clockRunJobId, monthsClosedBetween } from '../../src/queues/clock-catch-up.js';
 import { INVOICING_QUEUE } from '../../src/queues/invoicing.js';
 import { MAINTENANCE_QUEUE } from '../../src/queues/maintenance.js';
 import { bullConnection } from '../../src/redis/clients.js';
 import { freePort } from '../../src/redis/embedded-server.js';
-import { queuePrefix, testClockKey } from '../../src/redis/keys.js';
+import { queuePrefix, testClockCaughtUpKey, testClockKey } from '../../src/redis/keys.js';
+import { ClockCatchUpPoller } from '../../src/services/test-clock.js';
 import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
 import { maintenanceProcessor } from '../../workers/maintenance.js';
@@ -147,13 +148,18 @@ describe('the clock and its route', () => {
     );
   });
 
-  it('issue 11 §3: a time at or before the clock, or a bad body, is a 400 that changes nothing', async () => {
+  it('issue 11 §3: a time before the clock, or a bad body, is a 400 that changes nothing; the clock itself is a 200 that moves nothing', async () => {
     const key = testClockKey(api.prefix);
     const stored = await api.redis.get(key);
+    const mark = await api.redis.get(testClockCaughtUpKey(api.prefix));
     const now = (await clockOf(api)).now as string;
+    const same = await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: now } });
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ now, previous: now, offsetMs: Number(stored), invoicingRuns: [] });
+    expect(await api.redis.get(key)).toBe(stored);
     for (const body of [
-      { advanceTo: now },
       { advanceTo: iso(Date.parse(now) - 1000) },
+      { advanceTo: iso(Date.parse(now) - 1) },
       { advanceTo: '2026-13-01T00:00:00Z' },
       { advanceTo: 'tomorrow' },
       { advanceTo: 1_800_000_000_000 },
@@ -172,6 +178,7 @@ describe('the clock and its route', () => {
     const backwards = await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(NOV_21) } });
     expect(backwards.body.error.message).toMatch(/only moves forward/);
     expect(await api.redis.get(key)).toBe(stored);
+    expect(await api.redis.get(testClockCaughtUpKey(api.prefix))).toBe(mark);
     expect((await clockOf(api)).offsetMs).toBe(Number(stored));
     // An operator route: a platform key is refused.
     const platform = await api.call('POST', '/v1/admin/test-clock', {
@@ -215,6 +222,123 @@ it('months closed between two instants', () => {
     '2027-01',
     '2027-02',
   ]);
+});
+
+describe('the catch-up mark: no month of the clock is left without its run', () => {
+  const NOV_30_23H = Date.UTC(2026, 10, 30, 23);
+  const HOUR = 3_600_000;
+  const apis: TestApi[] = [];
+  const start = async (now = NOV_21) => {
+    const a = await startTestApi({ now, testClock: true });
+    apis.push(a);
+    return a;
+  };
+  afterEach(() => vi.restoreAllMocks());
+  afterAll(async () => {
+    for (const a of apis) await a.close();
+  });
+  const advance = (a: TestApi, to: number) =>
+    a.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(to) } });
+  const runJob = (a: TestApi, month: string) => a.invoicingQueue.getJob(clockRunJobId(month));
+  const poller = (a: TestApi, everyMs?: number) =>
+    new ClockCatchUpPoller({
+      clock: a.testClock!,
+      catchUp: clockCatchUp({ invoicing: a.invoicingQueue, maintenance: a.maintenanceQueue! }),
+      ...(everyMs ? { everyMs } : {}),
+    });
+
+  it('R-FLX-6 issue 11 §3: a month the clock crossed on its own between two advances is queued by the next', async () => {
+    const a = await start();
+    expect((await advance(a, NOV_30_23H)).body.invoicingRuns).toEqual([]);
+    a.clock.advance(2 * HOUR); // two hours of system time: the clock is at 1 Dec, 01:00
+    expect((await a.call('GET', '/v1/admin/test-clock')).body.now).toBe(iso(NOV_30_23H + 2 * HOUR));
+    const next = await advance(a, Date.UTC(2026, 11, 15));
+    expect(next.status).toBe(200);
+    expect(next.body).toMatchObject({ previous: iso(NOV_30_23H + 2 * HOUR), invoicingRuns: ['2026-11'] });
+    const job = await runJob(a, '2026-11');
+    expect(job?.data).toEqual({ kind: 'run', month: '2026-11' });
+    expect(await a.redis.get(testClockCaughtUpKey(a.prefix))).toBe(String(Date.UTC(2026, 11, 15)));
+    // Once queued, never again: the next advance queues only what it passes.
+    expect((await advance(a, Date.UTC(2027, 0, 3))).body.invoicingRuns).toEqual(['2026-12']);
+  });
+
+  it("R-FLX-6 issue 11 §3: a worker's poller queues the run when the clock crosses a month's end on its own, once", async () => {
+    const a = await start();
+    const p = poller(a);
+    // Before any advance there is no mark: the real schedule bills the real months.
+    a.clock.set(Date.UTC(2026, 11, 1, 1));
+    expect(await p.tick()).toEqual([]);
+    expect(await runJob(a, '2026-11')).toBeUndefined();
+    a.clock.set(NOV_21);
+
+    await advance(a, NOV_30_23H);
+    expect(await p.tick()).toEqual([]);
+    a.clock.advance(2 * HOUR);
+    expect(await p.tick()).toEqual(['2026-11']);
+    const job = await runJob(a, '2026-11');
+    expect(job?.data).toEqual({ kind: 'run', month: '2026-11' });
+    // Due at 00:05 on the 1st, as the schedule would start it: it was due already.
+    expect(job?.opts.delay).toBe(0);
+    expect(await a.redis.get(testClockCaughtUpKey(a.prefix))).toBe(String(NOV_30_23H + 2 * HOUR));
+    expect(await p.tick()).toEqual([]);
+    // The next advance finds November queued.
+    expect((await advance(a, Date.UTC(2026, 11, 15))).body.invoicingRuns).toEqual([]);
+
+    // Started, it looks on its own: December's end, crossed at 31 Dec 23:59 + 2 min, is due at 00:05.
+    await advance(a, Date.UTC(2026, 11, 31, 23, 59));
+    const started = poller(a, 10);
+    started.start();
+    try {
+      a.clock.advance(2 * 60_000);
+      const dec = await until(
+        "December's run",
+        () => runJob(a, '2026-12'),
+        (j) => j !== undefined,
+      );
+      expect(dec?.opts.delay).toBe(4 * 60_000);
+    } finally {
+      started.stop();
+    }
+  });
+
+  it('R-FLX-6 issue 11 §3: an advance whose catch-up failed (503) is completed by its retry, and a later advance too', async () => {
+    const a = await start();
+    const add = vi.spyOn(a.invoicingQueue, 'add').mockRejectedValueOnce(new Error('Connection is closed.'));
+    const to = Date.UTC(2026, 11, 2);
+    const failed = await advance(a, to);
+    expect(failed.status).toBe(503);
+    expect(add).toHaveBeenCalledTimes(1);
+    // The clock moved; November's run is not queued, and the mark still says so.
+    expect((await a.call('GET', '/v1/admin/test-clock')).body.now).toBe(iso(to));
+    expect(await runJob(a, '2026-11')).toBeUndefined();
+    expect(await a.redis.get(testClockCaughtUpKey(a.prefix))).toBe(String(NOV_21));
+    // Before the clock: still a 400 that changes nothing.
+    const back = await advance(a, to - 1);
+    expect(back.status).toBe(400);
+    expect(await a.redis.get(testClockCaughtUpKey(a.prefix))).toBe(String(NOV_21));
+    // The retry: the same time, a 200 that queues what the failed one did not.
+    const retry = await advance(a, to);
+    expect(retry.status).toBe(200);
+    expect(retry.body).toMatchObject({
+      now: iso(to),
+      previous: iso(to),
+      offsetMs: to - NOV_21,
+      invoicingRuns: ['2026-11'],
+      cycleSweep: true,
+    });
+    expect((await runJob(a, '2026-11'))?.data).toEqual({ kind: 'run', month: '2026-11' });
+    // Retried again: the same job, nothing more to queue.
+    expect((await advance(a, to)).body.invoicingRuns).toEqual([]);
+
+    // Without a retry, the next advance catches up from the mark.
+    const b = await start();
+    vi.spyOn(b.invoicingQueue, 'add').mockRejectedValueOnce(new Error('Connection is closed.'));
+    expect((await advance(b, to)).status).toBe(503);
+    const later = await advance(b, Date.UTC(2027, 0, 2));
+    expect(later.body.invoicingRuns).toEqual(['2026-11', '2026-12']);
+    expect((await runJob(b, '2026-11'))?.data).toEqual({ kind: 'run', month: '2026-11' });
+    expect((await runJob(b, '2026-12'))?.data).toEqual({ kind: 'run', month: '2026-12' });
+  });
 });
 
 describe('the monthly run on the test clock', () => {
