@@ -76,13 +76,21 @@ function cookieOf(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-/** Whether the page is served over https (directly, or as PUBLIC_URL says). */
+/**
+ * Whether the page is served over https: as PUBLIC_URL says, else the connection, or the
+ * X-Forwarded-Proto of a proxy TRUST_PROXY trusts (Express's `req.secure`).
+ */
 function servedSecurely(req: Request, billing: BillingService): boolean {
   return req.secure || billing.publicBase('http:').startsWith('https:');
 }
 
+/** The origin a request came to: PUBLIC_URL's, else its own (a trusted proxy's X-Forwarded-*). */
+export function requestOrigin(req: Request): string {
+  return `${req.protocol}://${req.host || 'localhost'}`;
+}
+
 function originOf(req: Request, billing: BillingService): string {
-  return new URL(billing.publicBase(`${req.protocol}://${req.get('host') ?? 'localhost'}`)).origin;
+  return new URL(billing.publicBase(requestOrigin(req))).origin;
 }
 
 type SessionRequest = Request & { billingSession?: BillingSession };
@@ -97,12 +105,20 @@ export function mountBillingPage(
   },
 ): void {
   const { billing } = o;
+  // Behind a TLS proxy the connection is http: TRUST_PROXY says whose X-Forwarded-Proto and
+  // X-Forwarded-Host to believe (the whole app's req.protocol, req.host and req.ip follow it).
+  app.set('trust proxy', billing.trustProxy);
   const secured: RequestHandler = (_req, res, next) => {
     res.set(SECURITY_HEADERS);
     next();
   };
   app.use('/billing', secured);
 
+  // Express answers HEAD with the GET route: a mail scanner's HEAD would take the link. It gets
+  // an empty 200 and the link stays open for the customer's GET.
+  app.head('/billing/open', (_req, res) => {
+    res.set('Cache-Control', 'no-store').status(200).end();
+  });
   app.get('/billing/open', async (req, res) => {
     res.set('Cache-Control', 'no-store');
     const fallback = negotiateLocale(req.headers['accept-language']);

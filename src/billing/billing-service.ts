@@ -7,8 +7,9 @@
  * Redis keeps the link under the SHA-256 of its random part (never the token itself) with the
  * workspace, the locale and the return URL; opening it takes it with GETDEL, so it works once.
  * The record outlives its deadline by a grace period, only so that an expired link can still
- * say where to go back to; past `expiresAt` it opens nothing. Opening leaves a tombstone under
- * the same key, so a reused link can say the same.
+ * say where to go back to; past `expiresAt` it opens nothing. Opening it, or trying it once
+ * expired, leaves a tombstone under the same key, so the next try says the same. A record that
+ * is not readable opens nothing either.
  *
  * A session is a random id in an HttpOnly cookie; Redis keeps it under the id's SHA-256 with
  * the workspace, the locale, the return URL and the CSRF token the page sends with writes.
@@ -39,6 +40,8 @@ export interface BillingOptions {
   sessionTtlSeconds: number;
   /** PUBLIC_URL; undefined: the request's own origin. */
   publicUrl: string | undefined;
+  /** TRUST_PROXY: the proxies whose X-Forwarded-Proto and -Host count (Express's `trust proxy`). */
+  trustProxy?: boolean | number | string[] | undefined;
 }
 
 export function billingKeys(prefix: string) {
@@ -50,7 +53,8 @@ export function billingKeys(prefix: string) {
 }
 
 const linkRecordSchema = z.object({
-  state: z.enum(['open', 'used']),
+  /** `used` and `expired` are tombstones: they only say why the link opens nothing. */
+  state: z.enum(['open', 'used', 'expired']),
   workspaceId: z.string(),
   locale: z.enum(BILLING_LOCALES).nullable(),
   returnUrl: z.string(),
@@ -74,6 +78,16 @@ export type LinkRefusal = {
   locale: BillingLocale | null;
 };
 export type LinkOpened = { ok: true; sessionId: string; session: BillingSession };
+
+/** A Redis record's JSON, or undefined when it is not JSON (a corrupt record opens nothing). */
+function parseJson(raw: string | null): unknown {
+  if (raw === null) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const random = () => randomBytes(32).toString('base64url');
@@ -133,6 +147,11 @@ export class BillingService {
       .digest('base64url');
   }
 
+  /** TRUST_PROXY, for Express's `trust proxy` (src/billing/billing-http.ts). */
+  get trustProxy(): boolean | number | string[] {
+    return this.deps.options.trustProxy ?? false;
+  }
+
   /** The base of the page's URLs: PUBLIC_URL, else the request's origin. */
   publicBase(requestOrigin: string): string {
     return (this.deps.options.publicUrl ?? requestOrigin).replace(/\/+$/, '');
@@ -176,25 +195,24 @@ export class BillingService {
     const m = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(token);
     if (!m || !sameSecret(m[2]!, await this.mac(m[1]!))) return invalid;
     const key = this.keys.link(sha256(m[1]!));
-    const raw = await this.deps.redis.getdel(key);
-    const parsed = raw === null ? null : linkRecordSchema.safeParse(JSON.parse(raw));
-    // Signed by us yet unknown: its record (and grace period) is gone.
-    if (!parsed?.success) return { ok: false, reason: 'expired', returnUrl: null, locale: null };
+    // GETDEL: of two opens at once, one takes the record; the other finds the tombstone the
+    // first leaves (or nothing yet, and says the link is gone).
+    const taken = await this.deps.redis.getdel(key);
+    const parsed = linkRecordSchema.safeParse(parseJson(taken ?? (await this.deps.redis.get(key))));
+    // Signed by us yet unknown or unreadable: its record (and grace period) is gone.
+    if (!parsed.success) return { ok: false, reason: 'expired', returnUrl: null, locale: null };
     const link = parsed.data;
     const now = this.wallNow();
-    const tombstone = JSON.stringify({ ...link, state: 'used' });
-    const refusal = (reason: 'expired' | 'used'): LinkRefusal => ({
-      ok: false,
-      reason,
-      returnUrl: link.returnUrl,
-      locale: link.locale,
-    });
-    if (link.state === 'used') {
-      await this.deps.redis.set(key, tombstone, 'EX', TOMBSTONE_SECONDS);
-      return refusal('used');
-    }
+    const refusal = async (reason: 'expired' | 'used'): Promise<LinkRefusal> => {
+      // The tombstone stays, so the next open of this link says the same, with the way back.
+      await this.deps.redis.set(key, JSON.stringify({ ...link, state: reason }), 'EX', TOMBSTONE_SECONDS);
+      return { ok: false, reason, returnUrl: link.returnUrl, locale: link.locale };
+    };
+    if (link.state === 'expired') return refusal('expired');
+    // Only the open that took the record opens it; one that read it after is a second open.
+    if (link.state === 'used' || taken === null) return refusal('used');
     if (link.expiresAt <= now) return refusal('expired');
-    await this.deps.redis.set(key, tombstone, 'EX', TOMBSTONE_SECONDS);
+    await this.deps.redis.set(key, JSON.stringify({ ...link, state: 'used' }), 'EX', TOMBSTONE_SECONDS);
     const sessionId = random();
     const session: BillingSession = {
       workspaceId: link.workspaceId,
@@ -217,7 +235,7 @@ export class BillingService {
     if (!sessionId || !/^[A-Za-z0-9_-]{43}$/.test(sessionId)) return null;
     const raw = await this.deps.redis.get(this.keys.session(sha256(sessionId)));
     if (raw === null) return null;
-    const parsed = sessionSchema.safeParse(JSON.parse(raw));
+    const parsed = sessionSchema.safeParse(parseJson(raw));
     if (!parsed.success || parsed.data.expiresAt <= this.wallNow()) return null;
     return parsed.data;
   }

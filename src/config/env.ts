@@ -2,10 +2,48 @@
  * The environment, parsed once by zod at start (R-OPS-2). This module is the only reader of
  * process.env; everything else receives a typed Config.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** A request's Redis command that has not answered after this long fails (503). */
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1000;
+
+/**
+ * TRUST_PROXY, as Express's `trust proxy` takes it: `true` (any), `false`, a number of hops, or
+ * a comma list of addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.
+ */
+const trustProxy = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  z
+    .string()
+    .optional()
+    .transform((s, ctx): boolean | number | string[] => {
+      if (s === undefined || s === 'false') return false;
+      if (s === 'true') return true;
+      if (/^\d{1,2}$/.test(s)) return Number(s);
+      const list = s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean);
+      const ok = (p: string) => {
+        if (['loopback', 'linklocal', 'uniquelocal'].includes(p)) return true;
+        const [addr = '', bits, ...rest] = p.split('/');
+        if (rest.length > 0 || isIP(addr) === 0) return false;
+        return (
+          bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(addr) === 4 ? 32 : 128))
+        );
+      };
+      if (list.length === 0 || !list.every(ok)) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'true, false, a number of proxy hops, or addresses, CIDR ranges and loopback, linklocal, uniquelocal separated by commas',
+        });
+        return z.NEVER;
+      }
+      return list;
+    }),
+);
 
 const DEV_API_KEYS = 'operator:dev-operator-key,platform:dev-platform-key';
 
@@ -238,6 +276,12 @@ const envSchema = z.object({
   BILLING_SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   /** The API's public base URL, for the billing page's links; unset: the request's own host. */
   PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
+  /**
+   * Which proxies in front of the API to believe (Express's `trust proxy`): their
+   * X-Forwarded-Proto and X-Forwarded-Host then make the billing page's cookie Secure and its
+   * links' base when PUBLIC_URL is unset. Unset: none, the connection as it is.
+   */
+  TRUST_PROXY: trustProxy,
 });
 
 export type Role = 'platform' | 'operator';
@@ -299,6 +343,8 @@ export interface Config {
     linkTtlSeconds: number;
     sessionTtlSeconds: number;
     publicUrl: string | undefined;
+    /** TRUST_PROXY, Express's `trust proxy` setting. */
+    trustProxy: boolean | number | string[];
   };
 }
 
@@ -379,6 +425,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       linkTtlSeconds: e.BILLING_LINK_TTL_SECONDS,
       sessionTtlSeconds: e.BILLING_SESSION_TTL_SECONDS,
       publicUrl: e.PUBLIC_URL,
+      trustProxy: e.TRUST_PROXY,
     },
   };
 }

@@ -3,7 +3,7 @@
  * (R-OPS-5), with its own body limit, validated by its zod schemas.
  */
 import express, { type Express, type Request, type RequestHandler } from 'express';
-import { mountBillingPage } from '../billing/billing-http.js';
+import { mountBillingPage, requestOrigin } from '../billing/billing-http.js';
 import type { Config } from '../config/env.js';
 import { BurnrateError } from '../domain/errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): Express {
         req.params.month === undefined ? '' : parseOr400(pathParams.month, req.params.month, 'month');
       const body = r.body ? parseOr400(r.body, req.body, 'request body') : undefined;
       const query = r.query ? parseOr400(r.query, req.query, 'query') : undefined;
-      const origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+      const origin = requestOrigin(req);
       const out = await r.handle(deps.service, { workspaceId, month, origin, body, query });
       if (out.headers) res.set(out.headers);
       res.status(out.status).json(out.body);

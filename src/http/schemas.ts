@@ -321,6 +321,10 @@ export const workspaceSchema = z.object({
     allowed: z.boolean(),
     enabled: z.boolean(),
     capCents: z.number().int().nullable(),
+    defaultCapCents: z
+      .number()
+      .int()
+      .meta({ description: 'The cap "Enable" sets (R-FLX-1): the plan\'s default, or the override\'s' }),
     thresholdCents: z.number().int().nullable(),
     usedCredits: creditString,
     usedCents: z.number().int(),

@@ -30,6 +30,8 @@ export function balanceView(s: StoredState) {
       allowed: s.flexAllowed,
       enabled: s.flexEnabled,
       capCents: s.capCents,
+      /** What "Enable" sets (R-FLX-1): the plan's default cap, or the workspace override's. */
+      defaultCapCents: s.defaultCapCents,
       thresholdCents: s.thresholdCents,
       ...b.flex,
       unitAmountCents: formatUnits(s.flexPriceE4),

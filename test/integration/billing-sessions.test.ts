@@ -4,6 +4,7 @@
  * expired, reused and tampered links, the session cookie, the CSRF and origin checks on writes,
  * and a session that cannot reach another workspace. The page itself: test/browser/.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLATFORM, startTestApi, type TestApi } from '../support/http.js';
 import { scanKeys } from '../support/redis.js';
@@ -42,6 +43,7 @@ async function session(workspaceId = 'bill-a') {
 }
 
 const billingKeys = () => scanKeys(api.redis, `${api.prefix}billing:*`);
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 describe('POST /v1/workspaces/{id}/billing-sessions', () => {
   it('answers a single-use link to /billing/open, with when it expires', async () => {
@@ -172,15 +174,136 @@ describe('opening a link', () => {
         body: { returnUrl: RETURN, locale: 'en' },
       });
       await new Promise((r) => setTimeout(r, 1100));
-      const opened = await open(res.body.url);
-      expect(opened.status).toBe(410);
-      expect(opened.headers.get('set-cookie')).toBeNull();
-      expect(opened.text).toContain('has expired');
-      expect(opened.text).toContain(`href="${RETURN}"`);
-      expect(opened.text).not.toContain('late');
+      // Opened twice: the second time still says it expired, with the way back (its tombstone).
+      for (let i = 0; i < 2; i++) {
+        const opened = await open(res.body.url);
+        expect(opened.status).toBe(410);
+        expect(opened.headers.get('set-cookie')).toBeNull();
+        expect(opened.text).toContain('has expired');
+        expect(opened.text).toContain(`href="${RETURN}"`);
+        expect(opened.text).not.toContain('late');
+      }
     } finally {
       await short.close();
     }
+  });
+});
+
+describe('a link against mail scanners, races and corrupt records', () => {
+  it('a HEAD (a mail scanner) gets an empty 200 and leaves the link to the GET', async () => {
+    const { url } = await link();
+    const head = await fetch(url, { method: 'HEAD', redirect: 'manual' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('set-cookie')).toBeNull();
+    expect(head.headers.get('cache-control')).toBe('no-store');
+    expect(await head.text()).toBe('');
+    const opened = await open(url);
+    expect(opened.status).toBe(303);
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    const me = await fetch(`${api.base}/billing/api/session`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { workspaceId: string }).workspaceId).toBe('bill-a');
+  });
+
+  it('two GETs of one link at once: exactly one opens a session', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { url } = await link();
+      const both = await Promise.all([open(url), open(url), open(url)]);
+      const statuses = both.map((r) => r.status).sort();
+      expect(statuses).toEqual([303, 410, 410]);
+      expect(both.filter((r) => r.headers.get('set-cookie') !== null)).toHaveLength(1);
+    }
+  });
+
+  it('a corrupt link record shows the refusal page, and a corrupt session is 401, never a 500', async () => {
+    const { url } = await link();
+    const part = new URL(url).searchParams.get('token')!.split('.')[0]!;
+    await api.redis.set(`${api.prefix}billing:link:${sha256(part)}`, '{not json', 'EX', 60);
+    const opened = await open(url);
+    expect(opened.status).toBe(410);
+    expect(opened.headers.get('set-cookie')).toBeNull();
+    expect(opened.text).toContain('This billing link cannot be opened');
+
+    const good = await open((await link()).url);
+    const cookie = good.headers.get('set-cookie')!.split(';')[0]!;
+    const sid = cookie.split('=')[1]!;
+    await api.redis.set(`${api.prefix}billing:session:${sha256(sid)}`, '{"workspaceId":', 'EX', 60);
+    expect((await fetch(`${api.base}/billing/api/session`, { headers: { cookie } })).status).toBe(401);
+    expect(
+      (await fetch(`${api.base}/billing/api/v1/workspaces/bill-a`, { headers: { cookie } })).status,
+    ).toBe(401);
+  });
+});
+
+describe('TRUST_PROXY (behind a TLS proxy, PUBLIC_URL unset)', () => {
+  const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'billing.proxy.example' };
+
+  it('unset: X-Forwarded-* count for nothing; the link and cookie follow the connection', async () => {
+    const res = await api.call('POST', '/v1/workspaces/bill-a/billing-sessions', {
+      key: PLATFORM,
+      body: { returnUrl: RETURN },
+      headers: forwarded,
+    });
+    expect(res.body.url).toMatch(new RegExp(`^${api.base}/billing/open\\?token=`));
+    const opened = await open(res.body.url, forwarded);
+    expect(opened.headers.get('set-cookie')).not.toMatch(/; Secure/i);
+  });
+
+  it("set: a trusted proxy's X-Forwarded-Proto and -Host make the link https on its host and the cookie Secure", async () => {
+    const proxied = await startTestApi({ now: Date.now(), env: { TRUST_PROXY: 'loopback' } });
+    try {
+      await proxied.call('PUT', '/v1/workspaces/prox', { body: { planId: 'growth' } });
+      const res = await proxied.call('POST', '/v1/workspaces/prox/billing-sessions', {
+        key: PLATFORM,
+        body: { returnUrl: RETURN },
+        headers: forwarded,
+      });
+      expect(res.body.url).toMatch(/^https:\/\/billing\.proxy\.example\/billing\/open\?token=/);
+      const path = new URL(res.body.url);
+      const opened = await open(`${proxied.base}${path.pathname}${path.search}`, forwarded);
+      expect(opened.status).toBe(303);
+      expect(opened.headers.get('set-cookie')).toMatch(/; Secure/i);
+      // A write from the page: its Origin is the proxy's.
+      const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+      const me = await fetch(`${proxied.base}/billing/api/session`, { headers: { cookie } });
+      const { csrfToken } = (await me.json()) as { csrfToken: string };
+      const patch = await fetch(`${proxied.base}/billing/api/v1/workspaces/prox/flex`, {
+        method: 'PATCH',
+        headers: {
+          ...forwarded,
+          cookie,
+          'x-csrf-token': csrfToken,
+          origin: 'https://billing.proxy.example',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ capCents: 4200 }),
+      });
+      expect(patch.status).toBe(200);
+    } finally {
+      await proxied.close();
+    }
+  });
+});
+
+describe('the workspace view for the page', () => {
+  it('R-FLX-1 flex.defaultCapCents is what "Enable" sets: the plan\'s, or the override\'s', async () => {
+    await api.call('PUT', '/v1/workspaces/cap-plan', { body: { planId: 'growth' } });
+    await api.call('PUT', '/v1/workspaces/cap-annual', { body: { planId: 'growth-annual' } });
+    await api.call('PUT', '/v1/workspaces/cap-override', {
+      body: { planId: 'growth', overrides: { defaultFlexCapCents: 25_000 } },
+    });
+    const flex = async (id: string) =>
+      (await api.call('GET', `/v1/workspaces/${id}`, { key: PLATFORM })).body.flex;
+    expect((await flex('cap-plan')).defaultCapCents).toBe(10_000);
+    expect((await flex('cap-annual')).defaultCapCents).toBe(120_000);
+    expect((await flex('cap-override')).defaultCapCents).toBe(25_000);
+    // Enable (off, then on) sets that cap.
+    await api.call('PATCH', '/v1/workspaces/cap-override/flex', { key: PLATFORM, body: { enabled: false } });
+    const on = await api.call('PATCH', '/v1/workspaces/cap-override/flex', {
+      key: PLATFORM,
+      body: { enabled: true },
+    });
+    expect(on.body.flex).toMatchObject({ enabled: true, capCents: 25_000, defaultCapCents: 25_000 });
   });
 });
 

@@ -34,6 +34,21 @@ describe('R-OPS-2 config from the environment', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/BURNRATE_API_KEYS: required/);
   });
 
+  it("TRUST_PROXY is Express's trust proxy for the billing page behind a TLS proxy (issue 11 §1)", () => {
+    expect(loadConfig({}).billing.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '' }).billing.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).billing.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).billing.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8' }).billing.trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
+    for (const bad of ['yes', 'proxy.example', '10.0.0.0/33', '10.0.0.1/8/1', ',']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY: true, false, a number/);
+    }
+  });
+
   it('refuses a REDIS_URL that is not redis://', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://localhost:6379' })).toThrow(/REDIS_URL/);
   });
