@@ -441,9 +441,11 @@ export class Burnrate {
 
   /**
    * (operator) Moves burnrate's clock forward to `advanceTo` (a Date or ISO 8601), for every
-   * process, and Stripe's test clocks with it; a time at or before the clock is a 400
-   * (`invalid_request`) that changes nothing. Not retried on network errors: a retry of an
-   * advance that landed would be refused as not forward.
+   * process, and Stripe's test clocks with it; a time before the clock is a 400
+   * (`invalid_request`) that changes nothing. The clock's own time moves nothing and queues the
+   * months' runs still pending (those of an advance that answered 503 after the clock moved).
+   * Not retried on network errors: the clock runs on, so a retry of an advance that landed
+   * would be refused as before it.
    */
   async advanceTestClock(advanceTo: Date | string, o: CallOptions = {}): Promise<TestClockAdvance> {
     return this.body({
@@ -458,17 +460,34 @@ export class Burnrate {
   // ---- Metering long-running work (R-CON-6) ----
 
   /**
-   * Debits `amount` now and then every `every` ms while the work runs; the first refusal aborts
-   * `meter.signal` (its reason a MeterRefusal) and ends the meter. Each tick's idempotency key
-   * is `<meterId>:<tick>`, so a retried tick, or a meter resumed with the same id, never debits
-   * twice. A tick that fails after the retries (no answer, a 4xx) ends the meter too: work
-   * whose spending cannot be booked stops (`reason: 'error'`).
+   * Debits an amount now and then every `every` ms while the work runs (R-CON-6); the first
+   * refusal aborts `meter.signal` (its reason a MeterStopped) and ends the meter. Each tick's
+   * idempotency key is `<meterId>:<tick>`, so a retried tick, or a meter resumed with the same
+   * id, never debits twice. A tick that fails after the retries (no answer, a 4xx) ends the meter
+   * too: work whose spending cannot be booked stops (`reason: 'error'`). `stop()` (or the
+   * caller's `signal`) cancels a tick in flight at once, its timeout and retries with it.
+   *
+   * Two shapes: the issue's `meter(id, {credits | feature, every, ...})` (a feature alone is one
+   * unit of it a tick; `quantityPerTick` sets how many), or `meter(id, amount, {every, ...})`.
+   *
+   * Amounts (`credits`, `quantityPerTick`): a decimal string such as `'0.3'` is the recommended
+   * form, exact whatever arithmetic made it. A number is sent as its exact decimal (`0.25` →
+   * `'0.25'`), and one with more than 4 decimal places (`0.1 + 0.2` is 0.30000000000000004) is
+   * refused here with a RangeError, as the API would refuse it: round it, or pass a string. A
+   * string that is not a positive decimal with at most 4 decimals is refused the same way.
    */
-  meter(
-    workspaceId: string,
-    amount: { feature: string; quantityPerTick: string | number } | { credits: string | number },
-    opts: { every: number; signal?: AbortSignal; meterId?: string; metadata?: UsageInput['metadata'] },
-  ): Meter {
+  meter(workspaceId: string, o: MeterAmount & MeterOptions): Meter;
+  meter(workspaceId: string, amount: MeterAmount, opts: MeterOptions): Meter;
+  meter(workspaceId: string, amount: MeterAmount & Partial<MeterOptions>, opts?: MeterOptions): Meter {
+    if (opts === undefined) {
+      const { every, signal, meterId, metadata, ...rest } = amount;
+      return new Meter(this, workspaceId, rest as MeterAmount, {
+        every: every as number,
+        ...(signal ? { signal } : {}),
+        ...(meterId !== undefined ? { meterId } : {}),
+        ...(metadata ? { metadata } : {}),
+      });
+    }
     return new Meter(this, workspaceId, amount, opts);
   }
 
@@ -595,6 +614,51 @@ export class MeterStopped extends Error {
   }
 }
 
+/**
+ * A credit amount or quantity: a decimal string (recommended: `'0.3'`), or a number with at most
+ * 4 decimal places, sent as its exact decimal.
+ */
+export type DecimalAmount = string | number;
+
+/** What a meter debits each tick: credits, or a feature priced from the rate card. */
+export type MeterAmount =
+  | { credits: DecimalAmount; feature?: never; quantityPerTick?: never }
+  | { feature: string /** Default 1. */; quantityPerTick?: DecimalAmount; credits?: never };
+
+export interface MeterOptions {
+  /** Milliseconds between ticks. */
+  every: number;
+  /** Stops the meter (as stop() does) when aborted. */
+  signal?: AbortSignal;
+  /** Resumes a meter: its ticks' keys are `<meterId>:<tick>`. */
+  meterId?: string;
+  metadata?: UsageInput['metadata'];
+}
+
+const DECIMAL4 = /^(\d+)(?:\.(\d{1,4}))?$/;
+
+/**
+ * `value` as the decimal string the API takes, exactly: a string as given (trimmed), a number as
+ * its shortest round-trip decimal. More than 4 decimal places, not a decimal, or not above zero:
+ * a RangeError naming `what`.
+ */
+export function decimalAmount(value: DecimalAmount, what: string): string {
+  // String(number) is the shortest decimal that reads back as the same number: exact.
+  const text = typeof value === 'string' ? value.trim() : String(value);
+  const m = typeof value === 'string' || typeof value === 'number' ? DECIMAL4.exec(text) : null;
+  if (!m) {
+    const tooPrecise = /^\d+\.\d{5,}$/.test(text);
+    throw new RangeError(
+      tooPrecise
+        ? `${what}: ${text} has more than 4 decimal places (the API takes at most 4): round it, or pass a decimal string such as '0.3'`
+        : `${what}: ${String(value)} is not a positive decimal with at most 4 decimal places; pass a decimal string such as '0.25'`,
+    );
+  }
+  if (/^0*$/.test(m[1]!) && /^0*$/.test(m[2] ?? ''))
+    throw new RangeError(`${what}: must be greater than zero`);
+  return text;
+}
+
 export class Meter {
   readonly meterId: string;
   /** Aborted on the first refusal or failed debit (not by stop()): hand it to the work. */
@@ -607,6 +671,10 @@ export class Meter {
   readonly done: Promise<MeterEnd>;
 
   private readonly controller = new AbortController();
+  /** Aborted by stop(): cancels a tick in flight (its timeout and retries with it). */
+  private readonly stopController = new AbortController();
+  /** Each tick's body, checked and formatted once. */
+  private readonly body: UsageInput;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inflight: Promise<void> | null = null;
   private stopping = false;
@@ -615,16 +683,21 @@ export class Meter {
   constructor(
     private readonly client: Burnrate,
     private readonly workspaceId: string,
-    private readonly amount:
-      | { feature: string; quantityPerTick: string | number }
-      | { credits: string | number },
-    private readonly opts: {
-      every: number;
-      signal?: AbortSignal;
-      meterId?: string;
-      metadata?: UsageInput['metadata'];
-    },
+    amount: MeterAmount,
+    private readonly opts: MeterOptions,
   ) {
+    if (!(Number.isFinite(opts.every) && opts.every > 0))
+      throw new RangeError(`meter: every must be a positive number of milliseconds, not ${opts.every}`);
+    const byCredits = amount.credits !== undefined;
+    if (byCredits === (amount.feature !== undefined))
+      throw new TypeError('meter: give either credits, or a feature (and its quantityPerTick), not both');
+    this.body =
+      amount.credits !== undefined
+        ? { credits: decimalAmount(amount.credits, 'meter credits') }
+        : {
+            feature: amount.feature as string,
+            quantity: decimalAmount(amount.quantityPerTick ?? '1', 'meter quantityPerTick'),
+          };
     this.meterId = opts.meterId ?? newKey();
     this.signal = this.controller.signal;
     this.done = new Promise((resolve) => {
@@ -638,10 +711,13 @@ export class Meter {
     this.inflight = this.tick();
   }
 
-  /** Ends the meter: no more ticks; waits for a tick in flight. */
+  /** Ends the meter: no more ticks; a tick in flight is cancelled (its request aborted). */
   async stop(): Promise<MeterEnd> {
     this.stopping = true;
     clearTimeout(this.timer);
+    // A tick in flight ends now (aborted), not after its timeout and retries. Whether the server
+    // booked it is unknown: resuming with this meterId replays its key, never debits it twice.
+    this.stopController.abort(new MeterStopped({ reason: 'stopped' }));
     await this.inflight;
     this.finish({ reason: 'stopped' });
     return this.done;
@@ -655,16 +731,16 @@ export class Meter {
   private async tick(): Promise<void> {
     if (this.end || this.stopping) return;
     const n = this.ticks;
-    const body: UsageInput =
-      'credits' in this.amount
-        ? { credits: this.amount.credits }
-        : { feature: this.amount.feature, quantity: this.amount.quantityPerTick };
     try {
-      const res = await this.client.usage(this.workspaceId, {
-        ...body,
-        idempotencyKey: Meter.tickKey(this.meterId, n),
-        ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
-      });
+      const res = await this.client.usage(
+        this.workspaceId,
+        {
+          ...this.body,
+          idempotencyKey: Meter.tickKey(this.meterId, n),
+          ...(this.opts.metadata ? { metadata: this.opts.metadata } : {}),
+        },
+        { signal: this.stopController.signal },
+      );
       if (this.end) return;
       if (!res.ok) {
         this.finish({ reason: res.reason, available: res.available, refused: res });
@@ -676,6 +752,9 @@ export class Meter {
         this.inflight = this.tick();
       }, this.opts.every);
     } catch (error) {
+      // Cancelled by stop(): stop() ends the meter, as stopped.
+      if (this.stopController.signal.aborted && error instanceof BurnrateApiError && error.code === 'aborted')
+        return;
       if (!this.end) this.finish({ reason: 'error', error });
     }
   }

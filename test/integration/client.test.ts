@@ -279,6 +279,90 @@ describe('meter (R-CON-6)', () => {
     expect(keys.slice(0, 3)).toEqual(['job-9:0', 'job-9:1', 'job-9:1']);
   });
 
+  it('stop() cancels a tick in flight at once, not after its timeout and retries', async () => {
+    const id = await workspace('growth');
+    // Long timeouts and backoffs: a stop that waited for them would take seconds.
+    const patient = new Burnrate({
+      baseUrl: proxy.base,
+      apiKey: PLATFORM,
+      timeoutMs: 5_000,
+      backoffMs: 2_000,
+    });
+    proxy.plan.push('forward', 'hang'); // tick 1 gets no answer
+    const meter = patient.meter(id, { credits: '1' }, { every: 10, meterId: 'job-hang' });
+    while (proxy.seen.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    expect(await meter.stop()).toEqual({ reason: 'stopped' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(meter.ticks).toBe(1);
+    expect(meter.signal.aborted).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(proxy.seen).toHaveLength(2); // no retry after the stop
+  });
+
+  it('amounts: decimal strings as given, numbers as their exact decimal; more than 4 decimals refused before any call', async () => {
+    const id = await workspace('growth');
+    for (const [amount, message] of [
+      [{ credits: 0.1 + 0.2 }, /meter credits: 0\.30000000000000004 has more than 4 decimal places/],
+      [{ credits: '0.12345' }, /more than 4 decimal places/],
+      [{ credits: 0.00001 }, /meter credits: 0\.00001 has more than 4 decimal places/],
+      [{ credits: 1e-7 }, /1e-7 is not a positive decimal with at most 4 decimal places/],
+      [{ credits: 0 }, /greater than zero/],
+      [{ credits: '-1' }, /not a positive decimal/],
+      [{ credits: Number.NaN }, /not a positive decimal/],
+      [
+        { feature: 'data.storage', quantityPerTick: 2.00001 },
+        /meter quantityPerTick: 2\.00001 has more than 4/,
+      ],
+    ] as const) {
+      expect(() => flaky.meter(id, amount, { every: 10 }), JSON.stringify(amount)).toThrow(RangeError);
+      expect(() => flaky.meter(id, amount, { every: 10 })).toThrow(message);
+    }
+    expect(() => flaky.meter(id, { credits: '1', every: 0 })).toThrow(/every must be a positive number/);
+    expect(proxy.seen).toHaveLength(0);
+
+    // 0.1 three times is 0.30000000000000004 in JS; three ticks of '0.1' are 0.3 on the ledger.
+    const meter = flaky.meter(id, { credits: 0.1 }, { every: 5 });
+    while (meter.ticks < 3) await new Promise((r) => setTimeout(r, 2));
+    await meter.stop();
+    expect(JSON.parse(proxy.seen[0]!.body)).toMatchObject({ credits: '0.1' });
+    expect((await platform.getWorkspace(id)).included.used).toBe(
+      String(Math.round(meter.ticks * 1000) / 10_000), // 0.1 a tick, exactly
+    );
+    const q = flaky.meter(id, { feature: 'data.storage', quantityPerTick: 0.25 }, { every: 10_000 });
+    while (q.ticks < 1) await new Promise((r) => setTimeout(r, 2));
+    await q.stop();
+    expect(JSON.parse(proxy.seen.at(-1)!.body)).toMatchObject({ feature: 'data.storage', quantity: '0.25' });
+  });
+
+  it("the issue's shape: meter(workspaceId, {credits | feature, every})", async () => {
+    const id = await workspace('free'); // 30 credits, no flex
+    const byCredits = platform.meter(id, { credits: '12.5', every: 10 });
+    expect(await byCredits.done).toMatchObject({ reason: 'plan_blocks_flex', available: '5' });
+    expect(byCredits.ticks).toBe(2);
+    expect(byCredits.signal.aborted).toBe(true);
+    // A feature alone: one unit of it a tick (data.storage: 0.05 credits).
+    const ctl = new AbortController();
+    const byFeature = flaky.meter(id, {
+      feature: 'data.storage',
+      every: 10,
+      signal: ctl.signal,
+      meterId: 'f1',
+    });
+    while (byFeature.ticks < 2) await new Promise((r) => setTimeout(r, 5));
+    ctl.abort();
+    expect(await byFeature.done).toEqual({ reason: 'stopped' });
+    const sent = proxy.seen.map((s) => JSON.parse(s.body));
+    expect(sent[0]).toEqual({ feature: 'data.storage', quantity: '1', idempotencyKey: 'f1:0' });
+    expect((await platform.getWorkspace(id)).included.used).toBe(
+      String(25 + Math.round(byFeature.ticks * 500) / 10_000),
+    );
+    expect(() =>
+      // @ts-expect-error both kinds of amount
+      platform.meter(id, { credits: '1', feature: 'data.storage', every: 10 }),
+    ).toThrow(/either credits, or a feature/);
+  });
+
   it("stops on the caller's signal", async () => {
     const id = await workspace('growth');
     const ctl = new AbortController();
