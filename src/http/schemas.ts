@@ -245,7 +245,11 @@ export const testClockBodySchema = z
     advanceTo: z.iso
       .datetime({ offset: true })
       .transform((v) => Date.parse(v))
-      .meta({ description: 'ISO 8601; later than the current clock', examples: ['2027-01-01T12:00:00Z'] }),
+      .meta({
+        description:
+          "ISO 8601; not before the current clock (the clock's own time moves nothing, and queues what is pending)",
+        examples: ['2027-01-01T12:00:00Z'],
+      }),
   })
   .strict();
 
@@ -256,9 +260,10 @@ export const testClockSchema = z.object({
 
 export const testClockAdvanceSchema = testClockSchema.extend({
   previous: z.string().meta({ description: 'The clock before the advance' }),
-  invoicingRuns: z
-    .array(z.string())
-    .meta({ description: 'The months it closed, each with its monthly invoicing run queued (R-FLX-6)' }),
+  invoicingRuns: z.array(z.string()).meta({
+    description:
+      'The months closed since the catch-up mark (the last catch-up), each with its monthly invoicing run queued (R-FLX-6)',
+  }),
   cycleSweep: z.boolean().meta({ description: 'Whether a cycle sweep was queued (R-CYC-1)' }),
   stripeTestClocks: z
     .union([z.object({ advanced: z.array(z.string()) }), z.object({ error: z.string() })])
