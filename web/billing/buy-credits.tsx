@@ -4,7 +4,7 @@
  * Stripe Checkout, which comes back to this page.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { Burnrate, Catalog, PrepaidQuote } from '../../client/src/index.js';
+import { type Burnrate, BurnrateApiError, type Catalog, type PrepaidQuote } from '../../client/src/index.js';
 import { credits, money, percent, unitMoney } from './format.js';
 import type { Locale, T } from './i18n.js';
 
@@ -14,11 +14,13 @@ export interface BuyCreditsProps {
   catalog: Catalog;
   locale: Locale;
   t: T;
-  /** Called just before the browser leaves for Checkout. */
-  onLeave(): void;
+  /** Called just before the browser leaves for Checkout, with its session's id. */
+  onLeave(checkoutSessionId: string): void;
 }
 
 const CUSTOM = 'custom';
+/** The most credits one purchase takes: the API's limit (checkoutBodySchema, src/http/schemas.ts). */
+export const MAX_CREDITS = 1_000_000;
 
 export function BuyCredits(p: BuyCreditsProps) {
   const { t, locale, catalog } = p;
@@ -29,12 +31,16 @@ export function BuyCredits(p: BuyCreditsProps) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  const wholeCredits = /^\d{1,7}$/.test(quantity.trim()) ? Number(quantity.trim()) : null;
+  const typed = quantity.trim().replace(/[,\s]/g, '');
+  const wholeCredits =
+    /^\d{1,7}$/.test(typed) && Number(typed) >= 1 && Number(typed) <= MAX_CREDITS ? Number(typed) : null;
+  const quantityErrorText = t('quantityError', { max: credits(locale, String(MAX_CREDITS)) });
 
   useEffect(() => {
-    if (wholeCredits === null || wholeCredits < 1) {
-      setQuote(null);
-      setQuantityError(t('quantityError'));
+    // The price shown is always the quantity's in the field: none while another is priced.
+    setQuote(null);
+    if (wholeCredits === null) {
+      setQuantityError(quantityErrorText);
       return;
     }
     setQuantityError(null);
@@ -42,8 +48,13 @@ export function BuyCredits(p: BuyCreditsProps) {
     const timer = setTimeout(() => {
       p.client
         .prepaidQuote(p.workspaceId, wholeCredits, { signal: controller.signal })
-        .then(setQuote)
-        .catch(() => {});
+        .then((q) => {
+          setQuote(q);
+          setError(null);
+        })
+        .catch(() => {
+          if (!controller.signal.aborted) setError(t('quoteFailed'));
+        });
     }, 200);
     return () => {
       clearTimeout(timer);
@@ -54,13 +65,10 @@ export function BuyCredits(p: BuyCreditsProps) {
   const buy = async () => {
     setError(null);
     const chosen =
-      choice === CUSTOM
-        ? wholeCredits !== null && wholeCredits >= 1
-          ? { credits: wholeCredits }
-          : null
-        : { bundleId: choice };
+      choice === CUSTOM ? (wholeCredits !== null ? { credits: wholeCredits } : null) : { bundleId: choice };
     if (!chosen) {
-      setQuantityError(t('quantityError'));
+      setQuantityError(quantityErrorText);
+      document.getElementById('quantity')?.focus();
       return;
     }
     setBusy(true);
@@ -68,14 +76,15 @@ export function BuyCredits(p: BuyCreditsProps) {
       const page = `${location.origin}/billing/`;
       const session = await p.client.createCheckout(p.workspaceId, {
         ...chosen,
-        successUrl: `${page}?checkout=success`,
+        // Stripe (and the stand-in) put the session's id in place of {CHECKOUT_SESSION_ID}.
+        successUrl: `${page}?checkout=success&session={CHECKOUT_SESSION_ID}`,
         cancelUrl: `${page}?checkout=cancel`,
       });
       if (!session.url) throw new Error('Checkout gave no URL');
-      p.onLeave();
+      p.onLeave(session.id);
       location.assign(session.url);
     } catch (err) {
-      setError(t('saveFailed', { reason: (err as Error).message }));
+      setError(t(err instanceof BurnrateApiError && err.status === 401 ? 'sessionEnded' : 'checkoutFailed'));
       setBusy(false);
     }
   };
@@ -100,7 +109,7 @@ export function BuyCredits(p: BuyCreditsProps) {
                 credits: credits(locale, String(b.credits)),
                 amount: money(locale, b.amountCents, b.currency),
               })}
-            </span>
+            </span>{' '}
             {b.discountBps > 0 && (
               <span class="discount">{t('off', { pct: percent(locale, b.discountBps) })}</span>
             )}
@@ -137,6 +146,7 @@ export function BuyCredits(p: BuyCreditsProps) {
           ) : (
             <p id="quantity-price" class="price" aria-live="polite">
               {quote &&
+                quote.credits === String(wholeCredits) &&
                 `${t('quantityPrice', {
                   credits: credits(locale, quote.credits),
                   amount: money(locale, quote.amountCents, quote.currency),

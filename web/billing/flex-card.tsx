@@ -3,10 +3,12 @@
  * confirmation, then flex is on with the plan's default cap (R-FLX-1); the cap (minimum $1,
  * R-FLX-2) is saved by its Save button, by Enter or by leaving the field; "Remove cap" and
  * "Disable" (R-FLX-3) each confirm with the seed's warning. The operator's billing threshold is
- * shown when it binds (R-FLX-4); the free plan says why there is no flex (R-CYC-4).
+ * shown when it binds (R-FLX-4); the free plan says why there is no flex (R-CYC-4), and a plan
+ * whose terms leave flex out says that instead. A change the server refused shows as the card's
+ * alert, whatever the state; the cap field's own error is only for an amount under $1.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Workspace } from '../../client/src/index.js';
+import { BurnrateApiError, type Workspace } from '../../client/src/index.js';
 import { ConfirmDialog } from './dialog.js';
 import { centsToDecimal, money, parseDollars } from './format.js';
 import type { Locale, T } from './i18n.js';
@@ -15,8 +17,8 @@ type Pending = 'enable' | 'disable' | 'remove' | null;
 
 export interface FlexCardProps {
   workspace: Workspace;
-  /** The plan's default cap (cents), what "Enable" sets. */
-  defaultCapCents: number | null;
+  /** The workspace is on a free plan (no flex by plan), not a paid one whose terms leave flex out. */
+  freePlan: boolean;
   locale: Locale;
   t: T;
   /** PATCH flex; resolves with the workspace after it, or rejects with a message. */
@@ -31,7 +33,10 @@ export function FlexCard(p: FlexCardProps) {
   const annual = ws.cycle.interval === 'year';
   const [pending, setPending] = useState<Pending>(null);
   const [draft, setDraft] = useState(draftOf(flex.capCents));
+  /** The cap field's own error: an amount under $1 (R-FLX-2). */
   const [error, setError] = useState<string | null>(null);
+  /** A change the server did not take (Enable, Disable, Remove cap, a cap save). */
+  const [cardError, setCardError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const saving = useRef(false);
   const saveRef = useRef<HTMLButtonElement>(null);
@@ -43,7 +48,15 @@ export function FlexCard(p: FlexCardProps) {
     if (document.activeElement?.id !== 'flex-cap') setDraft(draftOf(flex.capCents));
   }, [flex.capCents, flex.enabled]);
 
-  const fail = (err: unknown) => setError(t('saveFailed', { reason: (err as Error).message }));
+  const fail = (err: unknown) => {
+    setStatus(null);
+    setCardError(t(err instanceof BurnrateApiError && err.status === 401 ? 'sessionEnded' : 'flexFailed'));
+  };
+  /** Runs a change: the card's alert is cleared first, and set again if it fails. */
+  const change = (body: Parameters<FlexCardProps['setFlex']>[0]) => {
+    setCardError(null);
+    return p.setFlex(body).catch(fail);
+  };
 
   const saveCap = async () => {
     const cents = parseDollars(draft);
@@ -55,6 +68,7 @@ export function FlexCard(p: FlexCardProps) {
     setError(null);
     if (cents === flex.capCents || saving.current) return;
     saving.current = true;
+    setCardError(null);
     try {
       await p.setFlex({ capCents: cents });
       setStatus(t('capSaved', { cap: money(locale, cents, cur) }));
@@ -72,10 +86,23 @@ export function FlexCard(p: FlexCardProps) {
     flex.thresholdCents !== null && (flex.capCents === null || flex.thresholdCents <= flex.capCents)
       ? flex.thresholdCents
       : null;
+  const thresholdText =
+    bindingThreshold === null
+      ? null
+      : t(
+          flex.capCents === null
+            ? 'thresholdNoCap'
+            : bindingThreshold === flex.capCents
+              ? 'thresholdEqual'
+              : 'threshold',
+          {
+            threshold: money(locale, bindingThreshold, cur),
+          },
+        );
 
   let body: preact.ComponentChildren;
   if (!flex.allowed) {
-    body = <p>{t('flexFree')}</p>;
+    body = <p>{t(p.freePlan ? 'flexFree' : 'flexNotIncluded')}</p>;
   } else if (!flex.enabled) {
     body = (
       <>
@@ -113,6 +140,7 @@ export function FlexCard(p: FlexCardProps) {
               onInput={(e) => {
                 setDraft((e.target as HTMLInputElement).value);
                 setStatus(null);
+                setError(null);
               }}
               onBlur={(e) => {
                 // Leaving the field for its own Save button: the click saves.
@@ -137,9 +165,7 @@ export function FlexCard(p: FlexCardProps) {
           </p>
         </form>
         {flex.capCents === null && <p class="warning">{t('capNone')}</p>}
-        {bindingThreshold !== null && (
-          <p class="threshold">{t('threshold', { threshold: money(locale, bindingThreshold, cur) })}</p>
-        )}
+        {thresholdText !== null && <p class="threshold">{thresholdText}</p>}
         <div class="actions">
           {flex.capCents !== null && (
             <button type="button" class="button secondary" onClick={() => setPending('remove')}>
@@ -171,6 +197,11 @@ export function FlexCard(p: FlexCardProps) {
       </div>
       <p class="intro">{t('flexIntro')}</p>
       {body}
+      {cardError && (
+        <p id="flex-card-error" class="error" role="alert">
+          {cardError}
+        </p>
+      )}
       {pending === 'enable' && (
         <ConfirmDialog
           id="enable-dialog"
@@ -178,13 +209,9 @@ export function FlexCard(p: FlexCardProps) {
           t={t}
           onClose={close}
           fallbackFocus={() => document.getElementById('flex-cap') ?? focusCard()}
-          onConfirm={() => p.setFlex({ enabled: true }).catch(fail)}
+          onConfirm={() => change({ enabled: true })}
         >
-          <p>
-            {t('enableBody', {
-              cap: p.defaultCapCents === null ? '' : limitText(p.defaultCapCents),
-            })}
-          </p>
+          <p>{t('enableBody', { cap: limitText(flex.defaultCapCents) })}</p>
         </ConfirmDialog>
       )}
       {pending === 'remove' && (
@@ -194,7 +221,7 @@ export function FlexCard(p: FlexCardProps) {
           t={t}
           onClose={close}
           fallbackFocus={focusCard}
-          onConfirm={() => p.setFlex({ capCents: null, confirmUnlimited: true }).catch(fail)}
+          onConfirm={() => change({ capCents: null, confirmUnlimited: true })}
         >
           <p>{t('removeBody')}</p>
         </ConfirmDialog>
@@ -206,7 +233,7 @@ export function FlexCard(p: FlexCardProps) {
           t={t}
           onClose={close}
           fallbackFocus={focusCard}
-          onConfirm={() => p.setFlex({ enabled: false }).catch(fail)}
+          onConfirm={() => change({ enabled: false })}
         >
           <p>{t('disableBody')}</p>
         </ConfirmDialog>

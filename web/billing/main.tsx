@@ -38,7 +38,28 @@ interface Data {
 }
 
 const LOCALE_KEY = 'burnrate-billing-locale';
-const PREPAID_KEY = 'burnrate-billing-prepaid-before';
+/** The Checkout session the page left for, and the prepaid balance then (JSON). */
+const CHECKOUT_KEY = 'burnrate-billing-checkout';
+/** A Checkout session id as Stripe and the stand-in make them (the success URL carries it). */
+const CHECKOUT_ID = /^cs_[A-Za-z0-9_]{1,200}$/;
+
+interface LeftFor {
+  id: string | null;
+  before: string | null;
+}
+
+function leftFor(): LeftFor | null {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(CHECKOUT_KEY) ?? 'null') as Partial<LeftFor> | null;
+    if (!v || typeof v !== 'object') return null;
+    return {
+      id: typeof v.id === 'string' && CHECKOUT_ID.test(v.id) ? v.id : null,
+      before: typeof v.before === 'string' ? v.before : null,
+    };
+  } catch {
+    return null;
+  }
+}
 
 async function loadSession(): Promise<Session | 'ended'> {
   const res = await fetch('/billing/api/session', { credentials: 'same-origin' });
@@ -107,7 +128,13 @@ function BillingPage(p: { session: Session; locale: Locale; t: T; onLocale(l: Lo
   const [failed, setFailed] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
   const [notice, setNotice] = useState<string | null>(null);
-  const checkout = useRef(new URLSearchParams(location.search).get('checkout'));
+  const checkout = useRef(
+    (() => {
+      const q = new URLSearchParams(location.search);
+      const id = q.get('session');
+      return { outcome: q.get('checkout'), id: id !== null && CHECKOUT_ID.test(id) ? id : null };
+    })(),
+  );
 
   const load = async () => {
     try {
@@ -120,49 +147,85 @@ function BillingPage(p: { session: Session; locale: Locale; t: T; onLocale(l: Lo
         client.recommendations(ws),
       ]);
       setData({ workspace, alerts, catalog, byDay, byCategory, recs });
-      setVersion((v) => v + 1);
       setFailed(null);
       return workspace;
     } catch (err) {
-      setFailed(err instanceof BurnrateApiError && err.status === 401 ? t('sessionEnded') : t('loadFailed'));
+      const ended = err instanceof BurnrateApiError && err.status === 401;
+      // A session that ended shows nothing of the workspace any more.
+      if (ended) setData(null);
+      setFailed(ended ? t('sessionEnded') : t('loadFailed'));
       return null;
     }
+  };
+  /** After the customer's own change: the ledger goes back to its first page, where it shows. */
+  const reload = async () => {
+    await load();
+    setVersion((v) => v + 1);
   };
 
   useEffect(() => {
     void load();
   }, [locale]);
 
-  // Back from Checkout: the credits arrive with Stripe's webhook; look until they show.
+  // Back from Checkout: the credits arrive with Stripe's webhook (R-PRE-1). The page says the
+  // payment is being confirmed until the ledger has the grant of that Checkout session (its
+  // lot, R-PRE-2); without the session's id, until the prepaid balance is above what it was
+  // when the page left for Checkout. It never says the credits arrived on a guess.
   useEffect(() => {
-    const outcome = checkout.current;
+    const { outcome, id: returnedId } = checkout.current;
     if (!outcome) return;
     history.replaceState(null, '', '/billing/');
-    if (outcome === 'cancel') {
+    const left = leftFor();
+    if (outcome !== 'success') {
+      sessionStorage.removeItem(CHECKOUT_KEY);
       setNotice(t('checkoutCancelled'));
       return;
     }
     setNotice(t('checkoutReturned'));
-    const before = sessionStorage.getItem(PREPAID_KEY);
-    let tries = 0;
-    const timer = setInterval(async () => {
-      tries += 1;
-      const w = await load();
-      if ((w && w.prepaid.remaining !== before) || tries >= 60) {
-        clearInterval(timer);
-        if (w && w.prepaid.remaining !== before) setNotice(t('checkoutPaid'));
-        sessionStorage.removeItem(PREPAID_KEY);
+    const id = returnedId ?? left?.id ?? null;
+    const before = left?.before ?? null;
+    const arrived = async (): Promise<boolean> => {
+      if (id !== null) {
+        const lot = `checkout:${id}`;
+        const page = await client.ledgerPage(ws, { limit: 50, cursor: null });
+        return page.entries.some((e) => e.type === 'grant' && (e.ref === lot || e.lot === lot));
       }
-    }, 1000);
-    return () => clearInterval(timer);
+      if (before === null) return false;
+      const w = await client.getWorkspace(ws);
+      return creditUnits(w.prepaid.remaining) > creditUnits(before);
+    };
+    let tries = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let live = true;
+    const look = async () => {
+      tries += 1;
+      const done = await arrived().catch(() => false);
+      if (!live) return;
+      if (done) {
+        sessionStorage.removeItem(CHECKOUT_KEY);
+        await reload();
+        setNotice(t('checkoutPaid'));
+      } else if (tries >= 60) {
+        setNotice(t('checkoutPending'));
+      } else {
+        timer = setTimeout(() => void look(), 1000);
+      }
+    };
+    timer = setTimeout(() => void look(), 500);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
   }, []);
 
   const setFlex = async (body: Parameters<Burnrate['setFlex']>[1]) => {
     await client.setFlex(ws, body);
-    await load();
+    await reload();
   };
 
   const plan = data?.catalog.plans.find((pl) => pl.id === data.workspace.planId);
+  /** A free plan has no flex by its nature; a paid one may leave it out by its terms (R-CYC-4). */
+  const freePlan = plan !== undefined && plan.monthlyPriceCents === 0;
   return (
     <>
       <header class="top">
@@ -208,12 +271,12 @@ function BillingPage(p: { session: Session; locale: Locale; t: T; onLocale(l: Lo
         {!data && !failed && <p class="loading">{t('loading')}</p>}
         {data && (
           <>
-            <Banners alerts={data.alerts} t={t} />
-            <Balances data={data} locale={locale} t={t} />
+            <Banners alerts={data.alerts} workspace={data.workspace} t={t} />
+            <Balances data={data} freePlan={freePlan} locale={locale} t={t} />
             <div class="columns">
               <FlexCard
                 workspace={data.workspace}
-                defaultCapCents={plan?.defaultFlexCapCents ?? null}
+                freePlan={freePlan}
                 locale={locale}
                 t={t}
                 setFlex={setFlex}
@@ -224,7 +287,12 @@ function BillingPage(p: { session: Session; locale: Locale; t: T; onLocale(l: Lo
                 catalog={data.catalog}
                 locale={locale}
                 t={t}
-                onLeave={() => sessionStorage.setItem(PREPAID_KEY, data.workspace.prepaid.remaining)}
+                onLeave={(id) =>
+                  sessionStorage.setItem(
+                    CHECKOUT_KEY,
+                    JSON.stringify({ id, before: data.workspace.prepaid.remaining } satisfies LeftFor),
+                  )
+                }
               />
             </div>
             <section class="card usage-card" aria-labelledby="usage-title">
@@ -243,21 +311,39 @@ function BillingPage(p: { session: Session; locale: Locale; t: T; onLocale(l: Lo
   );
 }
 
-function Banners(p: { alerts: Alerts; t: T }) {
+/** The cap's banners offer to raise the cap as well as to buy (manage-flex-billing seed). */
+const CAP_BANNERS = new Set(['flex_cap_80', 'flex_cap_reached']);
+
+function Banners(p: { alerts: Alerts; workspace: Workspace; t: T }) {
   if (p.alerts.alerts.length === 0) return null;
+  const f = p.workspace.flex;
+  const capField = f.allowed && f.enabled && f.capCents !== null;
+  const raiseCap = () => {
+    const field = document.getElementById('flex-cap') as HTMLInputElement | null;
+    field?.scrollIntoView({ block: 'center' });
+    field?.focus();
+    field?.select();
+  };
   return (
     <section class="banners" aria-label={p.t('alerts')}>
       {p.alerts.alerts.map((a) => (
         <div class={`banner ${a.type}`} key={a.id} lang={p.alerts.lang}>
           <p>{a.message}</p>
-          <a href="#buy-credits">{p.t('buyPrepaid')}</a>
+          <div class="banner-actions">
+            {capField && CAP_BANNERS.has(a.type) && (
+              <button type="button" class="link-button" onClick={raiseCap}>
+                {p.t('raiseCap')}
+              </button>
+            )}
+            <a href="#buy-credits">{p.t('buyPrepaid')}</a>
+          </div>
         </div>
       ))}
     </section>
   );
 }
 
-function Balances(p: { data: Data; locale: Locale; t: T }) {
+function Balances(p: { data: Data; freePlan: boolean; locale: Locale; t: T }) {
   const { t, locale } = p;
   const w = p.data.workspace;
   const f = w.flex;
@@ -328,7 +414,7 @@ function Balances(p: { data: Data; locale: Locale; t: T }) {
           />
           <p id="meter-flex-detail" class="detail">
             {!f.allowed
-              ? t('flexDetailFree')
+              ? t(p.freePlan ? 'flexDetailFree' : 'flexDetailNotIncluded')
               : !f.enabled
                 ? t('flexDetailOff')
                 : limit === null

@@ -15,16 +15,41 @@ const KIND_LABEL: Record<(typeof KINDS)[number], Key> = {
   flex: 'kindFlex',
 };
 
+/** The chart's most days: an annual cycle's days would make bars too thin to read. */
+export const CHART_DAYS = 31;
+const DAY_MS = 86_400_000;
+
+/** Every day from `from` to `to` (YYYY-MM-DD, both included). */
+function daysFrom(from: string, to: string): string[] {
+  const out: string[] = [];
+  const last = Date.parse(`${to}T00:00:00Z`);
+  for (let d = Date.parse(`${from}T00:00:00Z`); d <= last && out.length < 800; d += DAY_MS)
+    out.push(new Date(d).toISOString().slice(0, 10));
+  return out;
+}
+
+type Day = UsageView['groups'][number];
+const ZERO = { credits: '0', included: '0', prepaid: '0', flex: '0', shortfall: '0' };
+const zeroDay = (key: string): Day => ({ ...ZERO, key }) as Day;
+
 export function UsageChart(p: { byDay: UsageView; locale: Locale; t: T }) {
   const { t, locale } = p;
-  const days = p.byDay.groups;
-  if (days.length === 0) return <p>{t('noUsage')}</p>;
+  const used = p.byDay.groups;
+  if (used.length === 0) return <p>{t('noUsage')}</p>;
+  // Days without usage are bars of zero; the chart shows the last CHART_DAYS of the range, the
+  // table below every day with usage.
+  const byKey = new Map(used.map((d) => [d.key, d]));
+  const range = daysFrom(p.byDay.from, p.byDay.to);
+  const windowed = range.length > CHART_DAYS;
+  const days = range.slice(-CHART_DAYS).map((k) => byKey.get(k) ?? zeroDay(k));
+  const title = windowed ? t('chartTitleRecent', { days: days.length }) : t('chartTitle');
   const totals = days.map((d) => creditUnits(d.credits));
   const max = Math.max(...totals, 1);
-  const barW = 28;
-  const gap = 10;
+  const gap = days.length > 16 ? 4 : 10;
+  const barW = days.length > 16 ? 16 : 28;
   const h = 160;
   const width = days.length * (barW + gap) + gap;
+  const every = Math.ceil(days.length / 6);
   return (
     <figure class="chart">
       <svg
@@ -35,13 +60,13 @@ export function UsageChart(p: { byDay: UsageView; locale: Locale; t: T }) {
         aria-labelledby="chart-title chart-desc"
         preserveAspectRatio="xMinYMin meet"
       >
-        <title id="chart-title">{t('chartTitle')}</title>
+        <title id="chart-title">{title}</title>
         <desc id="chart-desc">{t('chartSummary')}</desc>
         {days.map((d, i) => {
           let y = h;
           const x = gap + i * (barW + gap);
           return (
-            <g key={d.key}>
+            <g key={d.key} class="day" data-day={d.key}>
               {KINDS.map((k) => {
                 const units = creditUnits(d[k]);
                 const barH = (units / max) * (h - 4);
@@ -50,7 +75,7 @@ export function UsageChart(p: { byDay: UsageView; locale: Locale; t: T }) {
                   <rect key={k} class={`bar ${k}`} x={x} y={y} width={barW} height={barH} />
                 ) : null;
               })}
-              {(i % Math.ceil(days.length / 6) === 0 || days.length <= 6) && (
+              {(i % every === 0 || days.length <= 6) && (
                 <text class="tick" x={x + barW / 2} y={h + 16} text-anchor="middle">
                   {shortDay(locale, d.key)}
                 </text>
@@ -81,7 +106,7 @@ export function UsageChart(p: { byDay: UsageView; locale: Locale; t: T }) {
           </tr>
         </thead>
         <tbody>
-          {days.map((d) => (
+          {used.map((d) => (
             <tr key={d.key}>
               <th scope="row">{shortDay(locale, d.key)}</th>
               {KINDS.map((k) => (
@@ -117,7 +142,7 @@ export function CategoryTotals(p: { byCategory: UsageView; locale: Locale; t: T 
       <tbody>
         {keys.map((k) => (
           <tr key={k}>
-            <th scope="row">{t(`cat_${k}` as Key) === `cat_${k}` ? k : t(`cat_${k}` as Key)}</th>
+            <th scope="row">{t(`cat_${k}` as Key)}</th>
             <td>{credits(locale, found.get(k) ?? '0')}</td>
           </tr>
         ))}
@@ -134,8 +159,10 @@ export function Ledger(p: { client: Burnrate; workspaceId: string; locale: Local
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [page, setPage] = useState<LedgerPage | null>(null);
 
+  // Back to the first page only when the customer's own change added entries (`version`); a
+  // reload of the same data (a language switch, Checkout's polling) keeps the page.
   useEffect(() => {
-    setCursors([null]);
+    setCursors((c) => (c.length === 1 ? c : [null]));
   }, [p.version]);
 
   const index = cursors.length - 1;
@@ -150,7 +177,7 @@ export function Ledger(p: { client: Burnrate; workspaceId: string; locale: Local
     return () => {
       live = false;
     };
-  }, [cursors]);
+  }, [cursors, p.version]);
 
   return (
     <div class="ledger">
@@ -174,10 +201,13 @@ export function Ledger(p: { client: Burnrate; workspaceId: string; locale: Local
             </tr>
           )}
           {page?.entries.map((e) => (
-            <tr key={e.id}>
+            <tr key={e.id} data-entry-id={e.id} data-at={e.at}>
               <td>{dateTime(locale, e.at)}</td>
-              <td>{e.feature ? `${e.type} · ${e.feature}` : e.type}</td>
-              <td>{e.kind ?? '—'}</td>
+              <td>
+                {t(`type_${e.type}` as Key)}
+                {e.feature ? ` · ${e.feature}` : ''}
+              </td>
+              <td>{e.kind ? t(KIND_LABEL[e.kind]) : '—'}</td>
               <td class="num">{credits(locale, e.credits)}</td>
               <td class="num">{credits(locale, e.balanceAfter)}</td>
             </tr>
@@ -225,9 +255,6 @@ export function RecommendationList(p: { recs: Recommendations; currency: string;
             })}
           {r.type === 'upgrade' && t('recUpgrade', { plan: String(r.planName), saving: m(r.savingCents) })}
           {r.type === 'contact_sales' && t('recSales')}
-          {typeof r.savingCents === 'number' && (
-            <strong class="saving"> {t('saving', { saving: m(r.savingCents) })}</strong>
-          )}
         </li>
       ))}
     </ul>
