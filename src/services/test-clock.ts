@@ -201,8 +201,9 @@ async function catchUpFromMark(
  * runs at the system's pace, and when it passes a month's end the month's run is queued (for
  * 00:05 UTC on the 1st, as the schedule would), from the catch-up mark, as an advance queues
  * it. Before the first advance (no mark) it queues nothing: the real schedule bills the real
- * months. It reads Redis only when a month's end lies between the mark it last read and the
- * clock (the mark only rises), so every `everyMs` costs nothing most of the time.
+ * months. Once it has read a mark, it reads Redis again only when a month's end lies between
+ * that mark and the clock (the mark only rises): most polls cost nothing; before the first
+ * advance each poll is one GET.
  */
 export class ClockCatchUpPoller {
   private timer: NodeJS.Timeout | undefined;
