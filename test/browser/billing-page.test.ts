@@ -430,9 +430,8 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     await poll(() => items.count()).toBe(recs.length);
     for (const [i, r] of recs.entries()) {
       if (typeof r.savingCents !== 'number') continue;
-      const saving = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(
-        `${Math.trunc(r.savingCents / 100)}.${String(r.savingCents % 100).padStart(2, '0')}` as `${number}`,
-      );
+      // US dollars from integer cents, as the page writes them in English ("$1,234.56").
+      const saving = `$${Math.trunc(r.savingCents / 100).toLocaleString('en-US')}.${String(r.savingCents % 100).padStart(2, '0')}`;
       const text = (await items.nth(i).textContent()) ?? '';
       expect(text.split(saving).length - 1, text).toBe(1);
     }
@@ -451,9 +450,12 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     const hundred = page.getByRole('radio', { name: /^100 credits/ });
     await hundred.check();
     // The radio is named by its label: the bundle and its price; it, and only it, is checked.
-    expect(await hundred.evaluate((el) => (el as HTMLInputElement).labels?.[0]?.textContent)).toBe(
-      '100 credits: $360.00 10% off',
-    );
+    expect(
+      await hundred.evaluate(
+        (el) =>
+          (el as unknown as { labels: { textContent: string | null }[] | null }).labels?.[0]?.textContent,
+      ),
+    ).toBe('100 credits: $360.00 10% off');
     expect(await hundred.isChecked()).toBe(true);
     expect(await page.getByRole('radio', { name: /Any quantity/ }).isChecked()).toBe(false);
     await button('Buy credits').click();
@@ -555,7 +557,7 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     } finally {
       await page.unroute('**/billing/api/v1/workspaces/buy-ws/checkout-sessions');
       await page.unroute('**/billing/api/v1/workspaces/buy-ws/prepaid-quote*');
-      await page.evaluate(() => sessionStorage.removeItem('burnrate-billing-locale'));
+      await page.evaluate("sessionStorage.removeItem('burnrate-billing-locale')");
     }
     expect((await ws('buy-ws')).prepaid.remaining).toBe('100');
   });
