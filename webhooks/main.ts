@@ -91,7 +91,6 @@ const http = await startHttp({
       replicas: config.grantReplicas,
     }),
 });
-log.info({ port: http.port }, 'burnrate API listening');
 
 onShutdown(log, 'finishing in-flight requests', async () => {
   await http.close();
@@ -103,3 +102,5 @@ onShutdown(log, 'finishing in-flight requests', async () => {
   await redis.quit();
   await database?.db.destroy();
 });
+// Said once SIGTERM is handled (see workers/main.ts).
+log.info({ port: http.port }, 'burnrate API listening');

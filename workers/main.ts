@@ -218,10 +218,6 @@ for (const w of [worker, stripeWorker, invoicingWorker, alertWorker]) {
   w.on('error', (err) => log.warn({ reason: err.message, queue: w.name }, 'worker connection error'));
 }
 await Promise.all([worker, stripeWorker, invoicingWorker, alertWorker].map((w) => w.waitUntilReady()));
-log.info(
-  { queues: [MAINTENANCE_QUEUE, STRIPE_EVENTS_QUEUE, INVOICING_QUEUE, ALERT_WEBHOOKS_QUEUE] },
-  'burnrate worker running',
-);
 
 onShutdown(
   log,
@@ -237,4 +233,10 @@ onShutdown(
     await database?.db.destroy();
   },
   { graceMs: config.workerShutdownGraceMs },
+);
+// Said only once SIGTERM is handled: a supervisor that stops the worker as soon as it reads
+// this line must find the handler there (before it, the signal's default action kills).
+log.info(
+  { queues: [MAINTENANCE_QUEUE, STRIPE_EVENTS_QUEUE, INVOICING_QUEUE, ALERT_WEBHOOKS_QUEUE] },
+  'burnrate worker running',
 );
