@@ -141,10 +141,18 @@ export class BillingService {
     return this.secret;
   }
 
-  private async mac(part: string): Promise<string> {
-    return createHmac('sha256', await this.hmacSecret())
-      .update(`billing-link:${part}`)
-      .digest('base64url');
+  /**
+   * The secret a link is checked with, without making one: before any link was made there is
+   * none, and no token can be valid (so checking a made-up token writes nothing to Redis).
+   */
+  private async checkingSecret(): Promise<string | null> {
+    if (this.deps.options.secret) return this.deps.options.secret;
+    if (this.secret) return this.secret;
+    return this.deps.redis.get(this.keys.secret);
+  }
+
+  private mac(part: string, secret: string): string {
+    return createHmac('sha256', secret).update(`billing-link:${part}`).digest('base64url');
   }
 
   /** TRUST_PROXY, for Express's `trust proxy` (src/billing/billing-http.ts). */
@@ -166,7 +174,7 @@ export class BillingService {
   }): Promise<{ url: string; expiresAt: string }> {
     await requireWorkspace(this.deps.store, o.workspaceId, this.deps.clock.now());
     const part = random();
-    const token = `${part}.${await this.mac(part)}`;
+    const token = `${part}.${this.mac(part, await this.hmacSecret())}`;
     const ttl = this.deps.options.linkTtlSeconds;
     const expiresAt = this.wallNow() + ttl * 1000;
     const record: z.infer<typeof linkRecordSchema> = {
@@ -193,7 +201,9 @@ export class BillingService {
     const invalid: LinkRefusal = { ok: false, reason: 'invalid', returnUrl: null, locale: null };
     if (typeof token !== 'string') return invalid;
     const m = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/.exec(token);
-    if (!m || !sameSecret(m[2]!, await this.mac(m[1]!))) return invalid;
+    if (!m) return invalid;
+    const secret = await this.checkingSecret();
+    if (secret === null || !sameSecret(m[2]!, this.mac(m[1]!, secret))) return invalid;
     const key = this.keys.link(sha256(m[1]!));
     // GETDEL: of two opens at once, one takes the record; the other finds the tombstone the
     // first leaves (or nothing yet, and says the link is gone).

@@ -274,6 +274,74 @@ describe('fuzzed requests (fast-check): never a 5xx, a refusal changes nothing, 
     );
   });
 
+  /** A billing page session on the fuzzed workspace (issue 11 §1): its cookie and CSRF token. */
+  async function billingSession(): Promise<{ cookie: string; csrf: string }> {
+    const link = await api.call('POST', `/v1/workspaces/${WS}/billing-sessions`, {
+      key: PLATFORM,
+      body: { returnUrl: 'https://app.example/settings' },
+    });
+    expect(link.status).toBe(201);
+    const opened = await fetch(link.body.url, { redirect: 'manual' });
+    expect(opened.status).toBe(303);
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    const session = await fetch(`${api.base}/billing/api/session`, { headers: { cookie } });
+    return { cookie, csrf: ((await session.json()) as { csrfToken: string }).csrfToken };
+  }
+
+  it('the billing page: any link token, GET or HEAD, opens nothing and changes nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 120 }).map(encodeURIComponent),
+          fc.constantFrom('%', '%ZZ', '', `${'a'.repeat(43)}.${'b'.repeat(43)}`, 'x.y.z'),
+        ),
+        fc.constantFrom('GET', 'HEAD'),
+        async (token, method) => {
+          const before = await digest();
+          const res = await fetch(`${api.base}/billing/open?token=${token}`, { method, redirect: 'manual' });
+          await res.arrayBuffer();
+          expect(res.status, `${method} ${token}`).toBeLessThan(500);
+          expect(res.headers.get('set-cookie')).toBeNull();
+          expect(await digest()).toBe(before);
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  it.each(ROUTES.map((r) => [`${r.method.toUpperCase()} /billing/api${r.path}`, r] as const))(
+    '%s with a billing session: path, query, body, CSRF token, content type and encoding',
+    async (_name, route) => {
+      const session = await billingSession();
+      await fc.assert(
+        fc.asyncProperty(
+          pathSegment,
+          queryString,
+          anyBody,
+          contentType,
+          contentEncoding,
+          fc.constantFrom(session.csrf, session.csrf, 'forged', undefined),
+          async (segment, query, body, type, encoding, csrf) => {
+            const before = await digest();
+            const headers: Record<string, string> = { 'content-type': type, cookie: session.cookie };
+            if (encoding) headers['content-encoding'] = encoding;
+            if (csrf) headers['x-csrf-token'] = csrf;
+            const path = `/billing/api${route.path.replace(':workspaceId', segment).replace(':month', segment)}${query}`;
+            const res = await send({
+              method: route.method.toUpperCase(),
+              path,
+              ...(route.method === 'get' ? {} : { body }),
+              headers,
+            });
+            expect(res.status, `${route.method} ${path}`).toBeLessThan(500);
+            if (res.status >= 400) expect(await digest()).toBe(before);
+          },
+        ),
+        { numRuns: 25 },
+      );
+    },
+  );
+
   it('the process is alive and answers after all of it', async () => {
     expect((await api.call('GET', '/healthz', { key: null })).status).toBe(200);
     expect((await api.call('GET', '/readyz', { key: null })).status).toBe(200);
