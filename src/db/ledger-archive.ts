@@ -28,6 +28,8 @@ const RETENTION_EVERY_MS = 10 * 60_000;
 const GROUP = 200;
 /** Entries a group reads in one round, shared among its workspaces: bounds the worker's memory. */
 const ROUND_ROWS = 10_000;
+/** Rows of one INSERT of late usage's answers (usage_keys: seven parameters a row). */
+const KEY_ROWS = 2000;
 /** Rows of one INSERT. */
 const INSERT_ROWS = 5000;
 /** Workspaces whose retention (day totals, alerts) is swept at the same time. */
@@ -237,8 +239,10 @@ export class LedgerArchive {
     let copied = 0;
     let open = workspaceIds.map((_, i) => i);
     while (open.length > 0) {
+      // As the ledger's copy: a round's entries shared among the workspaces still open.
+      const count = Math.min(PAGE, Math.max(50, Math.floor(ROUND_ROWS / open.length)));
       const pages = await Promise.all(
-        open.map((i) => this.deps.redis.xrange(logs[i]!, '-', '+', 'COUNT', PAGE)),
+        open.map((i) => this.deps.redis.xrange(logs[i]!, '-', '+', 'COUNT', count)),
       );
       const values = open.flatMap((i, j) =>
         pages[j]!.map(([id, flat]) => {
@@ -257,11 +261,14 @@ export class LedgerArchive {
         }),
       );
       if (values.length === 0) return copied;
-      await this.deps.db
-        .insertInto('usage_keys')
-        .values(values)
-        .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
-        .execute();
+      // Seven parameters a row: a few thousand rows a statement stay far below PostgreSQL's
+      // 65,535 parameters, however many workspaces the round holds.
+      for (let k = 0; k < values.length; k += KEY_ROWS)
+        await this.deps.db
+          .insertInto('usage_keys')
+          .values(values.slice(k, k + KEY_ROWS))
+          .onConflict((c) => c.columns(['workspace_id', 'stream_ms', 'stream_seq']).doNothing())
+          .execute();
       const next: number[] = [];
       await Promise.all(
         open.map(async (i, j) => {
@@ -270,7 +277,7 @@ export class LedgerArchive {
           const { ms, seq } = parseStreamId(raw[raw.length - 1]![0]);
           await this.deps.redis.xtrim(logs[i]!, 'MINID', `${ms}-${seq + 1}`);
           copied += raw.length;
-          if (raw.length === PAGE) next.push(i);
+          if (raw.length === count) next.push(i);
         }),
       );
       open = next;

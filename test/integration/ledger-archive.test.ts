@@ -6,6 +6,7 @@
  * neither the debits nor Redis keeping every entry until it is back (with the lag on /readyz).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { LedgerArchive } from '../../src/db/ledger-archive.js';
@@ -147,6 +148,32 @@ describe('copying', () => {
     expect(await archivedIds('mark')).toEqual(all);
     expect(await api.redis.get(markKey)).toBe(all.at(-1));
   });
+});
+
+describe("late usage's answers (usage_keys)", () => {
+  it('a backlog over many workspaces is copied whole, each answer once, and leaves Redis', async () => {
+    // 300 workspaces with 300 answers each in their logs (as debit.lua writes them for late
+    // usage): 90,000 rows, seven parameters each, far past one statement's 65,535.
+    const ids = Array.from({ length: 300 }, (_, i) => `keys${i}`);
+    for (const id of ids) {
+      const log = workspaceKeys(api.prefix, id).usageKeyLog;
+      const p = api.redis.pipeline();
+      for (let n = 0; n < 300; n++)
+        p.xadd(log, '*', 'k', `late-${n}`, 'h', 'h', 'r', `reply-${n}`, 'at', '1');
+      await p.exec();
+    }
+    const a = archiver({ retentionMs: 7 * 86_400_000 });
+    expect(await a.archiveKeys(ids)).toBe(90_000);
+    expect(await a.archiveKeys(ids)).toBe(0);
+    const rows = await tdb.db
+      .selectFrom('usage_keys')
+      .select(sql<string>`count(distinct (workspace_id, idempotency_key))`.as('n'))
+      .where('workspace_id', 'like', 'keys%')
+      .executeTakeFirstOrThrow();
+    expect(Number(rows.n)).toBe(90_000);
+    for (const id of ids.slice(0, 5))
+      expect(await api.redis.xlen(workspaceKeys(api.prefix, id).usageKeyLog)).toBe(0);
+  }, 120_000);
 });
 
 describe('reading across the seam', () => {
