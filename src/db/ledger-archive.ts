@@ -15,6 +15,7 @@ import type { RedisClient } from '../redis/clients.js';
 import { type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
 import { decodeLedgerRow } from '../redis/ledger-codec.js';
+import type { ScriptClient } from '../redis/scripts.js';
 import { workspacePages } from '../redis/workspace-pages.js';
 import type { AlertArchive } from './alert-archive.js';
 import type { Db } from './database.js';
@@ -95,24 +96,45 @@ function rowJson(ws: string, entry: [Buffer, Buffer[]]): string {
   const ids = `${id.slice(0, dash)},${id.slice(dash + 1)}`;
   if (flat.length === 2 && flat[0]!.length === 1 && flat[0]![0] === 0x70 /* 'p' */) {
     const e = decodeLedgerRow(flat[1]!);
-    return `[${ws},${ids},${e.at},${JSON.stringify(e.type)},${JSON.stringify(e.kind)},${e.units},${e.bal},${JSON.stringify(e.ref)},${JSON.stringify(e.extra)}]`;
+    for (const f in e.extra) e.extra[f] = pgText(e.extra[f]!);
+    return `[${ws},${ids},${e.at},${JSON.stringify(pgText(e.type))},${JSON.stringify(pgText(e.kind))},${e.units},${e.bal},${JSON.stringify(pgText(e.ref))},${JSON.stringify(e.extra)}]`;
   }
   const r = toLedgerRow(entry);
   const extra: Record<string, string> = {};
-  for (const f in r.fields) if (!CORE_FIELDS.has(f)) extra[f] = r.fields[f]!;
+  for (const f in r.fields) if (!CORE_FIELDS.has(f)) extra[f] = pgText(r.fields[f]!);
   return JSON.stringify([
     JSON.parse(ws),
     Number(id.slice(0, dash)),
     Number(id.slice(dash + 1)),
     r.at,
-    r.type,
-    r.kind,
+    pgText(r.type),
+    pgText(r.kind),
     r.units,
     r.balanceAfter,
-    r.ref,
+    pgText(r.ref),
     extra,
   ]);
 }
+
+/** What archiveGroup did for one workspace; `error`: why its copy stopped (its entries wait). */
+export interface GroupResult {
+  copied: number;
+  trimmed: number;
+  waitedMs: number;
+  error?: Error;
+}
+
+/**
+ * Whether PostgreSQL refused a statement for what its rows hold (SQLSTATE class 22, data
+ * exception, or 23, integrity), not because it is unreachable or failing.
+ */
+function refusedForItsData(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^2[23]/.test(code);
+}
+
+/** PostgreSQL's text holds no NUL: one becomes U+FFFD (the only change a copy makes). */
+const pgText = (v: string) => (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
 
 export interface ArchivePass {
   workspaces: number;
@@ -133,7 +155,7 @@ export interface ArchivePass {
 export class LedgerArchive {
   constructor(
     private readonly deps: {
-      redis: RedisClient;
+      redis: ScriptClient;
       db: Db;
       keyPrefix: string;
       /** How long copied entries stay in Redis too (ms). */
@@ -163,6 +185,7 @@ export class LedgerArchive {
     workspaceId: string,
   ): Promise<{ copied: number; trimmed: number; waitedMs: number }> {
     const [r] = await this.archiveGroup([workspaceId]);
+    if (r!.error) throw r!.error;
     return r!;
   }
 
@@ -171,18 +194,19 @@ export class LedgerArchive {
    * of commands (auto-pipelined) over the group, and the group's new entries go to PostgreSQL
    * in a few INSERTs, not one per workspace. Per workspace under load a pass finds a few dozen
    * entries; an INSERT (a commit) each made a pass over 1,000 workspaces take 15–20 s.
+   * A workspace whose copy failed has `error` (its entries wait in Redis); the others go on:
+   * an entry PostgreSQL refuses holds up its own workspace only (copyRound).
    */
-  async archiveGroup(
-    workspaceIds: string[],
-  ): Promise<{ copied: number; trimmed: number; waitedMs: number }[]> {
+  async archiveGroup(workspaceIds: string[]): Promise<GroupResult[]> {
     const { redis } = this.deps;
     const keys = workspaceIds.map((id) => workspaceKeys(this.deps.keyPrefix, id));
-    const marks = await Promise.all(keys.map((k) => redis.get(k.archived)));
-    const out = workspaceIds.map(() => ({ copied: 0, trimmed: 0, waitedMs: 0 }));
+    const out: GroupResult[] = workspaceIds.map(() => ({ copied: 0, trimmed: 0, waitedMs: 0 }));
+    let marks: (string | null)[] = workspaceIds.map(() => null);
     const now = Date.now();
     /** Workspaces with more to read: a full page came back. */
     let open = workspaceIds.map((_, i) => i);
     try {
+      marks = await Promise.all(keys.map((k) => redis.get(k.archived)));
       while (open.length > 0) {
         const count = Math.min(PAGE, Math.max(50, Math.floor(ROUND_ROWS / open.length)));
         // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
@@ -191,7 +215,7 @@ export class LedgerArchive {
             redis.xrangeBuffer(keys[i]!.ledger, marks[i] ? `(${marks[i]}` : '-', '+', 'COUNT', count),
           ),
         );
-        const rows: string[] = [];
+        const rows = new Map<number, string[]>();
         const next: number[] = [];
         open.forEach((i, j) => {
           const raw = pages[j]!;
@@ -200,23 +224,27 @@ export class LedgerArchive {
             out[i]!.waitedMs = Math.max(0, now - parseStreamId(raw[0]![0].toString()).ms);
           }
           const ws = JSON.stringify(workspaceIds[i]!);
-          for (const r of raw) rows.push(rowJson(ws, r));
+          rows.set(
+            i,
+            raw.map((r) => rowJson(ws, r)),
+          );
           if (raw.length === count) next.push(i);
         });
-        for (let k = 0; k < rows.length; k += INSERT_ROWS) await this.insert(rows.slice(k, k + INSERT_ROWS));
-        // Every row of the round is in PostgreSQL: each watermark moves to its page's last id.
+        const copied = await this.copyRound(rows, out);
+        // Each workspace copied in full: its watermark moves to its page's last id.
         await Promise.all(
-          open.map(async (i, j) => {
-            const raw = pages[j]!;
-            if (raw.length === 0) return;
+          copied.map(async (i) => {
+            const raw = pages[open.indexOf(i)]!;
             const last = raw[raw.length - 1]![0].toString();
-            await this.raiseMark(keys[i]!.archived, last);
-            marks[i] = last;
+            marks[i] = await this.raiseMark(keys[i]!.archived, last);
             out[i]!.copied += raw.length;
           }),
         );
-        open = next;
+        open = next.filter((i) => !out[i]!.error);
       }
+    } catch (err) {
+      // Redis, or PostgreSQL itself (down, stalled): every workspace not yet caught up waits.
+      for (const i of open) out[i]!.error ??= err as Error;
     } finally {
       // Runs after a failed copy too: entries copied before stay trimmable while PostgreSQL is down.
       await Promise.all(
@@ -225,8 +253,41 @@ export class LedgerArchive {
         }),
       );
     }
-    await this.archiveKeys(workspaceIds);
+    // Late usage's answers are copied whatever became of the ledger's copy.
+    try {
+      await this.archiveKeys(workspaceIds);
+    } catch (err) {
+      for (const r of out) r.error ??= err as Error;
+    }
     return out;
+  }
+
+  /**
+   * Inserts a round's rows (per workspace index); which workspaces' rows are all in PostgreSQL.
+   * One statement per INSERT_ROWS rows; when PostgreSQL refuses one for what a row holds (a
+   * data or integrity error, SQLSTATE class 22 or 23), the round is copied again workspace by
+   * workspace, so only the workspace holding that row waits, with the error. Any other failure
+   * (PostgreSQL down or stalled) is thrown: trying each workspace alone would only wait longer.
+   */
+  private async copyRound(rows: Map<number, string[]>, out: GroupResult[]): Promise<number[]> {
+    const all = [...rows.values()].flat();
+    try {
+      for (let k = 0; k < all.length; k += INSERT_ROWS) await this.insert(all.slice(k, k + INSERT_ROWS));
+      return [...rows.keys()];
+    } catch (err) {
+      if (!refusedForItsData(err)) throw err;
+    }
+    const copied: number[] = [];
+    for (const [i, own] of rows) {
+      try {
+        for (let k = 0; k < own.length; k += INSERT_ROWS) await this.insert(own.slice(k, k + INSERT_ROWS));
+        copied.push(i);
+      } catch (err) {
+        if (!refusedForItsData(err)) throw err;
+        out[i]!.error = err as Error;
+      }
+    }
+    return copied;
   }
 
   /**
@@ -315,9 +376,9 @@ export class LedgerArchive {
   }
 
   /** The watermark moves forward only: a slower copier finishing late never moves it back. */
-  private async raiseMark(key: string, id: string): Promise<void> {
-    const current = await this.deps.redis.get(key);
-    if (current === null || compareIds(id, current) > 0) await this.deps.redis.set(key, id);
+  private async raiseMark(key: string, id: string): Promise<string> {
+    // One script (archive-mark-1.lua): a GET then a SET let two archivers move it back.
+    return String(await this.deps.redis.archiveMark(key, id));
   }
 
   /**
@@ -358,15 +419,22 @@ export class LedgerArchive {
       // its wait shows then).
       let left: (number | null)[] = group.map(() => null);
       try {
-        for (const r of await this.archiveGroup(group)) {
-          pass.copied += r.copied;
-          pass.trimmed += r.trimmed;
-          waited = Math.max(waited, r.waitedMs);
-        }
+        const results = await this.archiveGroup(group);
+        left = await Promise.all(
+          results.map(async (r, i) => {
+            pass.copied += r.copied;
+            pass.trimmed += r.trimmed;
+            waited = Math.max(waited, r.waitedMs);
+            if (!r.error) return null;
+            pass.failure ??= r.error;
+            pass.error ??= r.error.message;
+            return this.oldestUnarchivedMs(group[i]!);
+          }),
+        );
       } catch (err) {
         pass.failure ??= err as Error;
         pass.error ??= (err as Error).message;
-        left = await Promise.all(group.map((id) => this.oldestUnarchivedMs(id)));
+        left = await Promise.all(group.map((id) => this.oldestUnarchivedMs(id).catch(() => this.now())));
       }
       for (const l of left) if (l !== null) oldestUnarchived = Math.min(oldestUnarchived, l);
       if (!retention) return;
@@ -421,12 +489,19 @@ export class LedgerArchive {
     });
   }
 
-  /** When the oldest entry not yet copied was written (ms), or null when all are. */
+  /**
+   * When the oldest entry not yet copied was written (ms), or null when all are: of the ledger
+   * (after the watermark) and of the log of late usage's answers (all of it waits for its copy).
+   */
   private async oldestUnarchivedMs(workspaceId: string): Promise<number | null> {
     const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
     const mark = await this.deps.redis.get(k.archived);
-    const next = await this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', 1);
-    return next.length === 0 ? null : parseStreamId(next[0]![0]).ms;
+    const [next, key] = await Promise.all([
+      this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', 1),
+      this.deps.redis.xrange(k.usageKeyLog, '-', '+', 'COUNT', 1),
+    ]);
+    const times = [...next, ...key].map(([id]) => parseStreamId(id).ms);
+    return times.length === 0 ? null : Math.min(...times);
   }
 }
 

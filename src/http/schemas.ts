@@ -185,7 +185,12 @@ export const adjustmentBodySchema = z
     idempotencyKey,
     kind: z.enum(['prepaid', 'included']),
     credits: signedCredits,
-    reason: z.string().min(1).max(500),
+    // Kept in the ledger, which PostgreSQL keeps for good: its text holds no NUL.
+    reason: z
+      .string()
+      .min(1)
+      .max(500)
+      .refine((r) => !r.includes('\u0000'), 'a reason holds no NUL character'),
   })
   .strict();
 

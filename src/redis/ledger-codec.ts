@@ -91,8 +91,8 @@ export function decodeLedgerFields(buf: Buffer): Record<string, string> {
   r.pos = 2;
   const at = buf.readIntBE(2, 6);
   r.pos = 8;
-  const type = tc & 0x7f ? TYPES[tc & 0x7f]! : text(r.value());
-  const kind = kc ? KINDS[kc]! : text(r.value());
+  const type = tc & 0x7f ? (TYPES[tc & 0x7f] ?? `type-${tc & 0x7f}`) : text(r.value());
+  const kind = kc ? (KINDS[kc] ?? `kind-${kc}`) : text(r.value());
   const ref = tc & 0x80 ? `use_${r.bytes(16).toString('hex')}` : text(r.value());
   const units = text(r.value());
   const bal = text(r.value());
@@ -124,8 +124,8 @@ export function decodeLedgerRow(buf: Buffer): {
   const r = new Reader(buf);
   const at = buf.readIntBE(2, 6);
   r.pos = 8;
-  const type = tc & 0x7f ? TYPES[tc & 0x7f]! : text(r.value());
-  const kind = kc ? KINDS[kc]! : text(r.value());
+  const type = tc & 0x7f ? (TYPES[tc & 0x7f] ?? `type-${tc & 0x7f}`) : text(r.value());
+  const kind = kc ? (KINDS[kc] ?? `kind-${kc}`) : text(r.value());
   const ref = tc & 0x80 ? `use_${r.bytes(16).toString('hex')}` : text(r.value());
   const units = Number(r.value());
   const bal = Number(r.value());

@@ -116,6 +116,17 @@ describe('regressions: each answered 500 before', () => {
     expect(res.body).toMatchObject({ ok: true });
   });
 
+  it('R-OPS-5 an adjustment whose reason holds a NUL (PostgreSQL keeps the ledger; its text has none): 400', async () => {
+    const before = await digest();
+    const res = await api.call('POST', `/v1/workspaces/${WS}/adjustments`, {
+      key: OPERATOR,
+      body: { idempotencyKey: 'nul', kind: 'prepaid', credits: 1, reason: 'goodwill\u0000' },
+    });
+    expect(res.status).toBe(400);
+    expectErrorBody(res.body, 'invalid_request');
+    expect(await digest()).toBe(before);
+  });
+
   it('R-USE-2 a ledger cursor shaped like a stream id that is none: 400', async () => {
     for (const cursor of [
       'abc',

@@ -115,6 +115,67 @@ describe('copying', () => {
     expect(await archivedIds('copy')).toEqual(before);
   });
 
+  it('an entry PostgreSQL refuses holds up its own workspace only; a NUL is kept as U+FFFD', async () => {
+    await workspaceWithDebits('iso-good', 3);
+    await workspaceWithDebits('iso-bad', 3);
+    // A reason with a NUL (PostgreSQL's text has none), written by the engine as any reason is.
+    await api.store.adjust({
+      workspaceId: 'iso-good',
+      kind: 'prepaid',
+      units: 10_000,
+      ref: 'nul',
+      type: 'grant',
+      reason: 'a\u0000b',
+      idempotencyKey: 'nul',
+      bodyHash: 'h',
+      now: Date.now(),
+    });
+    // An entry in the old field/value format whose units are no integer: PostgreSQL refuses it.
+    const bad = workspaceKeys(api.prefix, 'iso-bad');
+    await api.redis.xadd(
+      bad.ledger,
+      '*',
+      'at',
+      Date.now(),
+      'type',
+      'consume',
+      'kind',
+      'included',
+      'units',
+      '1.5',
+      'bal',
+      '0',
+      'ref',
+      'x',
+    );
+    await api.redis.xadd(bad.usageKeyLog, '*', 'k', 'late-iso', 'h', 'h', 'r', 'reply', 'at', Date.now());
+    const a = archiver({ retentionMs: 7 * 86_400_000 });
+    const [good, refused] = await a.archiveGroup(['iso-good', 'iso-bad']);
+    expect(good).toMatchObject({ copied: 5 });
+    expect(good!.error).toBeUndefined();
+    expect(await archivedIds('iso-good')).toEqual(await redisIds('iso-good'));
+    const nul = await tdb.db
+      .selectFrom('ledger_entries')
+      .select('extra')
+      .where('workspace_id', '=', 'iso-good')
+      .where('ref', '=', 'nul')
+      .executeTakeFirstOrThrow();
+    expect(nul.extra).toMatchObject({ reason: 'a\uFFFDb' });
+    // The refused workspace waits, with the reason, its entries all in Redis; its late usage's
+    // answers were copied all the same.
+    expect(refused!.error?.message).toMatch(/bigint/);
+    expect(await archivedIds('iso-bad')).toEqual([]);
+    expect(await api.redis.get(bad.archived)).toBeNull();
+    expect(await api.redis.xlen(bad.ledger)).toBe(5);
+    const keys = await tdb.db
+      .selectFrom('usage_keys')
+      .select('idempotency_key')
+      .where('workspace_id', '=', 'iso-bad')
+      .execute();
+    expect(keys).toEqual([{ idempotency_key: 'late-iso' }]);
+    await api.redis.del(bad.ledger); // the rest of this file's passes go over every workspace
+  });
+
   it('a crash between the copy and the watermark copies nothing twice and loses nothing', async () => {
     await workspaceWithDebits('crash', 20);
     const all = await redisIds('crash');
