@@ -21,8 +21,6 @@ import type { AlertArchive } from './alert-archive.js';
 import type { Db } from './database.js';
 import type { UsageDayRetention } from './usage-retention.js';
 
-/** Entries read from a stream and inserted at once. */
-const PAGE = 1000;
 /** A pass sweeps the day totals' and the alerts' retention at most this often. */
 const RETENTION_EVERY_MS = 10 * 60_000;
 /** Workspaces a pass copies as one group (archiveGroup). */
@@ -208,7 +206,9 @@ export class LedgerArchive {
     try {
       marks = await Promise.all(keys.map((k) => redis.get(k.archived)));
       while (open.length > 0) {
-        const count = Math.min(PAGE, Math.max(50, Math.floor(ROUND_ROWS / open.length)));
+        // A lone workspace with a backlog takes the whole round: it catches up ten times faster
+        // than a page at a time, and holds up the groups after it as briefly.
+        const count = Math.max(50, Math.floor(ROUND_ROWS / open.length));
         // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
         const pages = await Promise.all(
           open.map((i) =>
@@ -301,7 +301,7 @@ export class LedgerArchive {
     let open = workspaceIds.map((_, i) => i);
     while (open.length > 0) {
       // As the ledger's copy: a round's entries shared among the workspaces still open.
-      const count = Math.min(PAGE, Math.max(50, Math.floor(ROUND_ROWS / open.length)));
+      const count = Math.max(50, Math.floor(ROUND_ROWS / open.length));
       const pages = await Promise.all(
         open.map((i) => this.deps.redis.xrange(logs[i]!, '-', '+', 'COUNT', count)),
       );
