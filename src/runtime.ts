@@ -12,7 +12,7 @@ import { UsageKeyArchive } from './db/usage-keys.js';
 import { UsageDayRetention } from './db/usage-retention.js';
 import type { Catalog } from './domain/catalog.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { type RedisClient, type RedisTarget, redisTargetOf } from './redis/clients.js';
+import { type RedisTarget, redisTargetOf } from './redis/clients.js';
 import { EngineStore } from './redis/engine-store.js';
 import { stripeRateKey } from './redis/keys.js';
 import type { ScriptClient } from './redis/scripts.js';
@@ -78,7 +78,7 @@ export function connectDatabase(
 }
 
 /** The day totals' retention in Redis (USAGE_REDIS_RETENTION): the worker trims, the API reads. */
-export function usageDayRetention(redis: RedisClient, config: Config): UsageDayRetention {
+export function usageDayRetention(redis: ScriptClient, config: Config): UsageDayRetention {
   return new UsageDayRetention({
     redis,
     keyPrefix: config.redisPrefix,

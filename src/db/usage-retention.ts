@@ -11,8 +11,8 @@
  * the day. Until then the day stays in Redis, however old.
  */
 import { dayOf, LATE_USAGE_MAX_MS } from '../domain/cycle.js';
-import type { RedisClient } from '../redis/clients.js';
 import { workspaceKeys } from '../redis/keys.js';
+import type { ScriptClient } from '../redis/scripts.js';
 
 const DAY_MS = 86_400_000;
 /** Day hashes deleted per workspace in one pass (a workspace years behind catches up over passes). */
@@ -23,7 +23,7 @@ const dayStartMs = (day: string) => Date.parse(`${day}T00:00:00Z`);
 export class UsageDayRetention {
   constructor(
     private readonly deps: {
-      redis: RedisClient;
+      redis: ScriptClient;
       keyPrefix: string;
       /** How long day totals stay in Redis (ms; at least 36 days). */
       retentionMs: number;
@@ -53,12 +53,10 @@ export class UsageDayRetention {
     const days: string[] = [];
     for (let t = dayStartMs(from); days.length < DAYS_PER_PASS && dayOf(t) < until; t += DAY_MS)
       days.push(dayOf(t));
-    // One slot: the day hashes and the watermark share the workspace's hash tag.
-    await this.deps.redis
-      .multi()
-      .unlink(...days.map((d) => k.usageDay(d)))
-      .set(k.usageDaysFrom, dayOf(dayStartMs(days[days.length - 1]!) + DAY_MS))
-      .exec();
-    return days.length;
+    // One script, one slot (the day hashes and the mark share the workspace's hash tag): the
+    // mark only moves forward, whatever another pass did since it was read.
+    const keys = [k.usageDaysFrom, ...days.map((d) => k.usageDay(d))];
+    const next = dayOf(dayStartMs(days[days.length - 1]!) + DAY_MS);
+    return Number(await this.deps.redis.usageDaysTrim(keys.length, ...keys, next));
   }
 }

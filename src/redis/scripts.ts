@@ -77,7 +77,8 @@ export type ScriptName =
   | 'stripeRateLimited'
   | 'testClockAdvance'
   | 'testClockCaughtUp'
-  | 'archiveMark';
+  | 'archiveMark'
+  | 'usageDaysTrim';
 /** The scripts as commands of a client. */
 export type ScriptCommands = Record<ScriptName, (...args: (string | number | Buffer)[]) => Promise<string[]>>;
 /** One node or a Redis Cluster (each script's keys share one slot: the workspace's hash tag). */

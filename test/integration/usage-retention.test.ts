@@ -160,3 +160,22 @@ it('a day PostgreSQL may still lack stays in Redis, however old', async () => {
   expect(await usageDays.trim('lag', { now: NOW, archivedBeforeMs: T0, createdAt: T0 })).toBe(0);
   expect(await api.redis.exists(workspaceKeys(api.prefix, 'lag').usageDay(dayOf(T0)))).toBe(1);
 });
+
+it('the first Redis day only moves forward: a slower pass finishing late never moves it back', async () => {
+  api.clock.set(T0);
+  expect((await api.call('PUT', '/v1/workspaces/race', { body: { planId: 'growth' } })).status).toBe(201);
+  const k = workspaceKeys(api.prefix, 'race');
+  const usageDays = new UsageDayRetention({
+    redis: api.redis,
+    keyPrefix: api.prefix,
+    retentionMs: RETENTION_DAYS * DAY,
+  });
+  // One pass, whose archive had copied everything, moves the mark ten days on.
+  expect(await usageDays.trim('race', { now: NOW, archivedBeforeMs: T0 + 45 * DAY, createdAt: T0 })).toBe(10);
+  expect(await usageDays.firstRedisDay('race')).toBe(dayOf(T0 + 10 * DAY));
+  // Another pass read the mark before that one wrote it and had copied less (five days' worth):
+  // as its script runs late, the mark stays where it is.
+  const stale = [k.usageDaysFrom, k.usageDay(dayOf(T0))];
+  expect(await api.redis.usageDaysTrim(stale.length, ...stale, dayOf(T0 + 5 * DAY))).toBe(0);
+  expect(await usageDays.firstRedisDay('race')).toBe(dayOf(T0 + 10 * DAY));
+});
