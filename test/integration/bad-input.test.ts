@@ -203,40 +203,55 @@ const queryString = fc.oneof(
     ),
 );
 
+/**
+ * fast-check over one route: its path's parameters, query, body, content type and encoding, and
+ * `auth` (the credentials: an API key, or a billing session's cookie and CSRF token), under
+ * `prefix`. Never a 5xx; a refusal changes nothing in Redis.
+ */
+function fuzzRoute<A>(
+  route: (typeof ROUTES)[number],
+  o: { prefix: string; auth: fc.Arbitrary<A>; headersOf(auth: A): Record<string, string>; numRuns: number },
+) {
+  return fc.assert(
+    fc.asyncProperty(
+      pathSegment,
+      queryString,
+      anyBody,
+      contentType,
+      contentEncoding,
+      o.auth,
+      async (segment, query, body, type, encoding, auth) => {
+        const before = await digest();
+        const headers: Record<string, string> = { 'content-type': type, ...o.headersOf(auth) };
+        if (encoding) headers['content-encoding'] = encoding;
+        const path = `${o.prefix}${route.path.replace(':workspaceId', segment).replace(':month', segment)}${query}`;
+        const res = await send({
+          method: route.method.toUpperCase(),
+          path,
+          ...(route.method === 'get' ? {} : { body }),
+          headers,
+        });
+        expect(res.status, `${route.method} ${path}`).toBeLessThan(500);
+        if (res.status >= 400) {
+          expect((res.body as { error?: { code?: unknown } }).error?.code).toEqual(expect.any(String));
+          expect(await digest()).toBe(before);
+        }
+      },
+    ),
+    { numRuns: o.numRuns },
+  );
+}
+
 describe('fuzzed requests (fast-check): never a 5xx, a refusal changes nothing, the process lives', () => {
   it.each(ROUTES.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))(
     '%s: path, query, body, content type and encoding',
-    async (_name, route) => {
-      await fc.assert(
-        fc.asyncProperty(
-          pathSegment,
-          queryString,
-          anyBody,
-          contentType,
-          contentEncoding,
-          fc.constantFrom(OPERATOR, OPERATOR, PLATFORM, 'wrong-key-0000', null),
-          async (segment, query, body, type, encoding, key) => {
-            const before = await digest();
-            const headers: Record<string, string> = { 'content-type': type };
-            if (encoding) headers['content-encoding'] = encoding;
-            if (key) headers.authorization = `Bearer ${key}`;
-            const path = route.path.replace(':workspaceId', segment).replace(':month', segment) + query;
-            const res = await send({
-              method: route.method.toUpperCase(),
-              path,
-              ...(route.method === 'get' ? {} : { body }),
-              headers,
-            });
-            expect(res.status, `${route.method} ${path}`).toBeLessThan(500);
-            if (res.status >= 400) {
-              expect((res.body as { error?: { code?: unknown } }).error?.code).toEqual(expect.any(String));
-              expect(await digest()).toBe(before);
-            }
-          },
-        ),
-        { numRuns: 60 },
-      );
-    },
+    (_name, route) =>
+      fuzzRoute(route, {
+        prefix: '',
+        auth: fc.constantFrom(OPERATOR, OPERATOR, PLATFORM, 'wrong-key-0000', null),
+        headersOf: (key): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {}),
+        numRuns: 60,
+      }),
   );
 
   it('the Stripe webhook: any body, signed or not', async () => {
@@ -324,32 +339,15 @@ describe('fuzzed requests (fast-check): never a 5xx, a refusal changes nothing, 
     '%s with a billing session: path, query, body, CSRF token, content type and encoding',
     async (_name, route) => {
       const session = await billingSession();
-      await fc.assert(
-        fc.asyncProperty(
-          pathSegment,
-          queryString,
-          anyBody,
-          contentType,
-          contentEncoding,
-          fc.constantFrom(session.csrf, session.csrf, 'forged', undefined),
-          async (segment, query, body, type, encoding, csrf) => {
-            const before = await digest();
-            const headers: Record<string, string> = { 'content-type': type, cookie: session.cookie };
-            if (encoding) headers['content-encoding'] = encoding;
-            if (csrf) headers['x-csrf-token'] = csrf;
-            const path = `/billing/api${route.path.replace(':workspaceId', segment).replace(':month', segment)}${query}`;
-            const res = await send({
-              method: route.method.toUpperCase(),
-              path,
-              ...(route.method === 'get' ? {} : { body }),
-              headers,
-            });
-            expect(res.status, `${route.method} ${path}`).toBeLessThan(500);
-            if (res.status >= 400) expect(await digest()).toBe(before);
-          },
-        ),
-        { numRuns: 25 },
-      );
+      await fuzzRoute(route, {
+        prefix: '/billing/api',
+        auth: fc.constantFrom(session.csrf, session.csrf, 'forged', undefined),
+        headersOf: (csrf): Record<string, string> => ({
+          cookie: session.cookie,
+          ...(csrf ? { 'x-csrf-token': csrf } : {}),
+        }),
+        numRuns: 25,
+      });
     },
   );
 
