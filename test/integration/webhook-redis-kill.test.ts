@@ -107,12 +107,24 @@ it.skipIf(onCluster)(
     }
 
     await settledWithoutFailures(api.stripeQueue, 600);
+    // Reads until answered: the API's own client may still be reconnecting after the last kill
+    // (a 503 then, as any caller would get and retry).
+    const read = async (path: string) => {
+      for (let i = 0; ; i++) {
+        const res = await api.call('GET', path);
+        if (res.status !== 503 || i >= 100) {
+          expect(res.status, path).toBe(200);
+          return res;
+        }
+        await sleep(50);
+      }
+    };
     for (const [workspaceId, credits] of expected) {
-      const ws = await api.call('GET', `/v1/workspaces/${workspaceId}`);
+      const ws = await read(`/v1/workspaces/${workspaceId}`);
       expect(ws.body.prepaid.remaining, workspaceId).toBe(String(credits));
     }
     const grants = await Promise.all(
-      [...expected.keys()].map((id) => api.call('GET', `/v1/workspaces/${id}/ledger?limit=500`)),
+      [...expected.keys()].map((id) => read(`/v1/workspaces/${id}/ledger?limit=500`)),
     );
     const refs = grants.flatMap((g) =>
       g.body.entries.filter((e: { type: string }) => e.type === 'grant').map((e: { ref: string }) => e.ref),
