@@ -12,7 +12,7 @@
  */
 import { sql } from 'kysely';
 import type { RedisClient } from '../redis/clients.js';
-import { type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
+import { compactLedgerValue, type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
 import { decodeLedgerRow } from '../redis/ledger-codec.js';
 import type { ScriptClient } from '../redis/scripts.js';
@@ -84,34 +84,23 @@ export function rowOfRecord(r: {
 /**
  * One ledger entry as the JSON array the INSERT takes apart: [workspace, stream ms, stream seq,
  * at, type, kind, units, balance, ref, extra]. `ws` is the workspace id already as JSON. A
- * compact entry is decoded straight into it (decodeLedgerRow); one written before it goes
- * through its fields.
+ * compact entry is decoded straight into its columns (decodeLedgerRow); one written before it
+ * goes through its fields.
  */
 function rowJson(ws: string, entry: [Buffer, Buffer[]]): string {
-  const [rawId, flat] = entry;
-  const id = rawId.toString();
-  const dash = id.indexOf('-');
-  const ids = `${id.slice(0, dash)},${id.slice(dash + 1)}`;
-  if (flat.length === 2 && flat[0]!.length === 1 && flat[0]![0] === 0x70 /* 'p' */) {
-    const e = decodeLedgerRow(flat[1]!);
-    for (const f in e.extra) e.extra[f] = pgText(e.extra[f]!);
-    return `[${ws},${ids},${e.at},${JSON.stringify(pgText(e.type))},${JSON.stringify(pgText(e.kind))},${e.units},${e.bal},${JSON.stringify(pgText(e.ref))},${JSON.stringify(e.extra)}]`;
-  }
-  const r = toLedgerRow(entry);
+  const { ms, seq } = parseStreamId(entry[0].toString());
+  const compact = compactLedgerValue(entry[1]);
+  const e = compact ? decodeLedgerRow(compact) : columnsOf(toLedgerRow(entry));
+  for (const f in e.extra) e.extra[f] = pgText(e.extra[f]!);
+  const text = (v: string) => JSON.stringify(pgText(v));
+  return `[${ws},${ms},${seq},${e.at},${text(e.type)},${text(e.kind)},${e.units},${e.bal},${text(e.ref)},${JSON.stringify(e.extra)}]`;
+}
+
+/** An entry of the older format as decodeLedgerRow gives a compact one: the rest in `extra`. */
+function columnsOf(r: LedgerRow): ReturnType<typeof decodeLedgerRow> {
   const extra: Record<string, string> = {};
-  for (const f in r.fields) if (!CORE_FIELDS.has(f)) extra[f] = pgText(r.fields[f]!);
-  return JSON.stringify([
-    JSON.parse(ws),
-    Number(id.slice(0, dash)),
-    Number(id.slice(dash + 1)),
-    r.at,
-    pgText(r.type),
-    pgText(r.kind),
-    r.units,
-    r.balanceAfter,
-    pgText(r.ref),
-    extra,
-  ]);
+  for (const f in r.fields) if (!CORE_FIELDS.has(f)) extra[f] = r.fields[f]!;
+  return { at: r.at, type: r.type, kind: r.kind, ref: r.ref, units: r.units, bal: r.balanceAfter, extra };
 }
 
 /** What archiveGroup did for one workspace; `error`: why its copy stopped (its entries wait). */

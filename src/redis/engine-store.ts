@@ -665,12 +665,19 @@ export class EngineStore {
  * or one written before it (field/value pairs). Read the stream with the Buffer commands
  * (xrangeBuffer): the compact value is binary.
  */
+/** A compact entry's binary value (its one field `p`), or null for an entry in the older format. */
+export function compactLedgerValue(flat: (string | Buffer)[]): Buffer | null {
+  if (flat.length !== 2 || flat[0]!.toString() !== 'p') return null;
+  const v = flat[1]!;
+  return typeof v === 'string' ? Buffer.from(v, 'latin1') : v;
+}
+
 export function toLedgerRow([rawId, flat]: [string | Buffer, (string | Buffer)[]]): LedgerRow {
   const id = rawId.toString();
   let fields: Record<string, string>;
-  if (flat.length === 2 && flat[0]!.toString() === 'p') {
-    const v = flat[1]!;
-    fields = decodeLedgerFields(typeof v === 'string' ? Buffer.from(v, 'latin1') : v);
+  const compact = compactLedgerValue(flat);
+  if (compact) {
+    fields = decodeLedgerFields(compact);
   } else {
     fields = {};
     for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!.toString()] = flat[i + 1]!.toString();
