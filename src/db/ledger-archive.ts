@@ -205,6 +205,8 @@ export class LedgerArchive {
           ),
         );
         const rows = new Map<number, string[]>();
+        /** Per workspace of the round: its page's last id, where its watermark goes once copied. */
+        const lastIds = new Map<number, string>();
         const next: number[] = [];
         open.forEach((i, j) => {
           const raw = pages[j]!;
@@ -217,16 +219,15 @@ export class LedgerArchive {
             i,
             raw.map((r) => rowJson(ws, r)),
           );
+          lastIds.set(i, raw[raw.length - 1]![0].toString());
           if (raw.length === count) next.push(i);
         });
         const copied = await this.copyRound(rows, out);
         // Each workspace copied in full: its watermark moves to its page's last id.
         await Promise.all(
           copied.map(async (i) => {
-            const raw = pages[open.indexOf(i)]!;
-            const last = raw[raw.length - 1]![0].toString();
-            marks[i] = await this.raiseMark(keys[i]!.archived, last);
-            out[i]!.copied += raw.length;
+            marks[i] = await this.raiseMark(keys[i]!.archived, lastIds.get(i)!);
+            out[i]!.copied += rows.get(i)!.length;
           }),
         );
         open = next.filter((i) => !out[i]!.error);
