@@ -13,10 +13,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import { LANGS } from '../domain/alerts.js';
 import { BurnrateError } from '../domain/errors.js';
 import type { RouteDef } from '../http/routes.js';
 import {
-  BILLING_LOCALES,
   type BillingLocale,
   type BillingService,
   type BillingSession,
@@ -63,7 +63,7 @@ export function negotiateLocale(header: string | undefined): BillingLocale {
     .filter((t) => t.q > 0)
     .sort((a, b) => b.q - a.q || a.i - b.i);
   for (const t of ranked) {
-    if ((BILLING_LOCALES as readonly string[]).includes(t.lang)) return t.lang as BillingLocale;
+    if ((LANGS as readonly string[]).includes(t.lang)) return t.lang as BillingLocale;
   }
   return 'en';
 }

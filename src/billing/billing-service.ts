@@ -20,15 +20,15 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
-import { formatUnits } from '../domain/units.js';
+import { LANGS, type Lang } from '../domain/alerts.js';
+import type { Catalog } from '../domain/catalog.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import type { Clock } from '../services/clock.js';
 import { requireWorkspace } from '../services/require-workspace.js';
 
-export const BILLING_LOCALES = ['en', 'hi', 'ko'] as const;
-export type BillingLocale = (typeof BILLING_LOCALES)[number];
+/** The page's languages are the banners' (R-ALR-3). */
+export type BillingLocale = Lang;
 
 /** How long an expired or used link still remembers its return URL and locale (not the session). */
 const TOMBSTONE_SECONDS = 24 * 3600;
@@ -56,14 +56,14 @@ const linkRecordSchema = z.object({
   /** `used` and `expired` are tombstones: they only say why the link opens nothing. */
   state: z.enum(['open', 'used', 'expired']),
   workspaceId: z.string(),
-  locale: z.enum(BILLING_LOCALES).nullable(),
+  locale: z.enum(LANGS).nullable(),
   returnUrl: z.string(),
   expiresAt: z.number(),
 });
 
 const sessionSchema = z.object({
   workspaceId: z.string(),
-  locale: z.enum(BILLING_LOCALES),
+  locale: z.enum(LANGS),
   returnUrl: z.string(),
   csrfToken: z.string(),
   expiresAt: z.number(),
@@ -148,7 +148,10 @@ export class BillingService {
   private async checkingSecret(): Promise<string | null> {
     if (this.deps.options.secret) return this.deps.options.secret;
     if (this.secret) return this.secret;
-    return this.deps.redis.get(this.keys.secret);
+    const stored = await this.deps.redis.get(this.keys.secret);
+    // Once made, the secret never changes: kept, so each later open asks Redis for it no more.
+    if (stored !== null) this.secret = Promise.resolve(stored);
+    return stored;
   }
 
   private mac(part: string, secret: string): string {
@@ -248,30 +251,5 @@ export class BillingService {
     const parsed = sessionSchema.safeParse(parseJson(raw));
     if (!parsed.success || parsed.data.expiresAt <= this.wallNow()) return null;
     return parsed.data;
-  }
-
-  /** Ends a session (the page's "sign out", or a test). */
-  async endSession(sessionId: string): Promise<void> {
-    if (/^[A-Za-z0-9_-]{43}$/.test(sessionId))
-      await this.deps.redis.del(this.keys.session(sha256(sessionId)));
-  }
-
-  /**
-   * What `credits` prepaid credits cost this workspace now: the tier they reach in its price
-   * book (R-CAT-2, R-CAT-3), the same quote Checkout charges (R-PRE-1).
-   */
-  async prepaidQuote(workspaceId: string, credits: number) {
-    const { catalog, store, clock } = this.deps;
-    const snap = await requireWorkspace(store, workspaceId, clock.now());
-    const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
-    const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
-    const q = prepaidQuote({ book, credits, overrideDiscountBps: discount });
-    return {
-      credits: String(q.credits),
-      amountCents: q.amountCents,
-      unitAmountCents: formatUnits(q.unitAmountE4),
-      discountBps: q.discountBps,
-      currency: q.currency,
-    };
   }
 }

@@ -80,7 +80,8 @@ export function createApp(deps: AppDeps): Express {
         req.params.month === undefined ? '' : parseOr400(pathParams.month, req.params.month, 'month');
       const body = r.body ? parseOr400(r.body, req.body, 'request body') : undefined;
       const query = r.query ? parseOr400(r.query, req.query, 'query') : undefined;
-      const origin = requestOrigin(req);
+      // Read only by the route that needs it (billing links), not on every request.
+      const origin = () => requestOrigin(req);
       const out = await r.handle(deps.service, { workspaceId, month, origin, body, query });
       if (out.headers) res.set(out.headers);
       res.status(out.status).json(out.body);

@@ -46,7 +46,7 @@ export interface RouteInput<B, Q> {
   /** The :month path parameter, where the route has one. */
   month: string;
   /** The request's own origin (`http://host:port`), for links back to this API. */
-  origin: string;
+  origin(): string;
   body: B;
   query: Q;
 }
@@ -307,7 +307,7 @@ export const ROUTES: RouteDef[] = [
     },
     handle: async (svc, { workspaceId, body, origin }) => ({
       status: 201,
-      body: await svc.billing.createLink({ workspaceId, ...body, origin }),
+      body: await svc.billing.createLink({ workspaceId, ...body, origin: origin() }),
     }),
   }),
   route({
@@ -319,7 +319,7 @@ export const ROUTES: RouteDef[] = [
     query: prepaidQuoteQuerySchema,
     responses: { 200: { description: 'The quote', schema: prepaidQuoteSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId, query }) =>
-      ok(await svc.billing.prepaidQuote(workspaceId, query.credits)),
+      ok(await svc.checkout.prepaidQuote(workspaceId, query.credits)),
   }),
   route({
     method: 'get',

@@ -83,26 +83,18 @@ class Reader {
 
 const text = (v: string | number | null) => (v === null ? '' : typeof v === 'number' ? String(v) : v);
 
-/** The fields of a compact ledger entry's value. */
+/** The fields of a compact ledger entry's value, as strings (what every reader of the ledger sees). */
 export function decodeLedgerFields(buf: Buffer): Record<string, string> {
-  const tc = buf[0]!;
-  const kc = buf[1]!;
-  const r = new Reader(buf);
-  r.pos = 2;
-  const at = buf.readIntBE(2, 6);
-  r.pos = 8;
-  const type = tc & 0x7f ? (TYPES[tc & 0x7f] ?? `type-${tc & 0x7f}`) : text(r.value());
-  const kind = kc ? (KINDS[kc] ?? `kind-${kc}`) : text(r.value());
-  const ref = tc & 0x80 ? `use_${r.bytes(16).toString('hex')}` : text(r.value());
-  const units = text(r.value());
-  const bal = text(r.value());
-  const fields: Record<string, string> = { at: String(at), type, kind, units, bal, ref };
-  while (!r.done) {
-    const name = r.value();
-    const value = r.value();
-    fields[typeof name === 'number' ? (EXTRA[name] ?? String(name)) : text(name)] = text(value);
-  }
-  return fields;
+  const e = decodeLedgerRow(buf);
+  return {
+    at: String(e.at),
+    type: e.type,
+    kind: e.kind,
+    units: String(e.units),
+    bal: String(e.bal),
+    ref: e.ref,
+    ...e.extra,
+  };
 }
 
 /**

@@ -5,6 +5,7 @@
 import Stripe from 'stripe';
 import { type Catalog, effectiveOverrides, prepaidQuote, priceBookFor } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
+import { formatUnits } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
 import { isRetryableStripeError, type StripeClient } from '../stripe/client.js';
 import type { Clock } from './clock.js';
@@ -29,6 +30,37 @@ export class CheckoutService {
       stripe?: StripeClient | undefined;
     },
   ) {}
+
+  /**
+   * What `credits` prepaid credits cost the workspace now (R-PRE-1): the tier they reach in its
+   * price book and overrides (R-CAT-2, R-CAT-3), the quote Checkout charges, and refused as
+   * Checkout refuses it above Stripe's largest amount. The billing page prices with it.
+   */
+  async prepaidQuote(workspaceId: string, credits: number) {
+    const snap = await requireWorkspace(this.deps.store, workspaceId, this.deps.clock.now());
+    const q = this.quoteFor(snap, workspaceId, credits);
+    return {
+      credits: String(q.credits),
+      amountCents: q.amountCents,
+      unitAmountCents: formatUnits(q.unitAmountE4),
+      discountBps: q.discountBps,
+      currency: q.currency,
+    };
+  }
+
+  private quoteFor(snap: Awaited<ReturnType<typeof requireWorkspace>>, workspaceId: string, credits: number) {
+    const { catalog } = this.deps;
+    const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
+    const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
+    const quote = prepaidQuote({ book, credits, overrideDiscountBps: discount });
+    if (quote.amountCents > STRIPE_MAX_CHECKOUT_AMOUNT)
+      throw new BurnrateError(
+        'invalid_request',
+        `${quote.credits} credits cost ${quote.amountCents} in the smallest currency unit, above Stripe's largest Checkout amount (99,999,999): buy them in several purchases`,
+        { amountCents: quote.amountCents, maxAmountCents: STRIPE_MAX_CHECKOUT_AMOUNT },
+      );
+    return quote;
+  }
 
   /**
    * A Stripe Checkout Session (mode payment) for a bundle or any quantity, priced at the tier
@@ -60,15 +92,7 @@ export class CheckoutService {
         });
       credits = bundle.credits;
     }
-    const book = priceBookFor(catalog, Date.parse(snap.meta.createdAt));
-    const discount = effectiveOverrides(catalog, workspaceId, snap.meta.overrides).prepaidDiscountBps;
-    const quote = prepaidQuote({ book, credits: credits!, overrideDiscountBps: discount });
-    if (quote.amountCents > STRIPE_MAX_CHECKOUT_AMOUNT)
-      throw new BurnrateError(
-        'invalid_request',
-        `${quote.credits} credits cost ${quote.amountCents} in the smallest currency unit, above Stripe's largest Checkout amount (99,999,999): buy them in several purchases`,
-        { amountCents: quote.amountCents, maxAmountCents: STRIPE_MAX_CHECKOUT_AMOUNT },
-      );
+    const quote = this.quoteFor(snap, workspaceId, credits!);
     const metadata = { workspace_id: workspaceId, credits: String(quote.credits) };
     try {
       const session = await stripe.call((sdk) =>

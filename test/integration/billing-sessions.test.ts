@@ -400,6 +400,17 @@ describe('the page API (/billing/api)', () => {
       headers: { cookie },
     });
     expect(bad.status).toBe(400);
+    // R-PRE-1: the quote is Checkout's; a quantity Checkout refuses (above Stripe's largest
+    // amount, 999,999.99) is refused here too, never priced for a purchase that cannot happen.
+    const tooDear = await fetch(`${api.base}/billing/api/v1/workspaces/bill-a/prepaid-quote?credits=500000`, {
+      headers: { cookie },
+    });
+    expect(tooDear.status).toBe(400);
+    expect(
+      ((await tooDear.json()) as { error: { details: { maxAmountCents: number } } }).error.details,
+    ).toMatchObject({
+      maxAmountCents: 99_999_999,
+    });
   });
 
   it('keeps no token or session id in Redis, only their hashes', async () => {

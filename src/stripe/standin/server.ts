@@ -842,7 +842,11 @@ export class Standin {
     app.post(
       '/_standin/subscriptions/:id/renew',
       // The period ends and Stripe bills the next one: invoice.paid, then the new period.
-      handle((req) => this.renew(this.get(String(req.params.id), 'subscription'), nowSeconds())),
+      handle((req) => {
+        // At the subscription's clock: a test clock's customer renews at its time, as Stripe does.
+        const sub = this.get(String(req.params.id), 'subscription');
+        return this.renew(sub, this.timeOf(sub.customer));
+      }),
     );
     app.get(
       '/_standin/events',
