@@ -13,31 +13,23 @@
  * job already has (SchedulerJobIdCollision), which would stop the real schedule.
  */
 import type { Queue } from 'bullmq';
+import { addMonths, monthOf } from '../domain/cycle.js';
 import type { ClockCatchUpFn } from '../services/test-clock.js';
 import { RUN_JOB_OPTIONS } from './invoicing.js';
+
+const monthStart = (month: string) => Date.parse(`${month}-01T00:00:00Z`);
 
 /** The months whose end (the 1st of the next, 00:00 UTC) is after `from` and at or before `to`. */
 export function monthsClosedBetween(from: number, to: number): string[] {
   const months: string[] = [];
-  const d = new Date(from);
-  let y = d.getUTCFullYear();
-  let m = d.getUTCMonth();
-  for (;;) {
-    const end = Date.UTC(y, m + 1, 1);
-    if (end > to) return months;
-    if (end > from) months.push(`${y}-${String(m + 1).padStart(2, '0')}`);
-    m++;
-    if (m === 12) {
-      m = 0;
-      y++;
-    }
-  }
+  for (let start = monthStart(monthOf(from)); addMonths(start, 1) <= to; start = addMonths(start, 1))
+    if (addMonths(start, 1) > from) months.push(monthOf(start));
+  return months;
 }
 
 /** When the schedule starts the run of `month` (YYYY-MM): 00:05 UTC on the 1st of the next. */
 export function scheduledRunAt(month: string): number {
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  return Date.UTC(y, m, 1, 0, 5);
+  return addMonths(monthStart(month), 1) + 5 * 60_000;
 }
 
 export const clockRunJobId = (month: string) => `run_${month}_clock`;
