@@ -5,7 +5,7 @@
  * be switched here.
  */
 import { render } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
   type Alerts,
   Burnrate,
@@ -85,7 +85,9 @@ function App() {
       .catch(() => setSession('failed'));
   }, []);
 
-  useEffect(() => {
+  // A layout effect, so the document's language changes in the same commit as its text: a screen
+  // reader (or anything reading the page between the two) never meets Korean text marked Hindi.
+  useLayoutEffect(() => {
     document.documentElement.lang = locale;
     document.title = `${t('pageTitle')} · burnrate`;
   }, [locale]);
