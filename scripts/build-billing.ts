@@ -17,13 +17,19 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BILLING_DIST } from '../src/billing/billing-http.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'web/billing');
-export const BILLING_OUT = join(ROOT, 'dist/billing');
-const STAMP = join(BILLING_OUT, '.built');
+const STAMP = join(BILLING_DIST, '.built');
 /** What the bundle is made of: a change to any of these rebuilds it. */
-const SOURCES = [SRC, join(ROOT, 'client/src'), join(ROOT, 'scripts/build-billing.ts')];
+const SOURCES = [
+  SRC,
+  join(ROOT, 'client/src'),
+  // The server's own units and limits, which the page imports.
+  join(ROOT, 'src/domain/units.ts'),
+  join(ROOT, 'scripts/build-billing.ts'),
+];
 
 function newest(path: string): number {
   const st = statSync(path);
@@ -34,7 +40,7 @@ function newest(path: string): number {
 export async function buildBilling(o: { minify?: boolean } = {}): Promise<void> {
   // Built beside the bundle, then swapped in: a build running at the same time as another (two
   // test runs) or as a server reading it never leaves a half-written bundle in place.
-  const out = `${BILLING_OUT}.building-${process.pid}`;
+  const out = `${BILLING_DIST}.building-${process.pid}`;
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   await build({
@@ -54,15 +60,15 @@ export async function buildBilling(o: { minify?: boolean } = {}): Promise<void> 
   copyFileSync(join(SRC, 'app.css'), join(out, 'app.css'));
   copyFileSync(join(SRC, 'index.html'), join(out, 'index.html'));
   writeFileSync(join(out, '.built'), new Date().toISOString());
-  const old = `${BILLING_OUT}.old-${process.pid}`;
+  const old = `${BILLING_DIST}.old-${process.pid}`;
   const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
   try {
-    renameSync(BILLING_OUT, old);
+    renameSync(BILLING_DIST, old);
   } catch (err) {
     if (code(err) !== 'ENOENT') throw err; // none yet, or another build just moved it
   }
   try {
-    renameSync(out, BILLING_OUT);
+    renameSync(out, BILLING_DIST);
   } catch (err) {
     // Another build put its bundle in place first: the same sources, so it stays.
     if (code(err) !== 'ENOTEMPTY' && code(err) !== 'EEXIST') throw err;
@@ -81,5 +87,5 @@ export async function ensureBillingBuilt(): Promise<boolean> {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   await buildBilling();
-  process.stdout.write(`built the billing page in ${BILLING_OUT}\n`);
+  process.stdout.write(`built the billing page in ${BILLING_DIST}\n`);
 }

@@ -5,9 +5,10 @@
  *   of the workspace;
  * - `/billing/` serves the page's bundle (dist/billing, `npm run build`);
  * - `/billing/api/…` is the platform API's own route table a second time, limited to what the
- *   page reads and writes, authenticated by the session cookie instead of an API key, and only
- *   for the session's workspace (any other is 404). Writes need the session's CSRF token in
- *   `X-CSRF-Token` and, when the browser sends one, this origin's `Origin` (403 otherwise).
+ *   page reads and writes (the routes with `page` set), authenticated by the session cookie
+ *   instead of an API key, and only for the session's workspace (any other is 404). Writes need
+ *   the session's CSRF token in `X-CSRF-Token` and, when the browser sends one, this origin's
+ *   `Origin` (403 otherwise).
  * No API key, session id or token ever appears in the page, its URLs after the redirect, or a log.
  */
 import { existsSync } from 'node:fs';
@@ -27,21 +28,11 @@ import { linkRefusalPage } from './link-page.js';
 
 export const BILLING_COOKIE = 'burnrate_billing';
 export const CSRF_HEADER = 'x-csrf-token';
-/** Where `npm run build` puts the page (scripts/build-billing.ts). */
-export const BILLING_DIST = fileURLToPath(new URL('../../dist/billing/', import.meta.url));
-
-/** The routes the page may call, by method and path of the route table; the writes are marked. */
-const PAGE_ROUTES: Record<string, 'read' | 'write'> = {
-  'get /v1/workspaces/:workspaceId': 'read',
-  'get /v1/workspaces/:workspaceId/usage': 'read',
-  'get /v1/workspaces/:workspaceId/ledger': 'read',
-  'get /v1/workspaces/:workspaceId/alerts': 'read',
-  'get /v1/workspaces/:workspaceId/recommendations': 'read',
-  'get /v1/workspaces/:workspaceId/prepaid-quote': 'read',
-  'get /v1/catalog': 'read',
-  'patch /v1/workspaces/:workspaceId/flex': 'write',
-  'post /v1/workspaces/:workspaceId/checkout-sessions': 'write',
-};
+/**
+ * Where `npm run build` puts the page (scripts/build-billing.ts, which builds beside it under
+ * this path with a suffix: so no trailing slash).
+ */
+export const BILLING_DIST = fileURLToPath(new URL('../../dist/billing', import.meta.url));
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy':
@@ -105,9 +96,6 @@ export function mountBillingPage(
   },
 ): void {
   const { billing } = o;
-  // Behind a TLS proxy the connection is http: TRUST_PROXY says whose X-Forwarded-Proto and
-  // X-Forwarded-Host to believe (the whole app's req.protocol, req.host and req.ip follow it).
-  app.set('trust proxy', billing.trustProxy);
   const secured: RequestHandler = (_req, res, next) => {
     res.set(SECURITY_HEADERS);
     next();
@@ -174,12 +162,11 @@ export function mountBillingPage(
   });
 
   for (const r of o.routes) {
-    const access = PAGE_ROUTES[`${r.method} ${r.path}`];
-    if (!access) continue;
+    if (!r.page) continue;
     const [json, handler] = o.handlerOf(r);
-    const chain: RequestHandler[] = [sessionAuth(access), json!];
+    const chain: RequestHandler[] = [sessionAuth(r.page), json!];
     // Checkout comes back to this page only: the session must not make Stripe redirect elsewhere.
-    if (r.path.endsWith('/checkout-sessions')) chain.push(backToThisPage(billing));
+    if (r.backToPage) chain.push(backToThisPage(billing));
     app[r.method](`/billing/api${r.path}`, ...chain, noStore, handler!);
   }
 

@@ -40,8 +40,6 @@ export interface BillingOptions {
   sessionTtlSeconds: number;
   /** PUBLIC_URL; undefined: the request's own origin. */
   publicUrl: string | undefined;
-  /** TRUST_PROXY: the proxies whose X-Forwarded-Proto and -Host count (Express's `trust proxy`). */
-  trustProxy?: boolean | number | string[] | undefined;
 }
 
 export function billingKeys(prefix: string) {
@@ -156,11 +154,6 @@ export class BillingService {
 
   private mac(part: string, secret: string): string {
     return createHmac('sha256', secret).update(`billing-link:${part}`).digest('base64url');
-  }
-
-  /** TRUST_PROXY, for Express's `trust proxy` (src/billing/billing-http.ts). */
-  get trustProxy(): boolean | number | string[] {
-    return this.deps.options.trustProxy ?? false;
   }
 
   /** The base of the page's URLs: PUBLIC_URL, else the request's origin. */

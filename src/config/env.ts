@@ -290,6 +290,8 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   port: number;
   host: string;
+  /** TRUST_PROXY: the whole app's Express `trust proxy` (req.protocol, req.host and req.ip). */
+  trustProxy: boolean | number | string[];
   logLevel: string;
   /** One Redis node; at most one of redisUrl and redisClusterNodes is set. */
   redisUrl: string | undefined;
@@ -343,8 +345,6 @@ export interface Config {
     linkTtlSeconds: number;
     sessionTtlSeconds: number;
     publicUrl: string | undefined;
-    /** TRUST_PROXY, Express's `trust proxy` setting. */
-    trustProxy: boolean | number | string[];
   };
 }
 
@@ -382,6 +382,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
+    trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
@@ -425,7 +426,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       linkTtlSeconds: e.BILLING_LINK_TTL_SECONDS,
       sessionTtlSeconds: e.BILLING_SESSION_TTL_SECONDS,
       publicUrl: e.PUBLIC_URL,
-      trustProxy: e.TRUST_PROXY,
     },
   };
 }

@@ -13,6 +13,12 @@ const CENT_SCALE = 100_000_000n;
 /** The largest amount one request may carry: 10 million credits. */
 export const MAX_REQUEST_UNITS = 10_000_000 * UNITS_PER_CREDIT;
 
+/**
+ * The most whole credits one prepaid purchase takes: Checkout's quantity, its quote's, and the
+ * billing page's field (web/billing imports it, so this module imports nothing).
+ */
+export const MAX_PURCHASE_CREDITS = 1_000_000;
+
 const DECIMAL = /^(-)?(\d{1,12})(?:\.(\d{1,4}))?$/;
 
 /** Parses a decimal (string or number) with at most 4 decimals into integer units; null if malformed. */

@@ -16,7 +16,7 @@ import { openApiDocument } from './openapi.js';
 import { pathParams, ROUTES, type RouteDef } from './routes.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'apiKeys'>;
+  config: Pick<Config, 'apiKeys' | 'trustProxy'>;
   service: Services;
   metrics: Metrics;
   log: Logger;
@@ -37,6 +37,10 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Behind a TLS proxy the connection is http: TRUST_PROXY says whose X-Forwarded-Proto and
+  // X-Forwarded-Host to believe (req.protocol, req.host and req.ip follow it; the billing page's
+  // Secure cookie and links read them).
+  app.set('trust proxy', deps.config.trustProxy);
   const auth = authenticator(deps.config.apiKeys);
 
   app.get('/healthz', (_req, res) => {

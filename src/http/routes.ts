@@ -67,6 +67,13 @@ export interface RouteDef<B = unknown, Q = unknown> {
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;
   responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /**
+   * On the hosted billing page's API too (/billing/api, src/billing/billing-http.ts), under its
+   * session: a read, or a write (which needs the session's CSRF token); unset: not on the page.
+   */
+  page?: 'read' | 'write';
+  /** On the page, the body's successUrl and cancelUrl must come back to the page (Checkout). */
+  backToPage?: boolean;
   handle(svc: Services, input: RouteInput<B, Q>): Promise<RouteResult>;
 }
 
@@ -155,6 +162,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/workspaces/:workspaceId',
     role: 'platform',
+    page: 'read',
     summary: 'Plan, cycle, balances, flex settings, block and alerts',
     responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
     handle: async (svc, { workspaceId }) => ok(await svc.views.getWorkspace(workspaceId)),
@@ -205,6 +213,7 @@ export const ROUTES: RouteDef[] = [
     method: 'patch',
     path: '/v1/workspaces/:workspaceId/flex',
     role: 'platform',
+    page: 'write',
     summary: 'Enable or disable flex (R-FLX-1, R-FLX-3), set or remove its cap (R-FLX-2)',
     body: flexBodySchema,
     responses: { 200: { description: 'The workspace', schema: workspaceSchema }, ...NOT_FOUND },
@@ -237,6 +246,8 @@ export const ROUTES: RouteDef[] = [
     method: 'post',
     path: '/v1/workspaces/:workspaceId/checkout-sessions',
     role: 'platform',
+    page: 'write',
+    backToPage: true,
     summary:
       "A Stripe Checkout Session for prepaid credits, priced from the workspace's price book (R-PRE-1)",
     body: checkoutBodySchema,
@@ -250,6 +261,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/workspaces/:workspaceId/ledger',
     role: 'platform',
+    page: 'read',
     summary: 'The ledger, newest first, paginated (R-USE-2)',
     query: ledgerQuerySchema,
     responses: { 200: { description: 'A page', schema: ledgerResponseSchema }, ...NOT_FOUND },
@@ -259,6 +271,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/workspaces/:workspaceId/usage',
     role: 'platform',
+    page: 'read',
     summary:
       "Usage by day, category, feature or credit kind over a range of UTC days, and the current cycle's summary (R-USE-1)",
     query: usageQuerySchema,
@@ -269,6 +282,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/workspaces/:workspaceId/recommendations',
     role: 'platform',
+    page: 'read',
     summary:
       'From the last three months: the cheapest prepaid bundle for the flex used, an upgrade, or sales, with the figures (R-ALR-4)',
     responses: { 200: { description: 'The recommendations' }, ...NOT_FOUND },
@@ -278,6 +292,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/workspaces/:workspaceId/alerts',
     role: 'platform',
+    page: 'read',
     summary:
       "This cycle's active alert banners (R-ALR-1, R-ALR-2), with their figures, in English, Hindi or Korean (R-ALR-3)",
     query: alertsQuerySchema,
@@ -314,6 +329,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/workspaces/:workspaceId/prepaid-quote',
     role: 'platform',
+    page: 'read',
     summary:
       'What any quantity of prepaid credits costs the workspace: the tier it reaches in its price book (R-CAT-2, R-PRE-1)',
     query: prepaidQuoteQuerySchema,
@@ -325,6 +341,7 @@ export const ROUTES: RouteDef[] = [
     method: 'get',
     path: '/v1/catalog',
     role: 'platform',
+    page: 'read',
     summary: "Plans, bundles priced from a workspace's price book, the rate card",
     query: catalogQuerySchema,
     responses: { 200: { description: 'The catalog' } },

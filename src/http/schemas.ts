@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ALERT_NAMES, LANGS } from '../domain/alerts.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { overridesSchema } from '../domain/catalog.js';
-import { MAX_REQUEST_UNITS, parseDecimal4 } from '../domain/units.js';
+import { MAX_PURCHASE_CREDITS, MAX_REQUEST_UNITS, parseDecimal4 } from '../domain/units.js';
 import { GROUP_BYS } from '../services/usage-view.js';
 
 export const workspaceIdSchema = z
@@ -120,7 +120,7 @@ export const checkoutBodySchema = z
       .number()
       .int()
       .min(1)
-      .max(1_000_000)
+      .max(MAX_PURCHASE_CREDITS)
       .optional()
       .meta({ description: 'Whole credits, any quantity' }),
     successUrl: z.url({ protocol: /^https?$/ }),
@@ -402,7 +402,7 @@ export const billingSessionResponseSchema = z.object({
 });
 
 export const prepaidQuoteQuerySchema = z.object({
-  credits: z.coerce.number().int().min(1).max(1_000_000),
+  credits: z.coerce.number().int().min(1).max(MAX_PURCHASE_CREDITS),
 });
 
 export const prepaidQuoteSchema = z.object({

@@ -35,11 +35,11 @@ describe('R-OPS-2 config from the environment', () => {
   });
 
   it("TRUST_PROXY is Express's trust proxy for the billing page behind a TLS proxy (issue 11 §1)", () => {
-    expect(loadConfig({}).billing.trustProxy).toBe(false);
-    expect(loadConfig({ TRUST_PROXY: '' }).billing.trustProxy).toBe(false);
-    expect(loadConfig({ TRUST_PROXY: 'true' }).billing.trustProxy).toBe(true);
-    expect(loadConfig({ TRUST_PROXY: '2' }).billing.trustProxy).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8' }).billing.trustProxy).toEqual([
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8' }).trustProxy).toEqual([
       'loopback',
       '10.0.0.0/8',
       'fd00::/8',

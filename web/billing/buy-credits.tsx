@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { type Burnrate, BurnrateApiError, type Catalog, type PrepaidQuote } from '../../client/src/index.js';
+import { MAX_PURCHASE_CREDITS } from '../../src/domain/units.js';
 import { credits, money, percent, unitMoney } from './format.js';
 import type { Locale, T } from './i18n.js';
 
@@ -19,8 +20,6 @@ export interface BuyCreditsProps {
 }
 
 const CUSTOM = 'custom';
-/** The most credits one purchase takes: the API's limit (checkoutBodySchema, src/http/schemas.ts). */
-export const MAX_CREDITS = 1_000_000;
 
 export function BuyCredits(p: BuyCreditsProps) {
   const { t, locale, catalog } = p;
@@ -33,8 +32,10 @@ export function BuyCredits(p: BuyCreditsProps) {
 
   const typed = quantity.trim().replace(/[,\s]/g, '');
   const wholeCredits =
-    /^\d{1,7}$/.test(typed) && Number(typed) >= 1 && Number(typed) <= MAX_CREDITS ? Number(typed) : null;
-  const quantityErrorText = t('quantityError', { max: credits(locale, String(MAX_CREDITS)) });
+    /^\d{1,7}$/.test(typed) && Number(typed) >= 1 && Number(typed) <= MAX_PURCHASE_CREDITS
+      ? Number(typed)
+      : null;
+  const quantityErrorText = t('quantityError', { max: credits(locale, String(MAX_PURCHASE_CREDITS)) });
 
   useEffect(() => {
     // The price shown is always the quantity's in the field: none while another is priced.

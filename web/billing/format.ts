@@ -3,6 +3,7 @@
  * cents are integers and credits decimal strings (at most 4 decimals), both handed to
  * Intl.NumberFormat as exact decimal strings.
  */
+import { parseDecimal4 } from '../../src/domain/units.js';
 import type { Locale } from './i18n.js';
 
 const TAGS: Record<Locale, string> = { en: 'en-US', hi: 'hi-IN', ko: 'ko-KR' };
@@ -72,12 +73,9 @@ export function shortDay(locale: Locale, day: string): string {
   );
 }
 
-/** Credits "12.3456" → integer units (1 credit = 10,000), for the chart's arithmetic. */
+/** Credits "12.3456" → integer units (1 credit = 10,000), for the chart's arithmetic; 0 if malformed. */
 export function creditUnits(decimal: string): number {
-  const m = /^(-?)(\d+)(?:\.(\d{1,4}))?$/.exec(decimal);
-  if (!m) return 0;
-  const units = Number(m[2]) * 10_000 + Number((m[3] ?? '').padEnd(4, '0'));
-  return m[1] ? -units : units;
+  return parseDecimal4(decimal) ?? 0;
 }
 
 /**
