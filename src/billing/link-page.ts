@@ -3,6 +3,7 @@
  * valid, in the link's language (or the browser's), with the way back when the link knew it.
  * It shows nothing of the workspace.
  */
+import { escapeHtml } from '../http/escape-html.js';
 import type { BillingLocale } from './billing-service.js';
 
 type Reason = 'expired' | 'used' | 'invalid';
@@ -42,12 +43,6 @@ const TEXTS: Record<
     back: 'workspace로 돌아가기',
   },
 };
-
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
 
 export function linkRefusalPage(o: {
   reason: Reason;

@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import Stripe from 'stripe';
 import { cycleAt } from '../../domain/cycle.js';
+import { escapeHtml } from '../../http/escape-html.js';
 
 type StripeObject = Record<string, unknown> & { id: string };
 
@@ -896,8 +897,6 @@ export async function startStandin(
   };
 }
 
-const escapeHtml = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
 /**
  * An amount in the currency's smallest unit (Stripe's integer `amount`) for people: "$360.00",
  * "¥500". Intl formats the decimal string, so no float ever holds the amount.
@@ -924,7 +923,7 @@ function payPage(o: {
       ? `<p>This Checkout Session is ${escapeHtml(s.status)}: nothing more to pay.</p>`
       : `<p>${credits ? `${escapeHtml(credits)} prepaid credits, ` : ''}<strong>${escapeHtml(amount)}</strong></p>
 <form method="post" action="/pay/${escapeHtml(s.id)}"><button type="submit">Pay ${escapeHtml(amount)}</button></form>
-${s.cancel_url ? `<p><a href="${escapeHtml(s.cancel_url)}">Cancel</a></p>` : ''}`;
+${s.cancel_url ? `<p><a href="${escapeHtml(String(s.cancel_url))}">Cancel</a></p>` : ''}`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(o.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem">
