@@ -5,6 +5,7 @@
  */
 import { Burnrate, BurnrateApiError } from '../../client/src/index.js';
 import type { Config } from '../config/env.js';
+import { waitUntilReady } from '../http/wait-until-ready.js';
 
 export const DEMO_WORKSPACE = 'demo';
 
@@ -24,16 +25,7 @@ export async function openBillingDemo(o: {
   const operator = new Burnrate({ baseUrl: base, apiKey: operatorKey, retries: 0 });
   const platform = new Burnrate({ baseUrl: base, apiKey: platformKey, retries: 0 });
 
-  const deadline = Date.now() + (o.waitMs ?? 60_000);
-  for (;;) {
-    const ready = await fetch(`${base}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) throw new Error(`the API did not answer at ${base}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitUntilReady({ base, timeoutMs: o.waitMs ?? 60_000, everyMs: 500 });
 
   try {
     await platform.getWorkspace(DEMO_WORKSPACE);

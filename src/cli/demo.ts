@@ -32,6 +32,7 @@ import {
 } from '../../client/src/index.js';
 import { inheritedEnv } from '../config/env.js';
 import { monthOf } from '../domain/cycle.js';
+import { waitUntilReady } from '../http/wait-until-ready.js';
 import { scheduledRunAt } from '../queues/clock-catch-up.js';
 import { freePort } from '../redis/embedded-server.js';
 import { verifyAlertSignature } from '../services/alerts.js';
@@ -183,17 +184,7 @@ async function main() {
     `${JSON.stringify(st.counts)} · ${st.billedCredits} credits, ${money(st.amountCents)} billed`;
 
   try {
-    // Readiness is a health endpoint, outside the API the client covers.
-    for (let i = 0; i < 300; i++) {
-      if (
-        await fetch(`${base}/readyz`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        break;
-      await sleep(100);
-    }
+    await waitUntilReady({ base, timeoutMs: 30_000, everyMs: 100 });
     const stripe = new Stripe('sk_test_demo', { host: '127.0.0.1', port: standinPort, protocol: 'http' });
     // The customers live on a Stripe test clock that starts at burnrate's clock: every advance of
     // burnrate's clock moves it to the same time, and Stripe renews their subscriptions on the way.
