@@ -18,7 +18,7 @@ import { decodeLedgerRow } from '../redis/ledger-codec.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import { workspacePages } from '../redis/workspace-pages.js';
 import type { AlertArchive } from './alert-archive.js';
-import type { Db } from './database.js';
+import { copyIn, type Db } from './database.js';
 import type { UsageDayRetention } from './usage-retention.js';
 
 /** A pass sweeps the day totals' and the alerts' retention at most this often. */
@@ -81,19 +81,57 @@ export function rowOfRecord(r: {
   };
 }
 
+/** An entry as XRANGE gives it in Buffers: its id, and its fields and values. */
+type RawEntry = [Buffer, Buffer[]];
+
+/** `ledger_entries`' columns in the order rowJson and rowCopy give them. */
+export const COPY_COLUMNS = [
+  'workspace_id',
+  'stream_ms',
+  'stream_seq',
+  'at_ms',
+  'type',
+  'kind',
+  'units',
+  'balance_after',
+  'ref',
+  'extra',
+] as const;
+
 /**
- * One ledger entry as the JSON array the INSERT takes apart: [workspace, stream ms, stream seq,
- * at, type, kind, units, balance, ref, extra]. `ws` is the workspace id already as JSON. A
- * compact entry is decoded straight into its columns (decodeLedgerRow); one written before it
- * goes through its fields.
+ * An entry's columns after the workspace's. A compact entry is decoded straight into them
+ * (decodeLedgerRow); one written before it goes through its fields.
  */
-function rowJson(ws: string, entry: [Buffer, Buffer[]]): string {
+function entryColumns(entry: RawEntry) {
   const { ms, seq } = parseStreamId(entry[0].toString());
   const compact = compactLedgerValue(entry[1]);
   const e = compact ? decodeLedgerRow(compact) : columnsOf(toLedgerRow(entry));
   for (const f in e.extra) e.extra[f] = pgText(e.extra[f]!);
+  return { ms, seq, e };
+}
+
+/**
+ * One entry as the JSON array the INSERT takes apart (COPY_COLUMNS' order). `ws` is the workspace id
+ * already as JSON.
+ */
+function rowJson(ws: string, entry: RawEntry): string {
+  const { ms, seq, e } = entryColumns(entry);
   const text = (v: string) => JSON.stringify(pgText(v));
   return `[${ws},${ms},${seq},${e.at},${text(e.type)},${text(e.kind)},${e.units},${e.bal},${text(e.ref)},${JSON.stringify(e.extra)}]`;
+}
+
+/** One entry as a line of COPY's text format (COPY_COLUMNS' order). `ws` is the workspace id already escaped. */
+function rowCopy(ws: string, entry: RawEntry): string {
+  const { ms, seq, e } = entryColumns(entry);
+  return `${ws}\t${ms}\t${seq}\t${e.at}\t${copyText(e.type)}\t${copyText(e.kind)}\t${e.units}\t${e.bal}\t${copyText(e.ref)}\t${copyText(JSON.stringify(e.extra))}\n`;
+}
+
+/** A value in COPY's text format: backslash, tab, newline and return escaped; NUL as pgText. */
+function copyText(v: string): string {
+  const t = pgText(v);
+  return /[\\\t\n\r]/.test(t)
+    ? t.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
+    : t;
 }
 
 /** An entry of the older format as decodeLedgerRow gives a compact one: the rest in `extra`. */
@@ -106,6 +144,8 @@ function columnsOf(r: LedgerRow): ReturnType<typeof decodeLedgerRow> {
 /** What archiveGroup did for one workspace; `error`: why its copy stopped (its entries wait). */
 export interface GroupResult {
   copied: number;
+  /** Of `copied`, how many went by INSERT, not COPY (copyRound): PGlite, or a re-copy. */
+  inserted: number;
   trimmed: number;
   waitedMs: number;
   error?: Error;
@@ -168,9 +208,7 @@ export class LedgerArchive {
    * Copies what is new in one workspace's ledger, then trims; how many copied and trimmed. A
    * copy that fails (PostgreSQL down) still trims what earlier copies covered, then throws.
    */
-  async archiveWorkspace(
-    workspaceId: string,
-  ): Promise<{ copied: number; trimmed: number; waitedMs: number }> {
+  async archiveWorkspace(workspaceId: string): Promise<Omit<GroupResult, 'error'>> {
     const [r] = await this.archiveGroup([workspaceId]);
     if (r!.error) throw r!.error;
     return r!;
@@ -187,7 +225,7 @@ export class LedgerArchive {
   async archiveGroup(workspaceIds: string[]): Promise<GroupResult[]> {
     const { redis } = this.deps;
     const keys = workspaceIds.map((id) => workspaceKeys(this.deps.keyPrefix, id));
-    const out: GroupResult[] = workspaceIds.map(() => ({ copied: 0, trimmed: 0, waitedMs: 0 }));
+    const out: GroupResult[] = workspaceIds.map(() => ({ copied: 0, inserted: 0, trimmed: 0, waitedMs: 0 }));
     let marks: (string | null)[] = workspaceIds.map(() => null);
     const now = Date.now();
     /** Workspaces with more to read: a full page came back. */
@@ -204,7 +242,7 @@ export class LedgerArchive {
             redis.xrangeBuffer(keys[i]!.ledger, marks[i] ? `(${marks[i]}` : '-', '+', 'COUNT', count),
           ),
         );
-        const rows = new Map<number, string[]>();
+        const entries = new Map<number, RawEntry[]>();
         /** Per workspace of the round: its page's last id, where its watermark goes once copied. */
         const lastIds = new Map<number, string>();
         const next: number[] = [];
@@ -214,20 +252,17 @@ export class LedgerArchive {
           if (out[i]!.copied === 0) {
             out[i]!.waitedMs = Math.max(0, now - parseStreamId(raw[0]![0].toString()).ms);
           }
-          const ws = JSON.stringify(workspaceIds[i]!);
-          rows.set(
-            i,
-            raw.map((r) => rowJson(ws, r)),
-          );
+          entries.set(i, raw);
           lastIds.set(i, raw[raw.length - 1]![0].toString());
           if (raw.length === count) next.push(i);
         });
-        const copied = await this.copyRound(rows, out);
+        const { copied, inserted } = await this.copyRound(workspaceIds, entries, out);
         // Each workspace copied in full: its watermark moves to its page's last id.
         await Promise.all(
           copied.map(async (i) => {
             marks[i] = await this.raiseMark(keys[i]!.archived, lastIds.get(i)!);
-            out[i]!.copied += rows.get(i)!.length;
+            out[i]!.copied += entries.get(i)!.length;
+            if (inserted) out[i]!.inserted += entries.get(i)!.length;
           }),
         );
         open = next.filter((i) => !out[i]!.error);
@@ -253,17 +288,34 @@ export class LedgerArchive {
   }
 
   /**
-   * Inserts a round's rows (per workspace index); which workspaces' rows are all in PostgreSQL.
-   * One statement per INSERT_ROWS rows; when PostgreSQL refuses one for what a row holds (a
-   * data or integrity error, SQLSTATE class 22 or 23), the round is copied again workspace by
-   * workspace, so only the workspace holding that row waits, with the error. Any other failure
-   * (PostgreSQL down or stalled) is thrown: trying each workspace alone would only wait longer.
+   * Copies a round's entries (per workspace index); which workspaces' entries are all in
+   * PostgreSQL. First as one COPY (copyIn), all or nothing. Where that cannot be (PGlite), or
+   * PostgreSQL refuses it for what a row holds, INSERTs of INSERT_ROWS rows that skip the rows
+   * PostgreSQL has: a re-copy (a crash between the copy and the watermark, two archivers) ends
+   * here, COPY having refused the duplicate key. When an INSERT is refused for what a row holds
+   * (a data or integrity error, SQLSTATE class 22 or 23), the round is inserted again workspace
+   * by workspace, so only the workspace holding that row waits, with the error. Any other
+   * failure (PostgreSQL down or stalled) is thrown: trying each workspace alone would only wait
+   * longer.
    */
-  private async copyRound(rows: Map<number, string[]>, out: GroupResult[]): Promise<number[]> {
+  private async copyRound(
+    workspaceIds: string[],
+    entries: Map<number, RawEntry[]>,
+    out: GroupResult[],
+  ): Promise<{ copied: number[]; inserted: boolean }> {
+    if (await this.copyAll(workspaceIds, entries)) return { copied: [...entries.keys()], inserted: false };
+    const rows = new Map<number, string[]>();
+    for (const [i, raw] of entries) {
+      const ws = JSON.stringify(workspaceIds[i]!);
+      rows.set(
+        i,
+        raw.map((r) => rowJson(ws, r)),
+      );
+    }
     const all = [...rows.values()].flat();
     try {
       for (let k = 0; k < all.length; k += INSERT_ROWS) await this.insert(all.slice(k, k + INSERT_ROWS));
-      return [...rows.keys()];
+      return { copied: [...rows.keys()], inserted: true };
     } catch (err) {
       if (!refusedForItsData(err)) throw err;
     }
@@ -277,7 +329,32 @@ export class LedgerArchive {
         out[i]!.error = err as Error;
       }
     }
-    return copied;
+    return { copied, inserted: true };
+  }
+
+  /** Whether PostgreSQL took copyIn's COPY (null: it takes none, as PGlite). */
+  private copies: boolean | null = true;
+
+  /**
+   * The round as one COPY: true when PostgreSQL has every entry. False when it takes no COPY
+   * (PGlite) or refused this one for what its rows hold (a row it has already: a re-copy), the
+   * rows then going by INSERT.
+   */
+  private async copyAll(workspaceIds: string[], entries: Map<number, RawEntry[]>): Promise<boolean> {
+    if (this.copies === null) return false;
+    let text = '';
+    for (const [i, raw] of entries) {
+      const ws = copyText(workspaceIds[i]!);
+      for (const r of raw) text += rowCopy(ws, r);
+    }
+    try {
+      if (await copyIn(this.deps.db, 'ledger_entries', COPY_COLUMNS, text)) return true;
+      this.copies = null;
+      return false;
+    } catch (err) {
+      if (refusedForItsData(err)) return false;
+      throw err;
+    }
   }
 
   /**
@@ -346,18 +423,7 @@ export class LedgerArchive {
   private async insert(rows: string[]): Promise<void> {
     await this.deps.db
       .insertInto('ledger_entries')
-      .columns([
-        'workspace_id',
-        'stream_ms',
-        'stream_seq',
-        'at_ms',
-        'type',
-        'kind',
-        'units',
-        'balance_after',
-        'ref',
-        'extra',
-      ])
+      .columns([...COPY_COLUMNS])
       .expression(
         sql`select e->>0, (e->>1)::bigint, (e->>2)::bigint, (e->>3)::bigint, e->>4, e->>5, (e->>6)::bigint, (e->>7)::bigint, e->>8, e->9 from jsonb_array_elements(${`[${rows.join(',')}]`}::jsonb) as e`,
       )

@@ -8,8 +8,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
-import { LedgerArchive } from '../../src/db/ledger-archive.js';
+import { copyIn, openDatabase } from '../../src/db/database.js';
+import { COPY_COLUMNS, LedgerArchive } from '../../src/db/ledger-archive.js';
 import { workspaceKeys } from '../../src/redis/keys.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
 import { LedgerReader } from '../../src/services/ledger-reader.js';
@@ -84,6 +84,10 @@ const archiver = (o: { retentionMs: number; now?: () => number; db?: TestDatabas
     redisRetentionMs: o.retentionMs,
     ...(o.now ? { now: o.now } : {}),
   });
+
+/** Whether the test database is the embedded PGlite, which takes no COPY (database.ts, copyIn). */
+const onPglite = async () =>
+  /PGlite/.test((await sql<{ v: string }>`select version() as v`.execute(tdb.db)).rows[0]!.v);
 
 const byId = (a: string, b: string) => {
   const [am, as] = a.split('-').map(Number);
@@ -176,6 +180,64 @@ describe('copying', () => {
     await api.redis.del(bad.ledger); // the rest of this file's passes go over every workspace
   });
 
+  it("text with COPY's own characters (tab, newline, return, backslash, quotes) arrives exactly", async () => {
+    // A real PostgreSQL takes a round by COPY in its text format, where these four characters are
+    // escapes; PGlite takes it by INSERT. Either way the text is what the engine wrote.
+    await workspaceWithDebits('copy-text', 1);
+    const reason = 'tab\there\nnew line\r\\N \\ "quoted" \'single\' é 한 \u{1F600}';
+    const ref = 'ref\twith\\back\nslash';
+    await api.store.adjust({
+      workspaceId: 'copy-text',
+      kind: 'prepaid',
+      units: 10_000,
+      ref,
+      type: 'grant',
+      reason,
+      idempotencyKey: 'copy-text',
+      bodyHash: 'h',
+      now: Date.now(),
+    });
+    const [r] = await archiver({ retentionMs: 7 * 86_400_000 }).archiveGroup(['copy-text']);
+    expect(r!.error).toBeUndefined();
+    // By COPY where the server takes it: a badly escaped line would be refused and go by INSERT.
+    expect(r!.inserted).toBe((await onPglite()) ? r!.copied : 0);
+    expect(await archivedIds('copy-text')).toEqual(await redisIds('copy-text'));
+    const row = await tdb.db
+      .selectFrom('ledger_entries')
+      .select(['ref', 'extra', 'units'])
+      .where('workspace_id', '=', 'copy-text')
+      .where('type', '=', 'grant')
+      .where('kind', '=', 'prepaid')
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ ref, extra: { reason }, units: '10000' });
+  });
+
+  it('a server that takes COPY takes it whole; PGlite is answered false and nothing changes', async () => {
+    const text = (n: number) => `copy-in\t${n}\t0\t${n}\tconsume\tincluded\t-1\t0\tr\t{}\n`;
+    const pglite = await onPglite();
+    const count = async () =>
+      Number(
+        (
+          await tdb.db
+            .selectFrom('ledger_entries')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('workspace_id', '=', 'copy-in')
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    expect(await copyIn(tdb.db, 'ledger_entries', COPY_COLUMNS, text(1) + text(2))).toBe(!pglite);
+    expect(await count()).toBe(pglite ? 0 : 2);
+    if (pglite) return;
+    // A row it has already (a re-copy) refuses the whole COPY: the new row is not taken either.
+    await expect(copyIn(tdb.db, 'ledger_entries', COPY_COLUMNS, text(3) + text(2))).rejects.toMatchObject({
+      code: '23505',
+    });
+    expect(await count()).toBe(2);
+    // The connection it used is fine afterwards.
+    expect(await copyIn(tdb.db, 'ledger_entries', COPY_COLUMNS, text(3))).toBe(true);
+    expect(await count()).toBe(3);
+  });
+
   it('a crash between the copy and the watermark copies nothing twice and loses nothing', async () => {
     await workspaceWithDebits('crash', 20);
     const all = await redisIds('crash');
@@ -190,8 +252,10 @@ describe('copying', () => {
       .where('workspace_id', '=', 'crash')
       .where('stream_ms', '<=', all[10]!.split('-')[0]!)
       .execute();
-    await a.archiveWorkspace('crash');
+    const again = await a.archiveWorkspace('crash');
     expect(await archivedIds('crash')).toEqual(all);
+    // COPY refused the rows PostgreSQL had; INSERT skipped them and added the lost ones.
+    expect(again).toMatchObject({ copied: all.length, inserted: all.length });
   });
 
   it('a watermark never moves back: a slower copier finishing late leaves it where it is', async () => {
