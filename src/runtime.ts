@@ -3,6 +3,8 @@
  * store and the services built over a Redis client (src/redis/clients.ts opens those), and
  * graceful shutdown. Nothing here runs at import.
  */
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import type { Queue } from 'bullmq';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
@@ -28,6 +30,26 @@ import { createStripeClient } from './stripe/client.js';
 export interface Runtime {
   config: Config;
   catalog: Catalog;
+}
+
+/**
+ * Gives this process the nice value `nice` (WORKER_NICE); what it reached, or why not. Linux
+ * keeps one per thread and setpriority(2) sets the caller's: each thread there is now (V8's
+ * collector, libuv's pool) gets it, and threads made later take it from their parent.
+ */
+export function lowerCpuPriority(nice: number): { nice: number } | { failed: string } {
+  let threads = [0];
+  try {
+    threads = readdirSync('/proc/self/task').map(Number);
+  } catch {
+    // Not Linux: the process's one value.
+  }
+  try {
+    for (const tid of threads) setPriority(tid, nice);
+    return { nice };
+  } catch (err) {
+    return { failed: (err as Error).message };
+  }
 }
 
 /** Config and catalog, or a clear message and exit code 2 (R-OPS-2). */

@@ -36,6 +36,7 @@ import {
   buildService,
   connectDatabase,
   loadRuntimeOrExit,
+  lowerCpuPriority,
   onShutdown,
   processClock,
   requireRedisTarget,
@@ -50,6 +51,10 @@ import { stripeEventsProcessor } from './stripe-events.js';
 const runtime = loadRuntimeOrExit();
 const { config } = runtime;
 const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
+if (config.workerNice > 0) {
+  const lowered = lowerCpuPriority(config.workerNice);
+  if ('failed' in lowered) log.warn({ reason: lowered.failed }, 'WORKER_NICE not applied');
+}
 const target = requireRedisTarget(config);
 // Jobs wait out a short blink (offline queue, retries); a stalled Redis fails the job after a
 // lock's length instead of holding it for ever, and BullMQ retries it.

@@ -216,6 +216,13 @@ const envSchema = z.object({
    * WORKER_LOCK_MS (each step is idempotent). A stalled Redis must not keep a worker for ever.
    */
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * Workers: the process's CPU priority, as `nice -n` (0 leaves it; 19 is the lowest). A worker's
+   * work is background work (the archive's copy, sweeps, Stripe's events, invoicing): where it
+   * shares a host's cores with the API (`npm start`, a small machine), the debits come first and
+   * the worker takes what they leave. In a container of its own it changes nothing.
+   */
+  WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */
   STRIPE_SECRET_KEY: z
     .string()
@@ -325,6 +332,8 @@ export interface Config {
   stripeWebhookSecret: string | undefined;
   workerLockMs: number;
   workerShutdownGraceMs: number;
+  /** WORKER_NICE: the worker process's nice value (0: left as it is). */
+  workerNice: number;
   alerts: {
     webhookUrls: string[];
     webhookSecret: string | undefined;
@@ -407,6 +416,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stripeWebhookSecret: e.STRIPE_WEBHOOK_SECRET,
     workerLockMs: e.WORKER_LOCK_MS,
     workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+    workerNice: e.WORKER_NICE,
     alerts: {
       webhookUrls: e.BURNRATE_ALERT_WEBHOOK_URLS ?? [],
       webhookSecret: e.BURNRATE_ALERT_WEBHOOK_SECRET,

@@ -6,8 +6,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/redis/embedded-server.js';
@@ -58,10 +58,24 @@ async function startWorker(prefix: string): Promise<{ child: ChildProcess; lines
   return { child, lines };
 }
 
+/** The nice value of each of a process's threads (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 it.skipIf(onCluster)(
-  'a healthy Redis: SIGTERM stops the worker cleanly',
+  'a healthy Redis: SIGTERM stops the worker cleanly; it ran at WORKER_NICE on every thread',
   async () => {
     const { child, lines } = await startWorker('shutdown-ok:');
+    // Background work yields the CPU to the API (WORKER_NICE, default 10), V8's threads included.
+    if (process.platform === 'linux' && getPriority() < 10) {
+      const nices = threadNices(child.pid!);
+      expect(nices.length).toBeGreaterThan(1);
+      expect(new Set(nices)).toEqual(new Set([10]));
+    }
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
     const [code] = await exited;

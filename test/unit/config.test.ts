@@ -49,6 +49,14 @@ describe('R-OPS-2 config from the environment', () => {
     }
   });
 
+  it('WORKER_NICE: the worker yields the CPU to the API by default, 0 to 19 as nice takes it (R-OPS-2)', () => {
+    expect(loadConfig({}).workerNice).toBe(10);
+    expect(loadConfig({ WORKER_NICE: '0' }).workerNice).toBe(0);
+    expect(loadConfig({ WORKER_NICE: '19' }).workerNice).toBe(19);
+    for (const bad of ['20', '-1', '2.5', 'low'])
+      expect(() => loadConfig({ WORKER_NICE: bad }), bad).toThrow(/WORKER_NICE/);
+  });
+
   it('refuses a REDIS_URL that is not redis://', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://localhost:6379' })).toThrow(/REDIS_URL/);
   });
