@@ -6,10 +6,10 @@
  *    PostgreSQL: the machine's 127.0.0.1:5432 `test` database in a fresh schema when it answers,
  *    else an embedded PGlite (startEmbeddedPostgres).
  * 2. The debits go through POST /v1/usage/batch, 1,000 events a request (20 events of 50
- *    workspaces each, as bench/engine.ts), 4 requests in flight, in four quarters A B B A: A
- *    with the worker process running but no DATABASE_URL (it archives nothing), B with it
- *    archiving to PostgreSQL as production runs it (workers/main.ts), once it has copied what A
- *    left. `consume_ratio_with_archiver` is B's mean debit rate over A's; `archive_lag_p99_s`
+ *    workspaces each, as bench/engine.ts), 4 requests in flight, in eight segments A B B A A B
+ *    B A: A with the worker process running but no DATABASE_URL (it archives nothing), B with
+ *    it archiving to PostgreSQL as production runs it (workers/main.ts, WORKER_NICE included),
+ *    once it has copied what the A before left. `consume_ratio_with_archiver` is B's mean debit rate over A's; `archive_lag_p99_s`
  *    the 99th percentile of the lag sampled once a second in B: how long the oldest entry not
  *    yet in PostgreSQL (past its workspace's watermark) has waited, over all workspaces.
  * 3. `bytes_per_debit`: Redis `used_memory` after the load less before it (the workspaces
@@ -259,7 +259,7 @@ async function main() {
       for (const f of firsts) if (f[0]) oldest = Math.min(oldest, Number(f[0][0].split('-')[0]));
       return (t - oldest) / 1000;
     };
-    // The lag as it is, not as a pass reports it: sampled once a second in every quarter (the
+    // The lag as it is, not as a pass reports it: sampled once a second in every segment (the
     // same work for the load generator in both modes), kept where the archiver runs.
     const lags: number[] = [];
     let passes = 0;
@@ -281,36 +281,44 @@ async function main() {
       }
     })();
 
-    // Four quarters, A B B A: A with the worker process but no DATABASE_URL (it archives
-    // nothing), B with the worker archiving as production runs it (workers/main.ts, a pass every
-    // ARCHIVE_EVERY_MS, 2 s). Both run the same worker and the same sampler, so the ratio is the
-    // archive's cost alone; the order puts both modes at the same average point of the run (a
-    // run slows a little as Redis fills). Before B, the worker copies the backlog A left, untimed:
-    // B measures the archiver keeping up with the load, not catching up.
-    const quarter = Math.floor(DEBITS / 4 / BATCH_EVENTS) * BATCH_EVENTS;
+    // Eight segments, A B B A A B B A: A with the worker process but no DATABASE_URL (it
+    // archives nothing), B with the worker archiving as production runs it (workers/main.ts, a
+    // pass every ARCHIVE_EVERY_MS, 2 s). Both run the same worker and the same sampler, so the
+    // ratio is the archive's cost alone; the order puts both modes at the same average point of
+    // the run (a run slows a little as Redis fills), and eight segments of about 5 s each, not
+    // four, halve what one slow moment of a shared machine weighs. Before each B, the worker
+    // copies the backlog the A before it left, untimed: B measures the archiver keeping up with
+    // the load, not catching up.
+    const pattern = ['A', 'B', 'B', 'A', 'A', 'B', 'B', 'A'] as const;
+    const segment = Math.floor(DEBITS / pattern.length / BATCH_EVENTS) * BATCH_EVENTS;
     const plain = { ...env };
     const archivingEnv = { ...env, DATABASE_URL: url, DATABASE_SCHEMA: schema };
     const rates: { alone: number[]; archiving: number[] } = { alone: [], archiving: [] };
-    let worker = await startWorker(plain);
-    note(`quarter 1 of 4: ${quarter} debits, the worker not archiving`);
-    rates.alone.push(await runDebits(quarter));
-    await stopWorker(worker);
-    worker = await startWorker(archivingEnv);
-    const caughtUp = performance.now();
-    while ((await lagNow()) > 0) await new Promise((r) => setTimeout(r, 250));
-    note(`the worker copied the backlog in ${((performance.now() - caughtUp) / 1000).toFixed(1)} s`);
-    archiving = true;
-    note(`quarters 2 and 3: ${2 * quarter} debits, the worker archiving`);
-    rates.archiving.push(await runDebits(quarter));
-    rates.archiving.push(await runDebits(quarter));
-    archiving = false;
-    await stopWorker(worker);
-    worker = await startWorker(plain);
-    note(`quarter 4: ${DEBITS - 3 * quarter} debits, the worker not archiving`);
-    rates.alone.push(await runDebits(DEBITS - 3 * quarter));
+    const bySegment: number[] = [];
+    let worker: ChildProcess | undefined;
+    for (const [n, mode] of pattern.entries()) {
+      const debits = n === pattern.length - 1 ? DEBITS - segment * (pattern.length - 1) : segment;
+      if (n === 0 || pattern[n - 1] !== mode) {
+        if (worker) await stopWorker(worker);
+        worker = await startWorker(mode === 'B' ? archivingEnv : plain);
+        if (mode === 'B') {
+          const caughtUp = performance.now();
+          while ((await lagNow()) > 0) await new Promise((r) => setTimeout(r, 250));
+          note(`the worker copied the backlog in ${((performance.now() - caughtUp) / 1000).toFixed(1)} s`);
+        }
+      }
+      archiving = mode === 'B';
+      note(
+        `segment ${n + 1} of ${pattern.length} (${mode}): ${debits} debits, the worker ${archiving ? 'archiving' : 'not archiving'}`,
+      );
+      const rate = await runDebits(debits);
+      bySegment.push(Math.round(rate));
+      (archiving ? rates.archiving : rates.alone).push(rate);
+      archiving = false;
+    }
     loading = false;
     await sampler;
-    await stopWorker(worker);
+    if (worker) await stopWorker(worker);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const rateAlone = mean(rates.alone);
     const rateWithArchiver = mean(rates.archiving);
@@ -384,9 +392,8 @@ async function main() {
       consume_ops_per_s_alone: Math.round(rateAlone),
       consume_ops_per_s_with_archiver: Math.round(rateWithArchiver),
       consume_ratio_with_archiver: Math.round((rateWithArchiver / rateAlone) * 1000) / 1000,
-      consume_ops_per_s_by_quarter: [rates.alone[0] ?? 0, ...rates.archiving, rates.alone[1] ?? 0].map(
-        Math.round,
-      ),
+      consume_ops_per_s_by_segment: bySegment,
+      segments: pattern.join(''),
       record_keys_expired_by_hand: expired,
       final_pass: { copied: last.copied, trimmed: last.trimmed, lagSeconds: last.lagSeconds },
       targets_met: {

@@ -21,6 +21,8 @@ export interface DatabaseTarget {
   schema?: string | undefined;
   /** Connections in the pool. */
   max?: number | undefined;
+  /** How long a query may wait for PostgreSQL's answer (ms; default 10 s). */
+  queryTimeoutMs?: number | undefined;
 }
 
 /** What copyIn needs of a handle openDatabase made: its pool, its schema, and whether COPY works. */
@@ -40,7 +42,7 @@ export function openDatabase(t: DatabaseTarget): Db {
     // A database that does not answer fails the query, never hangs the caller (the archiver
     // waits and retries; reads answer 503).
     connectionTimeoutMillis: 3000,
-    query_timeout: 10_000,
+    query_timeout: t.queryTimeoutMs ?? 10_000,
   });
   // An idle connection that dies (the server restarted) is an event, not a crash.
   pool.on('error', () => {});
