@@ -6,9 +6,10 @@
  * copy waits and catches up).
  *
  * Per workspace a watermark (`{ws:<id>}:archived`, the id of the last entry copied) says where
- * the next copy starts. Copying is idempotent: the stream id is the row's primary key and the
- * INSERT skips rows it has, so a crash between the INSERT and the watermark (or two workers on
- * the same workspace) copies again and adds nothing twice.
+ * the next copy starts. Copying is idempotent: the stream id is the row's primary key, a COPY
+ * holding a row PostgreSQL has is refused whole and its round goes by an INSERT that skips the
+ * rows it has, so a crash between the copy and the watermark (or two workers on the same
+ * workspace) copies again and adds nothing twice.
  */
 import { sql } from 'kysely';
 import type { RedisClient } from '../redis/clients.js';
