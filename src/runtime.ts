@@ -4,7 +4,7 @@
  * graceful shutdown. Nothing here runs at import.
  */
 import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import type { Queue } from 'bullmq';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
@@ -33,9 +33,10 @@ export interface Runtime {
 }
 
 /**
- * Gives this process the nice value `nice` (WORKER_NICE); what it reached, or why not. Linux
- * keeps one per thread and setpriority(2) sets the caller's: each thread there is now (V8's
- * collector, libuv's pool) gets it, and threads made later take it from their parent.
+ * Lowers this process's CPU priority to the nice value `nice` (WORKER_NICE); one already lower
+ * (a supervisor's `nice -n 15`) stays. What it reached, or why not. Linux keeps one per thread
+ * and setpriority(2) sets the caller's: each thread there is now (V8's collector, libuv's pool)
+ * gets it, and threads made later take it from their parent.
  */
 export function lowerCpuPriority(nice: number): { nice: number } | { failed: string } {
   let threads = [0];
@@ -45,8 +46,16 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
     // Not Linux: the process's one value.
   }
   try {
-    for (const tid of threads) setPriority(tid, nice);
-    return { nice };
+    for (const tid of threads) {
+      try {
+        const now = getPriority(tid);
+        if (now < nice) setPriority(tid, nice);
+      } catch (err) {
+        // A thread that ended since the list was read.
+        if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') throw err;
+      }
+    }
+    return { nice: Math.max(nice, getPriority()) };
   } catch (err) {
     return { failed: (err as Error).message };
   }

@@ -71,12 +71,21 @@ export async function copyIn(
   target.accepts ??= target.pool
     .query<{ v: string }>('select version() as v')
     .then((r) => !/PGlite/.test(r.rows[0]?.v ?? ''));
-  // A failed probe (the server down) is asked again next time.
-  if (!(await target.accepts.catch(() => (target.accepts = undefined)))) return false;
+  try {
+    if (!(await target.accepts)) return false;
+  } catch (err) {
+    // The server down: the copy fails as any statement would, and the next asks again.
+    target.accepts = undefined;
+    throw err;
+  }
   const client = await target.pool.connect();
   let broken: Error | undefined;
   try {
-    const into = `${pg.escapeIdentifier(target.schema)}.${pg.escapeIdentifier(table)}`;
+    // As Kysely's statements: in the handle's schema, or where search_path finds it for public.
+    const into =
+      target.schema === 'public'
+        ? pg.escapeIdentifier(table)
+        : `${pg.escapeIdentifier(target.schema)}.${pg.escapeIdentifier(table)}`;
     const stream = client.query(
       copyFrom(`copy ${into} (${columns.map((c) => pg.escapeIdentifier(c)).join(', ')}) from stdin`),
     );
@@ -87,10 +96,10 @@ export async function copyIn(
     });
     return true;
   } catch (err) {
-    // PostgreSQL refused the rows (it answered): the connection is fine. Anything else (a
-    // timeout, a dropped socket) leaves it mid-COPY: the pool closes it.
-    const code = (err as { code?: unknown }).code;
-    if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) broken = err as Error;
+    // PostgreSQL refused the rows (it answered, and is ready for the next statement): the
+    // connection is fine. Anything else (a timeout, a dropped socket) leaves it mid-COPY: the
+    // pool closes it.
+    if (!(err instanceof pg.DatabaseError)) broken = err as Error;
     throw err;
   } finally {
     client.release(broken);

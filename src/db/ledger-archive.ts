@@ -257,6 +257,8 @@ export class LedgerArchive {
           lastIds.set(i, raw[raw.length - 1]![0].toString());
           if (raw.length === count) next.push(i);
         });
+        // Nothing new in the group: no statement (an idle group asks PostgreSQL nothing).
+        if (entries.size === 0) break;
         const { copied, inserted } = await this.copyRound(workspaceIds, entries, out);
         // Each workspace copied in full: its watermark moves to its page's last id.
         await Promise.all(
