@@ -502,6 +502,28 @@ describe('PostgreSQL stalls', () => {
 });
 
 describe('PostgreSQL down', () => {
+  it('at the first pass: the pass fails, and once it is back the copy goes by COPY, not for good by INSERT', async () => {
+    const link = await relay(tdb.url);
+    const db = openDatabase({ url: link.url, schema: tdb.schema, queryTimeoutMs: 2000 });
+    try {
+      await workspaceWithDebits('down-first', 3);
+      const all = await redisIds('down-first');
+      await link.cut();
+      const a = archiver({ retentionMs: 7 * 86_400_000, db });
+      const [failed] = await a.archiveGroup(['down-first']);
+      expect(failed!.error).toBeTruthy();
+      expect(await archivedIds('down-first')).toEqual([]);
+      await link.restore();
+      const [r] = await a.archiveGroup(['down-first']);
+      expect(r!.error).toBeUndefined();
+      expect(r).toMatchObject({ copied: all.length, inserted: (await onPglite()) ? all.length : 0 });
+      expect(await archivedIds('down-first')).toEqual(all);
+    } finally {
+      await db.destroy();
+      await link.cut().catch(() => {});
+    }
+  }, 30_000);
+
   it('debits go on, Redis keeps every entry, /readyz shows the lag, and the archive catches up', async () => {
     const link = await relay(tdb.url);
     const db = openDatabase({ url: link.url, schema: tdb.schema });
