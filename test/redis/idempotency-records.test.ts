@@ -2,12 +2,14 @@
  * R-CON-5 usage idempotency records on a real Redis (core.lua idemFind/idemStore/idemCommit): a
  * day's linear-hashing table through its splits, the day before's table, records written before
  * issue 10 (one string a key) and tables whose workspace state does not know them (written before
- * the state kept their bucket counts). Every replay is the first answer with the replay flag set,
- * and another body is a conflict.
+ * the state kept their bucket counts), a window lengthened after a day's table was made, and a
+ * caller whose clock is more than a day behind. Every replay is the first answer with the replay
+ * flag set, and another body is a conflict.
  */
 import { afterAll, expect, it } from 'vitest';
 import type { PlanChange } from '../../src/domain/burndown.js';
 import { monthOf } from '../../src/domain/cycle.js';
+import { EngineStore, RECORD_MARGIN_MS } from '../../src/redis/engine-store.js';
 import { HOUR, T0, u } from '../support/burndown-cases.js';
 import { scanKeys, testRedis } from '../support/redis.js';
 
@@ -26,14 +28,20 @@ const BIG: PlanChange = {
 const DAY = 24 * HOUR;
 
 let seq = 0;
-async function create(): Promise<string> {
+async function create(now = T0): Promise<string> {
   const ws = `idem-${++seq}`;
-  await r.store.upsert({ workspaceId: ws, terms: BIG, meta: {}, now: T0 });
+  await r.store.upsert({ workspaceId: ws, terms: BIG, meta: {}, now });
   return ws;
 }
 
 /** One debit.lua call for these keys; the raw replies (tab-joined fields, or 'conflict'). */
-async function debit(ws: string, keys: string[], now: number, body = 'b'): Promise<string[]> {
+async function debit(
+  ws: string,
+  keys: string[],
+  now: number,
+  body = 'b',
+  store = r.store,
+): Promise<string[]> {
   const events = keys.map((k) => ({
     units: 1,
     mode: 'consume' as const,
@@ -41,7 +49,7 @@ async function debit(ws: string, keys: string[], now: number, body = 'b'): Promi
     bodyHash: `${body}-body-${k}`,
     feature: '',
   }));
-  return r.store.sendDebit(r.store.debitArgs({ workspaceId: ws, events, now, month: monthOf(now) }));
+  return store.sendDebit(store.debitArgs({ workspaceId: ws, events, now, month: monthOf(now) }));
 }
 
 /** A first answer as its replay: the second field (the replay flag) set. */
@@ -146,4 +154,88 @@ it("replays records of tables its workspace's state does not know (written befor
   await expectReplays(ws, [...keys, ...more], [...firsts, ...moreFirsts], T0 + 2 * HOUR);
   const n = Number(await r.redis.hget(`${prefix}2026-01-31:0`, 'n'));
   expect(n).toBeGreaterThanOrEqual(Math.floor(500 / 48));
+});
+
+/** The same deployment after a restart with a 3-day IDEMPOTENCY_TTL_SECONDS (1 h above). */
+const WINDOW_3D = 3 * DAY;
+const longer = new EngineStore(r.redis, { prefix: r.prefix, idempotencyTtlSeconds: WINDOW_3D / 1000 });
+const dayNum = (ms: number) => Math.floor(ms / DAY);
+
+/** What the workspace's state knows of its record tables (core.lua idemKnown): day numbers. */
+async function tablesKnown(ws: string): Promise<{ iks: number; ikd: number; ipd: number }> {
+  const [iks, ikd, ipd] = (await r.redis.eval(
+    `local s = cmsgpack.unpack(redis.call('GET', KEYS[1]))
+     return {s.iks or -1, s.ikd or -1, s.ipd or -1}`,
+    1,
+    r.store.keys(ws).engine,
+  )) as number[];
+  return { iks: iks!, ikd: ikd!, ipd: ipd! };
+}
+
+it("R-CON-5 a lengthened window moves every bucket of the day's table to the new deadline, and its earlier keys replay within it", async () => {
+  const ws = await create();
+  const keys = Array.from({ length: 150 }, (_, i) => `w${i}`);
+  const firsts = await debitEach(ws, keys, T0, 50);
+  const table = `${r.store.keys(ws).usageRecords}2026-01-31:`;
+  const endOfDay = Date.UTC(2026, 1, 1);
+  // Written with the 1 h window: the day's end, plus 1 h, plus the margin.
+  const before = await scanKeys(r.redis, `${table}*`);
+  expect(before.length).toBeGreaterThanOrEqual(3);
+  for (const b of before)
+    expect(T0 + (await r.redis.pttl(b))).toBeLessThanOrEqual(endOfDay + HOUR + RECORD_MARGIN_MS);
+
+  // Restarted with a 3-day window: the day's next debit moves the whole table's deadline.
+  const later = T0 + HOUR;
+  const [fresh] = await debit(ws, ['after-restart'], later, 'b', longer);
+  expect(fresh!.startsWith('ok\t0\t')).toBe(true);
+  const deadline = endOfDay + WINDOW_3D + RECORD_MARGIN_MS;
+  const after = await scanKeys(r.redis, `${table}*`);
+  expect(after.sort()).toEqual(before.sort());
+  for (const b of after) {
+    const until = later + (await r.redis.pttl(b));
+    expect(until, b).toBeGreaterThan(deadline - 60_000);
+    expect(until, b).toBeLessThanOrEqual(deadline);
+  }
+
+  // Two days after the day's end (long past the 1 h window's deadline): every key replays.
+  const twoDaysOn = endOfDay + 2 * DAY;
+  const again: string[] = [];
+  for (let i = 0; i < keys.length; i += 50)
+    again.push(...(await debit(ws, keys.slice(i, i + 50), twoDaysOn, 'b', longer)));
+  expect(again).toEqual(firsts.map(asReplay));
+  expect(await debit(ws, ['after-restart'], twoDaysOn, 'b', longer)).toEqual([asReplay(fresh!)]);
+});
+
+it('R-CON-5 a caller more than a day behind writes in its own older table, the state stops vouching for that day, and retries replay', async () => {
+  const ws = await create(T0 - 3 * DAY);
+  // A caller on time writes on Jan 29 and Jan 31: the state holds both tables, and vouches for
+  // every day (iks 0: the workspace was created since the state kept its tables).
+  const [jan29] = await debit(ws, ['on-time-29'], T0 - 2 * DAY, 'b', longer);
+  const [jan31] = await debit(ws, ['on-time-31'], T0, 'b', longer);
+  expect(await tablesKnown(ws)).toEqual({ iks: 0, ikd: dayNum(T0), ipd: dayNum(T0 - 2 * DAY) });
+  // A caller 26 h behind, on Jan 30, older than the newest table and newer than the one before.
+  const behindNow = T0 - 26 * HOUR;
+  const [behind] = await debit(ws, ['behind-30'], behindNow, 'b', longer);
+  expect(behind!.startsWith('ok\t0\t')).toBe(true);
+  // Its record is in Jan 30's table, counted in that table's bucket 0; the state keeps its two
+  // tables and vouches only from Jan 31 on, so a lookup of Jan 30 reads bucket 0.
+  const prefix = r.store.keys(ws).usageRecords;
+  expect(await r.redis.hmget(`${prefix}2026-01-30:0`, 'n', 'c')).toEqual(['1', '1']);
+  expect(await tablesKnown(ws)).toEqual({ iks: dayNum(T0), ikd: dayNum(T0), ipd: dayNum(T0 - 2 * DAY) });
+
+  // Retries from the clock on time: every key replays, the behind caller's too.
+  const soon = T0 + 5 * 60_000;
+  expect(await debit(ws, ['behind-30', 'on-time-31', 'on-time-29'], soon, 'b', longer)).toEqual([
+    asReplay(behind!),
+    asReplay(jan31!),
+    asReplay(jan29!),
+  ]);
+  // From the clock behind: its own key and the one of the day before it.
+  expect(await debit(ws, ['behind-30', 'on-time-29'], behindNow + 60_000, 'b', longer)).toEqual([
+    asReplay(behind!),
+    asReplay(jan29!),
+  ]);
+  // Three first answers of one unit each, nothing debited twice.
+  const snap = await r.store.snapshot(ws, soon);
+  expect(snap!.state.allotment - snap!.state.included).toBe(3);
 });
