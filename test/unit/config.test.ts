@@ -130,4 +130,69 @@ describe('R-OPS-2 config from the environment', () => {
       /REDIS_CLUSTER: starts a private cluster/,
     );
   });
+
+  /** The message loadConfig refuses `env` with ('' when it takes it). */
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('R-OPS-2 BILLING_SECRET: at least 32 characters, named and never echoed when short; empty is unset', () => {
+    const secret = 'b'.repeat(32);
+    expect(loadConfig({ BILLING_SECRET: secret }).billing.secret).toBe(secret);
+    expect(loadConfig({}).billing.secret).toBeUndefined();
+    // docker compose passes unset variables as empty strings: the secret kept in Redis then.
+    expect(loadConfig({ BILLING_SECRET: '' }).billing.secret).toBeUndefined();
+    const message = refusal({ BILLING_SECRET: 'short-billing-secret-31-chars!!' });
+    expect(message).toMatch(/^invalid configuration:/);
+    expect(message).toMatch(/BILLING_SECRET: at least 32 characters/);
+    expect(message).not.toContain('short-billing-secret');
+  });
+
+  it('R-OPS-2 BILLING_LINK_TTL_SECONDS: whole seconds from 1 to a day (default 15 minutes)', () => {
+    expect(loadConfig({}).billing.linkTtlSeconds).toBe(900);
+    expect(loadConfig({ BILLING_LINK_TTL_SECONDS: '1' }).billing.linkTtlSeconds).toBe(1);
+    expect(loadConfig({ BILLING_LINK_TTL_SECONDS: '86400' }).billing.linkTtlSeconds).toBe(86_400);
+    for (const bad of ['0', '-5', '86401', '1.5', 'soon'])
+      expect(refusal({ BILLING_LINK_TTL_SECONDS: bad }), bad).toMatch(/^\s+BILLING_LINK_TTL_SECONDS: /m);
+  });
+
+  it('R-OPS-2 BILLING_SESSION_TTL_SECONDS: whole seconds from a minute to a day (default an hour)', () => {
+    expect(loadConfig({}).billing.sessionTtlSeconds).toBe(3600);
+    expect(loadConfig({ BILLING_SESSION_TTL_SECONDS: '60' }).billing.sessionTtlSeconds).toBe(60);
+    expect(loadConfig({ BILLING_SESSION_TTL_SECONDS: '86400' }).billing.sessionTtlSeconds).toBe(86_400);
+    for (const bad of ['59', '86401', '90.5', 'an hour'])
+      expect(refusal({ BILLING_SESSION_TTL_SECONDS: bad }), bad).toMatch(
+        /^\s+BILLING_SESSION_TTL_SECONDS: /m,
+      );
+  });
+
+  it('R-OPS-2 WORKER_SHUTDOWN_GRACE_MS: whole milliseconds from 100 (default a minute)', () => {
+    expect(loadConfig({}).workerShutdownGraceMs).toBe(60_000);
+    expect(loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '100' }).workerShutdownGraceMs).toBe(100);
+    expect(loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '600000' }).workerShutdownGraceMs).toBe(600_000);
+    for (const bad of ['99', '0', '-1', '2500.5', 'forever'])
+      expect(refusal({ WORKER_SHUTDOWN_GRACE_MS: bad }), bad).toMatch(/^\s+WORKER_SHUTDOWN_GRACE_MS: /m);
+  });
+
+  it('R-OPS-2 names every bad billing and worker variable at once, echoing none of their values', () => {
+    const message = refusal({
+      BILLING_SECRET: 'tiny-secret-XYZ',
+      BILLING_LINK_TTL_SECONDS: '0',
+      BILLING_SESSION_TTL_SECONDS: '30',
+      WORKER_SHUTDOWN_GRACE_MS: '50',
+    });
+    for (const name of [
+      'BILLING_SECRET',
+      'BILLING_LINK_TTL_SECONDS',
+      'BILLING_SESSION_TTL_SECONDS',
+      'WORKER_SHUTDOWN_GRACE_MS',
+    ])
+      expect(message).toMatch(new RegExp(`^\\s+${name}: `, 'm'));
+    expect(message).not.toContain('tiny-secret-XYZ');
+  });
 });
