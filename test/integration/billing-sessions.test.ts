@@ -2,7 +2,8 @@
  * The hosted billing page's links and its share of the API, over HTTP (issue 11 §1): the
  * billing-sessions route (platform key, bad bodies, unknown workspace), a link that opens once,
  * expired, reused and tampered links, the session cookie, the CSRF and origin checks on writes,
- * and a session that cannot reach another workspace. The page itself: test/browser/.
+ * a session that cannot reach another workspace, and a link made by one API process opened on
+ * another of the deployment (R-OPS-4). The page itself: test/browser/.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -232,6 +233,51 @@ describe('a link against mail scanners, races and corrupt records', () => {
     expect(
       (await fetch(`${api.base}/billing/api/v1/workspaces/bill-a`, { headers: { cookie } })).status,
     ).toBe(401);
+  });
+});
+
+describe('R-OPS-4 several API processes on one Redis', () => {
+  /** A second API process of the same deployment: its own port and clients, the same Redis and prefix. */
+  let other: TestApi;
+  beforeAll(async () => {
+    other = await startTestApi({ now: Date.now(), prefix: api.prefix });
+  });
+  afterAll(() => other.close());
+
+  /** The link as the other process serves it (the path and token, on its own port). */
+  const onOther = (url: string) => {
+    const u = new URL(url);
+    return `${other.base}${u.pathname}${u.search}`;
+  };
+
+  it('R-OPS-4 a link one API made opens on another exactly once, and a second open on either is the used page (410)', async () => {
+    const { url } = await link('bill-a', { returnUrl: RETURN, locale: 'en' });
+    const opened = await open(onOther(url));
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get('location')).toBe('/billing/');
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    // The session is the deployment's: the process that made the link serves it too.
+    for (const base of [other.base, api.base]) {
+      const me = await fetch(`${base}/billing/api/session`, { headers: { cookie } });
+      expect(me.status, base).toBe(200);
+      expect(((await me.json()) as { workspaceId: string }).workspaceId).toBe('bill-a');
+    }
+    for (const again of [onOther(url), url]) {
+      const res = await open(again);
+      expect(res.status, again).toBe(410);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(res.text).toContain('This link was already used');
+      expect(res.text).toContain(`href="${RETURN}"`);
+    }
+  });
+
+  it('R-OPS-4 one link opened on both APIs at once: exactly one opens a session', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { url } = await link();
+      const both = await Promise.all([open(url), open(onOther(url)), open(onOther(url)), open(url)]);
+      expect(both.map((r) => r.status).sort()).toEqual([303, 410, 410, 410]);
+      expect(both.filter((r) => r.headers.get('set-cookie') !== null)).toHaveLength(1);
+    }
   });
 });
 
