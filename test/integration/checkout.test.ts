@@ -185,3 +185,58 @@ it('R-PRE-1 a Checkout Stripe refuses as invalid (a customer Stripe does not kno
   expect(res.body.error.message).toMatch(/cus_gone/);
   expect(JSON.stringify(res.body)).not.toMatch(/sk_test_standin/);
 });
+
+it("R-CAT-3 R-CAT-5 the prepaid quote is the price the workspace's own terms say, what Checkout charges it", async () => {
+  const urls = { successUrl: 'https://a.example/ok', cancelUrl: 'https://a.example/no' };
+  const create = async (id: string, extra: Record<string, unknown>) =>
+    expect(
+      (await api.call('PUT', `/v1/workspaces/${id}`, { body: { planId: 'growth', ...extra } })).status,
+    ).toBe(201);
+  await create('quote-legacy', { createdAt: '2026-03-27T23:59:59Z' });
+  await create('quote-current', { createdAt: '2026-03-28T00:00:00Z' });
+  await create('quote-deal', { createdAt: '2026-03-28T00:00:00Z', overrides: { prepaidDiscountBps: 2500 } });
+  await create('quote-legacy-deal', {
+    createdAt: '2025-06-01T00:00:00Z',
+    overrides: { prepaidDiscountBps: 500 },
+  });
+  // The catalog's enterprise override: 20% off whatever the quantity.
+  await api.call('PUT', '/v1/workspaces/acme-enterprise', { body: { planId: 'growth' } });
+
+  // [workspace, credits, discount, cents a credit]: $4.00 a credit before any discount.
+  const cases: [string, number, number, number][] = [
+    // The book before 2026-03-28: no discount below 50 credits, 8% from 50.
+    ['quote-legacy', 49, 0, 400],
+    ['quote-legacy', 50, 800, 368],
+    ['quote-legacy', 260, 1200, 352],
+    // The book from 2026-03-28: 8% from the first credit.
+    ['quote-current', 49, 800, 368],
+    ['quote-current', 260, 1200, 352],
+    // An override's discount replaces the tiers, deeper or shallower, on either book.
+    ['quote-deal', 1, 2500, 300],
+    ['quote-deal', 1000, 2500, 300],
+    ['quote-legacy-deal', 10, 500, 380],
+    ['quote-legacy-deal', 1000, 500, 380],
+    ['acme-enterprise', 7, 2000, 320],
+    ['acme-enterprise', 1000, 2000, 320],
+  ];
+  for (const [id, credits, discountBps, cents] of cases) {
+    const what = `${id} × ${credits}`;
+    const quote = await api.call('GET', `/v1/workspaces/${id}/prepaid-quote?credits=${credits}`, {
+      key: PLATFORM,
+    });
+    expect(quote.status, what).toBe(200);
+    expect(quote.body, what).toEqual({
+      credits: String(credits),
+      amountCents: credits * cents,
+      unitAmountCents: String(cents),
+      discountBps,
+      currency: 'usd',
+    });
+    const checkout = await api.call('POST', `/v1/workspaces/${id}/checkout-sessions`, {
+      key: PLATFORM,
+      body: { credits, ...urls },
+    });
+    expect(checkout.status, what).toBe(200);
+    expect(checkout.body.amountCents, what).toBe(quote.body.amountCents);
+  }
+});
