@@ -163,6 +163,11 @@ export function mountBillingPage(
 
   for (const r of o.routes) {
     if (!r.page) continue;
+    // A route that changes anything is a write: the CSRF token and the Origin are checked.
+    if (r.method !== 'get' && r.page !== 'write')
+      throw new Error(
+        `${r.method.toUpperCase()} ${r.path} is on the billing page as read: a write needs CSRF`,
+      );
     const [json, handler] = o.handlerOf(r);
     const chain: RequestHandler[] = [sessionAuth(r.page), json!];
     // Checkout comes back to this page only: the session must not make Stripe redirect elsewhere.

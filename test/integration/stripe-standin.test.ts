@@ -105,3 +105,25 @@ it("Checkout's page: what is bought and for how much; Pay completes the session 
   expect(await (await fetch(session.url!)).text()).toContain('nothing more to pay');
   expect((await fetch(`http://127.0.0.1:${s.port}/pay/cs_nope`)).status).toBe(404);
 });
+
+it("Checkout's page renders whatever the session's metadata holds (a bracketed value is an object), never a 500", async () => {
+  const form = new URLSearchParams({
+    mode: 'payment',
+    'line_items[0][quantity]': '1',
+    'line_items[0][price_data][currency]': 'usd',
+    'line_items[0][price_data][unit_amount]': '100',
+    'line_items[0][price_data][product_data][name]': 'credits',
+    'metadata[credits][a]': '<b>',
+    success_url: 'http://127.0.0.1:1/ok',
+  });
+  const created = await fetch(`http://127.0.0.1:${s.port}/v1/checkout/sessions`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk_test_standin', 'content-type': 'application/x-www-form-urlencoded' },
+    body: form,
+  });
+  expect(created.status).toBe(200);
+  const { url } = (await created.json()) as { url: string };
+  const page = await fetch(url);
+  expect(page.status).toBe(200);
+  expect(await page.text()).not.toContain('<b>');
+});

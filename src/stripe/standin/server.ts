@@ -921,7 +921,7 @@ function payPage(o: {
     ? '<p>This Checkout Session does not exist (the stand-in keeps sessions in memory).</p>'
     : s.status !== 'open'
       ? `<p>This Checkout Session is ${escapeHtml(s.status)}: nothing more to pay.</p>`
-      : `<p>${credits ? `${escapeHtml(credits)} prepaid credits, ` : ''}<strong>${escapeHtml(amount)}</strong></p>
+      : `<p>${credits ? `${escapeHtml(String(credits))} prepaid credits, ` : ''}<strong>${escapeHtml(amount)}</strong></p>
 <form method="post" action="/pay/${escapeHtml(s.id)}"><button type="submit">Pay ${escapeHtml(amount)}</button></form>
 ${s.cancel_url ? `<p><a href="${escapeHtml(String(s.cancel_url))}">Cancel</a></p>` : ''}`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(o.title)}</title>
