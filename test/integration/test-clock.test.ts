@@ -13,11 +13,13 @@ import { MAINTENANCE_QUEUE } from '../../src/queues/maintenance.js';
 import { bullConnection } from '../../src/redis/clients.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { queuePrefix, testClockCaughtUpKey, testClockKey } from '../../src/redis/keys.js';
-import { ClockCatchUpPoller } from '../../src/services/test-clock.js';
+import { defineScripts } from '../../src/redis/scripts.js';
+import { ClockCatchUpPoller, syncedProcessor, TestClock } from '../../src/services/test-clock.js';
 import { startStandin } from '../../src/stripe/standin/server.js';
 import { invoicingProcessor } from '../../workers/invoicing.js';
 import { maintenanceProcessor } from '../../workers/maintenance.js';
 import { OPERATOR, PLATFORM, startTestApi, type TestApi } from '../support/http.js';
+import { testClient } from '../support/redis.js';
 import { FIXTURES_PATH, WEBHOOK_SECRET } from '../support/stripe.js';
 import { drained, startApiOnStandin } from '../support/stripe-worker.js';
 
@@ -338,6 +340,73 @@ describe('the catch-up mark: no month of the clock is left without its run', () 
     expect(later.body.invoicingRuns).toEqual(['2026-11', '2026-12']);
     expect((await runJob(b, '2026-11'))?.data).toEqual({ kind: 'run', month: '2026-11' });
     expect((await runJob(b, '2026-12'))?.data).toEqual({ kind: 'run', month: '2026-12' });
+  });
+});
+
+describe("a worker process's jobs on the test clock", () => {
+  let api: TestApi;
+  const workerRedis = defineScripts(testClient());
+  /**
+   * The worker process's own copy of the clock (runtime.ts processClock), on its own connection.
+   * Its poll is an hour here, so only the read before each job (syncedProcessor, which
+   * workers/main.ts wraps its maintenance, Stripe-event and invoicing processors in) can bring
+   * it the advance.
+   */
+  let workerClock: TestClock;
+  let worker: Worker;
+  beforeAll(async () => {
+    api = await startTestApi({ now: NOV_21, testClock: true });
+    workerClock = new TestClock({
+      redis: workerRedis,
+      keyPrefix: api.prefix,
+      base: api.clock,
+      pollMs: 3_600_000,
+    });
+    await workerClock.start();
+    worker = new BullWorker(
+      MAINTENANCE_QUEUE,
+      syncedProcessor(
+        workerClock,
+        maintenanceProcessor({
+          redis: workerRedis,
+          store: api.store,
+          alerts: api.alerts,
+          keyPrefix: api.prefix,
+          clock: workerClock,
+          log,
+        }),
+      ),
+      { connection: bullConnection(api.target), prefix: queuePrefix(api.prefix) },
+    );
+  });
+  afterAll(async () => {
+    await worker.close();
+    workerClock.stop();
+    await api.close();
+    await workerRedis.quit();
+  });
+
+  it('R-FLX-6 issue 11 §3: the cycle sweep an advance queues runs on the advanced clock in a worker that has not polled since (syncedProcessor)', async () => {
+    expect((await api.call('PUT', '/v1/workspaces/sync1', { body: { planId: 'growth' } })).status).toBe(201);
+    expect(workerClock.now()).toBe(NOV_21);
+    // Past the workspace's cycle end (21 Dec, 12:00): no request reads the workspace after this,
+    // so only the worker's sweep can roll it.
+    const to = Date.UTC(2026, 11, 22, 12);
+    const res = await api.call('POST', '/v1/admin/test-clock', { body: { advanceTo: iso(to) } });
+    expect(res.body).toMatchObject({ now: iso(to), cycleSweep: true });
+    const sweep = await until(
+      'the cycle sweep the advance queued',
+      () => api.maintenanceQueue!.getJob(`clock-sweep_${to}`),
+      (job) => job?.finishedOn !== undefined,
+    );
+    expect(sweep!.failedReason).toBeUndefined();
+    expect(sweep!.returnvalue).toEqual({ workspaces: 1, rolled: 1 });
+    expect(workerClock.now()).toBe(to);
+    const ledger = (await api.call('GET', '/v1/workspaces/sync1/ledger', { key: PLATFORM })).body.entries;
+    expect(ledger.find((e: { type: string }) => e.type === 'expiry')).toMatchObject({
+      credits: '-150',
+      ref: `cycle:${NOV_21}`,
+    });
   });
 });
 
