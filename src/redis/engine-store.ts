@@ -198,6 +198,12 @@ const DAY_MS = 86_400_000;
  * can trust PostgreSQL (R-CON-5).
  */
 export const RECORD_MARGIN_MS = 3_600_000;
+/**
+ * How far another API process's clock may run ahead of this one's (R-CON-5, R-OPS-4). A key it
+ * answered just after midnight went into the next day's table; a retry here in the minutes
+ * before midnight searches that table too (recordDays), so it replays instead of debiting again.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** "YYYY-MM-DD" of a day number (days since 1970-01-01), remembered: every debit asks for two. */
 const dayNames = new Map<number, string>();
@@ -212,15 +218,17 @@ function dayName(day: number): string {
 }
 
 /**
- * The days a usage key's record may be in (R-CON-5): those the idempotency window touches, oldest
- * first, today last. A key answers its first reply for at least the window, and at most until the
- * end of its day plus the window.
+ * The days a usage key's record may be in (R-CON-5), oldest first: those the idempotency window
+ * touches, up to today, and tomorrow in the last MAX_CLOCK_SKEW_MS of today (a process whose
+ * clock is ahead may have answered the key there). A key answers its first reply for at least the
+ * window, and at most until the end of its day plus the window. `today`: today's index.
  */
-export function recordDays(now: number, windowSeconds: number): string[] {
-  const out: string[] = [];
+export function recordDays(now: number, windowSeconds: number): { days: string[]; today: number } {
+  const days: string[] = [];
   const today = Math.floor(now / DAY_MS);
-  for (let d = Math.floor((now - windowSeconds * 1000) / DAY_MS); d <= today; d++) out.push(dayName(d));
-  return out;
+  const first = Math.floor((now - windowSeconds * 1000) / DAY_MS);
+  for (let d = first; d <= Math.floor((now + MAX_CLOCK_SKEW_MS) / DAY_MS); d++) days.push(dayName(d));
+  return { days, today: today - first };
 }
 
 /**
@@ -401,9 +409,18 @@ export class EngineStore {
       );
     }
     const window = this.opts.idempotencyTtlSeconds;
-    const days = recordDays(o.now, window);
+    const { days, today: todayAt } = recordDays(o.now, window);
     const ttlMs = (Math.floor(o.now / DAY_MS) + 1) * DAY_MS + window * 1000 + RECORD_MARGIN_MS - o.now;
-    args.push(o.now, o.month, ttlMs, o.outbound ? '1' : '0', k.usageRecords, days.length, ...days);
+    args.push(
+      o.now,
+      o.month,
+      ttlMs,
+      o.outbound ? '1' : '0',
+      k.usageRecords,
+      days.length,
+      todayAt + 1,
+      ...days,
+    );
     for (const e of o.events) {
       const late =
         e.occurredAt === undefined ? ['', '', ''] : [e.occurredAt, monthOf(e.occurredAt), e.idempotencyKey];
@@ -419,7 +436,7 @@ export class EngineStore {
    */
   async hasUsageRecord(workspaceId: string, idempotencyKey: string, now: number): Promise<boolean> {
     const k = this.keys(workspaceId);
-    const days = recordDays(now, this.opts.idempotencyTtlSeconds);
+    const { days } = recordDays(now, this.opts.idempotencyTtlSeconds);
     const reply = await this.redis.usageSeen(
       k.usageIdem(idempotencyKey),
       k.usageRecords,

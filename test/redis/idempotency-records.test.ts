@@ -9,7 +9,7 @@
 import { afterAll, expect, it } from 'vitest';
 import type { PlanChange } from '../../src/domain/burndown.js';
 import { monthOf } from '../../src/domain/cycle.js';
-import { EngineStore, RECORD_MARGIN_MS } from '../../src/redis/engine-store.js';
+import { EngineStore, MAX_CLOCK_SKEW_MS, RECORD_MARGIN_MS } from '../../src/redis/engine-store.js';
 import { HOUR, T0, u } from '../support/burndown-cases.js';
 import { scanKeys, testRedis } from '../support/redis.js';
 
@@ -238,4 +238,24 @@ it('R-CON-5 a caller more than a day behind writes in its own older table, the s
   // Three first answers of one unit each, nothing debited twice.
   const snap = await r.store.snapshot(ws, soon);
   expect(snap!.state.allotment - snap!.state.included).toBe(3);
+});
+
+it('R-CON-5 a retry from a clock a little behind, across midnight, replays the answer given just after it', async () => {
+  // Two API processes whose clocks differ by seconds: the one ahead answers a key at 00:00:01,
+  // into the new day's table; a retry on the one behind, still at 23:59:59, must find it there.
+  const ws = await create();
+  const midnight = T0 + 12 * HOUR;
+  expect(new Date(midnight).toISOString()).toMatch(/T00:00:00.000Z$/);
+  const [first] = await debit(ws, ['across-midnight'], midnight + 1000);
+  expect(first!.startsWith('ok\t0\t')).toBe(true);
+  for (const behind of [midnight - 1000, midnight - MAX_CLOCK_SKEW_MS + 1000]) {
+    expect(await debit(ws, ['across-midnight'], behind)).toEqual([asReplay(first!)]);
+    expect(await r.store.hasUsageRecord(ws, 'across-midnight', behind)).toBe(true);
+    expect(await debit(ws, ['across-midnight'], behind, 'other')).toEqual(['conflict']);
+  }
+  // A key first answered by the clock behind is today's to it, and replays on the one ahead.
+  const [early] = await debit(ws, ['before-midnight'], midnight - 1000);
+  expect(await debit(ws, ['before-midnight'], midnight + 1000)).toEqual([asReplay(early!)]);
+  const snap = await r.store.snapshot(ws, midnight + 1000);
+  expect(snap!.state.allotment - snap!.state.included).toBe(2);
 });

@@ -27,11 +27,13 @@
             idempotency window, plus a margin (core.lua idemStore)
     ARGV[4] '1' when outbound alert webhooks are configured, else '0'
     ARGV[5] the records' key prefix "<prefix>{ws:<id>}:ik:"   ARGV[6] D, the days a record may be
-            in (the window's), ARGV[7 .. 6 + D] those days "YYYY-MM-DD", oldest first, today last
-    ARGV[7 + D + (7 + D)(i-1) ..] event i: units (> 0), mode (consume | record), body hash,
+            in (the window's, and tomorrow in the last minutes of today: another process's clock
+            may be ahead, engine-store.ts recordDays)   ARGV[7] T, today's place among them
+            ARGV[8 .. 7 + D] those days "YYYY-MM-DD", oldest first
+    ARGV[8 + D + (7 + D)(i-1) ..] event i: units (> 0), mode (consume | record), body hash,
             feature id or '', occurredAt (ms) or '', month of occurredAt or '', the idempotency
             key (late usage only, else ''), then per day the first 16 bytes of
-            sha256(workspace, day, key) in hex (core.lua's idempotency records; today's, the last,
+            sha256(workspace, day, key) in hex (core.lua's idempotency records; today's, the T-th,
             is also the usage id: `use_` and it)
 
   Late usage (occurredAt in an earlier month): its flex counts toward the month it occurred in
@@ -63,8 +65,9 @@ local month = ARGV[2]
 local ttlMs = tonumber(ARGV[3])
 local outbound = ARGV[4] == '1'
 local nDays = tonumber(ARGV[6])
-local days = idemDays(ARGV[5], {unpack(ARGV, 7, 6 + nDays)}, math.floor(now / DAY_MS))
-local today = days[nDays]
+local todayAt = tonumber(ARGV[7])
+local days = idemDays(ARGV[5], {unpack(ARGV, 8, 7 + nDays)}, math.floor(now / DAY_MS), todayAt)
+local today = days[todayAt]
 
 local s = loadState(K.engine)
 if not s then return {'not_found'} end
@@ -152,7 +155,7 @@ end
 local replies = {}
 local perEvent = 7 + nDays
 for i = 1, (#KEYS - 9) / 2 do
-  local a = 6 + nDays + (i - 1) * perEvent
+  local a = 7 + nDays + (i - 1) * perEvent
   local bodyHash = ARGV[a + 3]
   local digests = {unpack(ARGV, a + 8, a + 7 + nDays)}
   local reply
@@ -163,7 +166,7 @@ for i = 1, (#KEYS - 9) / 2 do
     reply = replayIdempotent(KEYS[8 + 2 * i], bodyHash)
   end
   if not reply then
-    local todayDigest, occAt = digests[nDays], ARGV[a + 5]
+    local todayDigest, occAt = digests[todayAt], ARGV[a + 5]
     local usageId, refBin = 'use_' .. todayDigest, binOf(todayDigest)
     local alrBefore, cseqBefore = s.alr, s.cseq
     local status, inc, pre, flex, short, reason, avail = debitOne(tonumber(ARGV[a + 1]), ARGV[a + 2], usageId,

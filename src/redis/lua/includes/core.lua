@@ -410,13 +410,13 @@ local function fieldOf(hex)
 end
 
 -- The days a record may be in: {day, key prefix, num, n, c}. num: the day as days since
--- 1970-01-01 (given `todayNum`, the last day's). n (buckets) and c (records) stay nil until
--- known: from the state (idemKnown) or read from bucket 0 (idemN).
-local function idemDays(prefix, days, todayNum)
+-- 1970-01-01 (given `todayNum`, the day at `todayAt`, by default the last). n (buckets) and c
+-- (records) stay nil until known: from the state (idemKnown) or read from bucket 0 (idemN).
+local function idemDays(prefix, days, todayNum, todayAt)
   local out = {}
-  local last = #days
+  local at = todayAt or #days
   for i, d in ipairs(days) do
-    out[i] = {day = d, prefix = prefix .. d .. ':', num = todayNum and todayNum - (last - i)}
+    out[i] = {day = d, prefix = prefix .. d .. ':', num = todayNum and todayNum - (at - i)}
   end
   return out
 end
