@@ -232,13 +232,13 @@ export function recordDays(now: number, windowSeconds: number): { days: string[]
 }
 
 /**
- * One-shot hashing (Node 20.12+) where there is: without a Hash object it costs about half as
- * much, and a debit hashes its key once per day of the window.
+ * SHA-256 of a text, one-shot (Node 20.12+) where there is: without a Hash object it costs about
+ * half as much, and a debit hashes its key once per day of the window and its body once.
  */
 const oneShotHash = (crypto as { hash?: typeof crypto.hash }).hash;
-const sha256Hex: (text: string) => string = oneShotHash
-  ? (text) => oneShotHash('sha256', text, 'hex')
-  : (text) => crypto.createHash('sha256').update(text).digest('hex');
+export const sha256: (text: string, encoding: 'hex' | 'base64') => string = oneShotHash
+  ? (text, encoding) => oneShotHash('sha256', text, encoding)
+  : (text, encoding) => crypto.createHash('sha256').update(text).digest(encoding);
 
 /**
  * sha256(workspace, day, key)'s first 16 bytes in hex: the record's field (its first 10 bytes,
@@ -246,7 +246,7 @@ const sha256Hex: (text: string) => string = oneShotHash
  * ioredis more than twice as much to write, and the script packs the bytes itself (binOf).
  */
 export function usageDigestHex(workspaceId: string, day: string, key: string): string {
-  return sha256Hex(`${workspaceId}\n${day}\n${key}`).slice(0, 32);
+  return sha256(`${workspaceId}\n${day}\n${key}`, 'hex').slice(0, 32);
 }
 
 /**

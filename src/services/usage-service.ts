@@ -3,7 +3,6 @@
  * of them, or ask whether an amount could be spent. Answers are outcomes (a refusal is
  * `{ok: false, reason}`); src/http/routes.ts gives them their HTTP statuses.
  */
-import { createHash } from 'node:crypto';
 import type { UsageKeyArchive } from '../db/usage-keys.js';
 import { available as availableUnits, split } from '../domain/burndown.js';
 import { type Catalog, featureUnits } from '../domain/catalog.js';
@@ -18,6 +17,7 @@ import {
   type DebitOutcome,
   type EngineStore,
   parseDebitReply,
+  sha256,
 } from '../redis/engine-store.js';
 import { REQUEST_REPLICA_WAIT_MS } from '../redis/replicas.js';
 import type { AlertService } from './alerts.js';
@@ -67,7 +67,7 @@ function usageHash(r: UsageRequest): string {
   const fields: unknown[] = [r.credits ?? 0, r.feature ?? '', r.quantity ?? 0, r.mode, meta];
   // Only when given, so requests without it hash as they always did.
   if (r.occurredAt !== undefined) fields.push(Date.parse(r.occurredAt));
-  return createHash('sha256').update(JSON.stringify(fields)).digest('base64');
+  return sha256(JSON.stringify(fields), 'base64');
 }
 
 export class UsageService {
