@@ -45,6 +45,11 @@ export function maintenanceProcessor(deps: {
       if (!deps.archive) return { skipped: 'no DATABASE_URL' };
       const pass = await deps.archive.archive.runPass();
       watchLag(pass, deps.archive.lagAlertSeconds);
+      if (pass.rewound.length > 0)
+        deps.log.error(
+          { workspaces: pass.rewound.length, first: pass.rewound.slice(0, 10) },
+          'ledger archive: PostgreSQL lacks entries it had taken (restored from an older backup?); copying again what Redis still holds',
+        );
       if (pass.error && !failing)
         deps.log.warn(
           { reason: pass.error },

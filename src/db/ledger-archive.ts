@@ -147,6 +147,11 @@ export interface GroupResult {
   copied: number;
   /** Of `copied`, how many went by INSERT, not COPY (copyRound): PGlite, or a re-copy. */
   inserted: number;
+  /**
+   * PostgreSQL did not hold the entry the watermark named (restored from an older backup): the
+   * watermark was taken back and the copy started again from the first entry in Redis.
+   */
+  rewound?: boolean;
   trimmed: number;
   waitedMs: number;
   error?: Error;
@@ -172,6 +177,8 @@ export interface ArchivePass {
   usageDaysTrimmed: number;
   /** Alerts of old cycles moved to PostgreSQL (alert-archive.ts). */
   alertsMoved: number;
+  /** Workspaces whose watermark PostgreSQL did not hold, copied again from Redis (heldMarks). */
+  rewound: string[];
   /** Age (s) of the oldest entry not in PostgreSQL after the pass; 0 when none is left. */
   lagSeconds: number;
   /** Why a copy failed (PostgreSQL down); the pass went on with the other workspaces. */
@@ -233,6 +240,7 @@ export class LedgerArchive {
     let open = workspaceIds.map((_, i) => i);
     try {
       marks = await Promise.all(keys.map((k) => redis.get(k.archived)));
+      marks = await this.heldMarks(workspaceIds, marks, out);
       while (open.length > 0) {
         // A lone workspace with a backlog takes the whole round: it catches up ten times faster
         // than a page at a time, and holds up the groups after it as briefly.
@@ -288,6 +296,48 @@ export class LedgerArchive {
       for (const r of out) r.error ??= err as Error;
     }
     return out;
+  }
+
+  /**
+   * The watermarks whose entries PostgreSQL holds, as read; each one it does not hold (restored
+   * from a backup older than it, failed over to a replica behind it) taken back to nothing, so
+   * this copy starts again from the first entry Redis still holds (skipping what PostgreSQL has)
+   * and nothing PostgreSQL lacks is trimmed: after a restore less than LEDGER_REDIS_RETENTION
+   * old, the archive is whole again within a pass. One query a group. When PostgreSQL cannot be
+   * asked (down), the watermarks are trusted as they are: entries copied before stay trimmable.
+   */
+  private async heldMarks(
+    workspaceIds: string[],
+    marks: (string | null)[],
+    out: GroupResult[],
+  ): Promise<(string | null)[]> {
+    const asked = marks.flatMap((m, i) => (m ? [{ i, ws: workspaceIds[i]!, ...parseStreamId(m) }] : []));
+    if (asked.length === 0) return marks;
+    let rows: { workspace_id: string; stream_ms: string; stream_seq: string }[];
+    try {
+      rows = await this.deps.db
+        .selectFrom('ledger_entries')
+        .select(['workspace_id', 'stream_ms', 'stream_seq'])
+        .where((eb) =>
+          eb(
+            eb.refTuple('workspace_id', 'stream_ms', 'stream_seq'),
+            'in',
+            asked.map((a) => eb.tuple(a.ws, String(a.ms), String(a.seq))),
+          ),
+        )
+        .execute();
+    } catch {
+      return marks;
+    }
+    const held = new Set(rows.map((r) => `${r.workspace_id}\n${r.stream_ms}-${r.stream_seq}`));
+    const checked = [...marks];
+    for (const a of asked) {
+      if (held.has(`${a.ws}\n${marks[a.i]}`)) continue;
+      await this.deps.redis.archiveUnmark(workspaceKeys(this.deps.keyPrefix, a.ws).archived, marks[a.i]!);
+      checked[a.i] = null;
+      out[a.i]!.rewound = true;
+    }
+    return checked;
   }
 
   /**
@@ -464,6 +514,7 @@ export class LedgerArchive {
       trimmed: 0,
       usageDaysTrimmed: 0,
       alertsMoved: 0,
+      rewound: [],
       lagSeconds: 0,
     };
     let oldestUnarchived = Number.POSITIVE_INFINITY;
@@ -483,6 +534,7 @@ export class LedgerArchive {
           results.map(async (r, i) => {
             pass.copied += r.copied;
             pass.trimmed += r.trimmed;
+            if (r.rewound) pass.rewound.push(group[i]!);
             waited = Math.max(waited, r.waitedMs);
             if (!r.error) return null;
             pass.failure ??= r.error;

@@ -78,6 +78,7 @@ export type ScriptName =
   | 'testClockAdvance'
   | 'testClockCaughtUp'
   | 'archiveMark'
+  | 'archiveUnmark'
   | 'usageDaysTrim';
 /** The scripts as commands of a client. */
 export type ScriptCommands = Record<ScriptName, (...args: (string | number | Buffer)[]) => Promise<string[]>>;

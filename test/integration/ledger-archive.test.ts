@@ -467,6 +467,47 @@ async function relay(target: string): Promise<{
   };
 }
 
+describe('PostgreSQL restored from an older backup', () => {
+  it("a pass finds the watermark's entry missing, copies again what Redis holds, and trims nothing PostgreSQL lacks", async () => {
+    await workspaceWithDebits('restored', 4);
+    const a = archiver({ retentionMs: 7 * 86_400_000 });
+    await a.archiveWorkspace('restored');
+    const backupTaken = await archivedIds('restored');
+    await spend('restored', 4);
+    await a.archiveWorkspace('restored');
+    const all = await redisIds('restored');
+    expect(await archivedIds('restored')).toEqual(all);
+    // The restore: PostgreSQL as it was when the backup was taken, the watermark in Redis past it.
+    const last = backupTaken[backupTaken.length - 1]!.split('-').map(Number) as [number, number];
+    await tdb.db
+      .deleteFrom('ledger_entries')
+      .where('workspace_id', '=', 'restored')
+      .where((eb) =>
+        eb(eb.refTuple('stream_ms', 'stream_seq'), '>', eb.tuple(String(last[0]), String(last[1]))),
+      )
+      .execute();
+    // Every entry past the retention: trusting the watermark, this pass would trim them all.
+    const later = archiver({ retentionMs: 1000, now: () => Date.now() + 3_600_000 });
+    const pass = await later.runPass();
+    expect(pass.rewound).toContain('restored');
+    expect(await archivedIds('restored')).toEqual(all);
+    // Trimmed only once PostgreSQL had them again; the watermark back at the last entry.
+    expect(await redisIds('restored')).toEqual([]);
+    expect(await api.redis.get(workspaceKeys(api.prefix, 'restored').archived)).toBe(all[all.length - 1]);
+    // Whole again: the next pass finds nothing missing.
+    expect((await later.runPass()).rewound).not.toContain('restored');
+  });
+
+  it('a watermark another archiver moved meanwhile is not taken back', async () => {
+    const key = workspaceKeys(api.prefix, 'unmark').archived;
+    await api.redis.set(key, '200-0');
+    expect(Number(await api.redis.archiveUnmark(key, '100-0'))).toBe(0);
+    expect(await api.redis.get(key)).toBe('200-0');
+    expect(Number(await api.redis.archiveUnmark(key, '200-0'))).toBe(1);
+    expect(await api.redis.get(key)).toBeNull();
+  });
+});
+
 describe('PostgreSQL stalls', () => {
   // A stall after PostgreSQL committed a COPY, its answer lost, is the crash between the copy and
   // the watermark above (the rows are there, the watermark is not): the next copy skips them.
