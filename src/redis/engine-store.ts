@@ -219,14 +219,17 @@ function dayName(day: number): string {
 
 /**
  * The days a usage key's record may be in (R-CON-5), oldest first: those the idempotency window
- * touches, up to today, and tomorrow in the last MAX_CLOCK_SKEW_MS of today (a process whose
- * clock is ahead may have answered the key there). A key answers its first reply for at least the
- * window, and at most until the end of its day plus the window. `today`: today's index.
+ * touches, widened by MAX_CLOCK_SKEW_MS at both ends, since another process's clock may differ
+ * by that much. So tomorrow in the last minutes of today (a process ahead answered the key after
+ * its midnight), and the day before the window's first in its first minutes (a process behind
+ * answered it before its midnight). A key answers its first reply for at least the window, and
+ * at most until the end of its day plus the window and MAX_CLOCK_SKEW_MS. `today`: today's
+ * index.
  */
 export function recordDays(now: number, windowSeconds: number): { days: string[]; today: number } {
   const days: string[] = [];
   const today = Math.floor(now / DAY_MS);
-  const first = Math.floor((now - windowSeconds * 1000) / DAY_MS);
+  const first = Math.floor((now - windowSeconds * 1000 - MAX_CLOCK_SKEW_MS) / DAY_MS);
   for (let d = first; d <= Math.floor((now + MAX_CLOCK_SKEW_MS) / DAY_MS); d++) days.push(dayName(d));
   return { days, today: today - first };
 }

@@ -259,3 +259,20 @@ it('R-CON-5 a retry from a clock a little behind, across midnight, replays the a
   const snap = await r.store.snapshot(ws, midnight + 1000);
   expect(snap!.state.allotment - snap!.state.included).toBe(2);
 });
+
+it("R-CON-5 a key a clock behind answered just after midnight still replays at the window's end on a clock on time", async () => {
+  // The window's other end: a process 2 minutes behind answers at 00:01 real time, into the
+  // day before's table (its own day); a retry on a process on time, 30 s before the window since
+  // that answer ends, must still search that day.
+  const ws = await create();
+  const windowMs = r.store.idempotencyWindowSeconds * 1000;
+  const midnight = T0 + 12 * HOUR;
+  const realFirst = midnight + 60_000;
+  const [first] = await debit(ws, ['window-start'], realFirst - 2 * 60_000);
+  expect(first!.startsWith('ok\t0\t')).toBe(true);
+  const retryAt = realFirst + windowMs - 30_000;
+  expect(await r.store.hasUsageRecord(ws, 'window-start', retryAt)).toBe(true);
+  expect(await debit(ws, ['window-start'], retryAt)).toEqual([asReplay(first!)]);
+  const snap = await r.store.snapshot(ws, retryAt);
+  expect(snap!.state.allotment - snap!.state.included).toBe(1);
+});
