@@ -74,7 +74,8 @@ it.skipIf(onCluster)(
       if (!healthy) await new Promise((r) => setTimeout(r, 200));
     }
     expect(healthy, s.output()).toBe(true);
-    const put = await fetch(`${base}/v1/workspaces/demo`, {
+    // Not 'demo': npm start makes that one itself, with some usage, at a moment of its own.
+    const put = await fetch(`${base}/v1/workspaces/start-own`, {
       method: 'PUT',
       headers: { authorization: 'Bearer dev-operator-key', 'content-type': 'application/json' },
       body: JSON.stringify({ planId: 'growth' }),
@@ -93,7 +94,7 @@ it.skipIf(onCluster)(
         rows = await db
           .selectFrom('ledger_entries')
           .select('ref')
-          .where('workspace_id', '=', 'demo')
+          .where('workspace_id', '=', 'start-own')
           .execute()
           .catch(() => []);
         if (rows.length === 0) await new Promise((r) => setTimeout(r, 200));
