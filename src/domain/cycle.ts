@@ -55,3 +55,10 @@ export function monthOf(ms: number): string {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
+
+/**
+ * How far the clocks of a deployment's processes may differ (R-OPS-4): a usage key's record is
+ * looked up this far past both ends of the window's days (engine-store.ts recordDays), and a
+ * month can be run this long after it ends (invoicing-runs.ts), once every clock has left it.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ALERT_NAMES, type AlertName, type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
-import { dayOf, monthOf } from '../domain/cycle.js';
+import { dayOf, MAX_CLOCK_SKEW_MS, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
 import { decodeLedgerFields } from './ledger-codec.js';
@@ -198,12 +198,6 @@ const DAY_MS = 86_400_000;
  * can trust PostgreSQL (R-CON-5).
  */
 export const RECORD_MARGIN_MS = 3_600_000;
-/**
- * How far another API process's clock may run ahead of this one's (R-CON-5, R-OPS-4). A key it
- * answered just after midnight went into the next day's table; a retry here in the minutes
- * before midnight searches that table too (recordDays), so it replays instead of debiting again.
- */
-export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** "YYYY-MM-DD" of a day number (days since 1970-01-01), remembered: every debit asks for two. */
 const dayNames = new Map<number, string>();

@@ -1,5 +1,5 @@
 /** The operator's side of the monthly flex invoicing (R-FLX-6): queue a run, read its progress. */
-import { monthOf } from '../domain/cycle.js';
+import { MAX_CLOCK_SKEW_MS, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
 import { floorToWholeCredits } from '../domain/units.js';
 import type { Clock } from './clock.js';
@@ -23,7 +23,13 @@ export class InvoicingRuns {
    */
   async run(month: string, dryRun: boolean) {
     const now = this.deps.clock.now();
-    if (month >= monthOf(now)) throw new BurnrateError('invalid_request', `${month} is not closed yet`);
+    // Closed once every process's clock has left it: one up to MAX_CLOCK_SKEW_MS behind still
+    // books usage into it (R-FLX-5), which a run begun earlier would push to the next month.
+    if (month >= monthOf(now - MAX_CLOCK_SKEW_MS))
+      throw new BurnrateError(
+        'invalid_request',
+        `${month} is not closed yet (a month can be run ${MAX_CLOCK_SKEW_MS / 60_000} minutes after it ends)`,
+      );
     if (dryRun) {
       let workspaces = 0;
       let billedCredits = 0;

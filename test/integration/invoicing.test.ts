@@ -99,6 +99,16 @@ it('R-FLX-5 R-FLX-6 bills each workspace-month once: the floor of its flex, annu
   expect((await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-11' } })).status).toBe(
     400,
   );
+  // Not in the first minutes after its end either: a process whose clock is behind this one's
+  // (up to MAX_CLOCK_SKEW_MS) still books October's usage, which a run now would push to November.
+  api.clock.set(Date.UTC(2026, 10, 1, 0, 2));
+  const early = await api.call('POST', '/v1/admin/invoicing/runs', { body: { month: '2026-10' } });
+  expect(early.status).toBe(400);
+  expect(early.body.error.message).toMatch(
+    /2026-10 is not closed yet \(a month can be run 5 minutes after it ends\)/,
+  );
+  expect(await api.invoicingQueue.count()).toBe(0);
+  api.clock.set(NOV);
   const dry = await api.call('POST', '/v1/admin/invoicing/runs', {
     body: { month: '2026-10', dryRun: true },
   });

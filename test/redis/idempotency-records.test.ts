@@ -8,8 +8,8 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import type { PlanChange } from '../../src/domain/burndown.js';
-import { monthOf } from '../../src/domain/cycle.js';
-import { EngineStore, MAX_CLOCK_SKEW_MS, RECORD_MARGIN_MS } from '../../src/redis/engine-store.js';
+import { MAX_CLOCK_SKEW_MS, monthOf } from '../../src/domain/cycle.js';
+import { EngineStore, RECORD_MARGIN_MS } from '../../src/redis/engine-store.js';
 import { HOUR, T0, u } from '../support/burndown-cases.js';
 import { scanKeys, testRedis } from '../support/redis.js';
 
