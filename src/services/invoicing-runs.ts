@@ -23,9 +23,11 @@ export class InvoicingRuns {
    */
   async run(month: string, dryRun: boolean) {
     const now = this.deps.clock.now();
-    // Closed once every process's clock has left it: one up to MAX_CLOCK_SKEW_MS behind still
-    // books usage into it (R-FLX-5), which a run begun earlier would push to the next month.
-    if (month >= monthOf(now - MAX_CLOCK_SKEW_MS))
+    if (month >= monthOf(now)) throw new BurnrateError('invalid_request', `${month} is not closed yet`);
+    // A run closes the month, so only once every process's clock has left it: one up to
+    // MAX_CLOCK_SKEW_MS behind still books usage into it (R-FLX-5), which a run begun earlier
+    // would push to the next month. A dry run closes nothing.
+    if (!dryRun && month >= monthOf(now - MAX_CLOCK_SKEW_MS))
       throw new BurnrateError(
         'invalid_request',
         `${month} is not closed yet (a month can be run ${MAX_CLOCK_SKEW_MS / 60_000} minutes after it ends)`,
