@@ -265,7 +265,7 @@ export class LedgerArchive {
           lastIds.set(i, raw[raw.length - 1]![0].toString());
           if (raw.length === count) next.push(i);
         });
-        // Nothing new in the group: no statement (an idle group asks PostgreSQL nothing).
+        // Nothing new in the group: no COPY (an idle group's pass is its watermarks' check only).
         if (entries.size === 0) break;
         const { copied, inserted } = await this.copyRound(workspaceIds, entries, out);
         // Each workspace copied in full: its watermark moves to its page's last id.
@@ -398,8 +398,8 @@ export class LedgerArchive {
     return { copied, inserted: true };
   }
 
-  /** Whether PostgreSQL took copyIn's COPY (null: it takes none, as PGlite). */
-  private copies: boolean | null = true;
+  /** False once PostgreSQL answered that it takes no COPY (PGlite): every round then inserts. */
+  private takesCopy = true;
 
   /**
    * The round as one COPY: true when PostgreSQL has every entry. False when it takes no COPY
@@ -407,16 +407,15 @@ export class LedgerArchive {
    * rows then going by INSERT.
    */
   private async copyAll(workspaceIds: string[], entries: Map<number, RawEntry[]>): Promise<boolean> {
-    if (this.copies === null) return false;
+    if (!this.takesCopy) return false;
     let text = '';
     for (const [i, raw] of entries) {
       const ws = copyText(workspaceIds[i]!);
       for (const r of raw) text += rowCopy(ws, r);
     }
     try {
-      if (await copyIn(this.deps.db, 'ledger_entries', COPY_COLUMNS, text)) return true;
-      this.copies = null;
-      return false;
+      this.takesCopy = await copyIn(this.deps.db, 'ledger_entries', COPY_COLUMNS, text);
+      return this.takesCopy;
     } catch (err) {
       if (refusedForItsData(err)) return false;
       throw err;

@@ -8,7 +8,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyIn, openDatabase } from '../../src/db/database.js';
+import { copyIn, type Db, openDatabase } from '../../src/db/database.js';
 import { COPY_COLUMNS, LedgerArchive } from '../../src/db/ledger-archive.js';
 import { workspaceKeys } from '../../src/redis/keys.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
@@ -467,6 +467,25 @@ async function relay(target: string): Promise<{
   };
 }
 
+/**
+ * `test` with a database reached through a relay it may cut or stall (relay), the database's
+ * own pool closed and the relay closed after.
+ */
+async function throughRelay(
+  o: { queryTimeoutMs?: number },
+  test: (link: Awaited<ReturnType<typeof relay>>, db: Db) => Promise<void>,
+): Promise<void> {
+  const link = await relay(tdb.url);
+  const db = openDatabase({ url: link.url, schema: tdb.schema, queryTimeoutMs: o.queryTimeoutMs });
+  try {
+    await test(link, db);
+  } finally {
+    link.unstall();
+    await db.destroy();
+    await link.cut().catch(() => {});
+  }
+}
+
 describe('PostgreSQL restored from an older backup', () => {
   it("a pass finds the watermark's entry missing, copies again what Redis holds, and trims nothing PostgreSQL lacks", async () => {
     await workspaceWithDebits('restored', 4);
@@ -512,9 +531,7 @@ describe('PostgreSQL stalls', () => {
   // A stall after PostgreSQL committed a COPY, its answer lost, is the crash between the copy and
   // the watermark above (the rows are there, the watermark is not): the next copy skips them.
   it('mid-copy: the pass fails in its timeout, Redis keeps every entry, the next copies each once', async () => {
-    const link = await relay(tdb.url);
-    const db = openDatabase({ url: link.url, schema: tdb.schema, queryTimeoutMs: 1000 });
-    try {
+    await throughRelay({ queryTimeoutMs: 1000 }, async (link, db) => {
       await workspaceWithDebits('stall', 6);
       const all = await redisIds('stall');
       // Every entry past the retention: only "not yet copied" keeps one in Redis.
@@ -534,19 +551,13 @@ describe('PostgreSQL stalls', () => {
       expect(r!.inserted).toBe((await onPglite()) ? all.length : 0);
       expect(await archivedIds('stall')).toEqual(all);
       expect(await redisIds('stall')).toEqual([]);
-    } finally {
-      link.unstall();
-      await db.destroy();
-      await link.cut().catch(() => {});
-    }
+    });
   }, 30_000);
 });
 
 describe('PostgreSQL down', () => {
   it('at the first pass: the pass fails, and once it is back the copy goes by COPY, not for good by INSERT', async () => {
-    const link = await relay(tdb.url);
-    const db = openDatabase({ url: link.url, schema: tdb.schema, queryTimeoutMs: 2000 });
-    try {
+    await throughRelay({ queryTimeoutMs: 2000 }, async (link, db) => {
       await workspaceWithDebits('down-first', 3);
       const all = await redisIds('down-first');
       await link.cut();
@@ -559,16 +570,11 @@ describe('PostgreSQL down', () => {
       expect(r!.error).toBeUndefined();
       expect(r).toMatchObject({ copied: all.length, inserted: (await onPglite()) ? all.length : 0 });
       expect(await archivedIds('down-first')).toEqual(all);
-    } finally {
-      await db.destroy();
-      await link.cut().catch(() => {});
-    }
+    });
   }, 30_000);
 
   it('debits go on, Redis keeps every entry, /readyz shows the lag, and the archive catches up', async () => {
-    const link = await relay(tdb.url);
-    const db = openDatabase({ url: link.url, schema: tdb.schema });
-    try {
+    await throughRelay({}, async (link, db) => {
       await workspaceWithDebits('down', 2);
       // Far in the future: every entry is past the retention, so only "not yet copied" keeps it.
       const later = () => Date.now() + 3_600_000;
@@ -601,9 +607,6 @@ describe('PostgreSQL down', () => {
       expect(await pageAll('down', 3)).toEqual([...all].reverse());
       const ready2 = await api.call('GET', '/readyz', { key: null });
       expect(ready2.body.archive).toMatchObject({ alert: false, lagSeconds: 0, error: null });
-    } finally {
-      await db.destroy();
-      await link.cut().catch(() => {});
-    }
+    });
   }, 30_000);
 });
