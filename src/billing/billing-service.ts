@@ -18,12 +18,11 @@
  * Links and sessions run on the wall clock, as Redis' TTLs do: a test clock moved forward by a
  * month (issue 11 §3) must not expire them.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { LANGS, type Lang } from '../domain/alerts.js';
-import type { Catalog } from '../domain/catalog.js';
-import type { RedisClient } from '../redis/clients.js';
-import type { EngineStore } from '../redis/engine-store.js';
+import { type EngineStore, sha256 } from '../redis/engine-store.js';
+import type { ScriptClient } from '../redis/scripts.js';
 import type { Clock } from '../services/clock.js';
 import { requireWorkspace } from '../services/require-workspace.js';
 
@@ -87,7 +86,8 @@ function parseJson(raw: string | null): unknown {
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+/** A link's or session's key: the SHA-256 of its secret part, never the part itself. */
+const keyOf = (s: string) => sha256(s, 'hex');
 const random = () => randomBytes(32).toString('base64url');
 
 /** Equal strings in constant time (a CSRF token, a MAC). */
@@ -103,9 +103,8 @@ export class BillingService {
 
   constructor(
     private readonly deps: {
-      redis: RedisClient;
+      redis: ScriptClient;
       store: EngineStore;
-      catalog: Catalog;
       clock: Clock;
       keyPrefix: string;
       options: BillingOptions;
@@ -181,7 +180,7 @@ export class BillingService {
       expiresAt,
     };
     await this.deps.redis.set(
-      this.keys.link(sha256(part)),
+      this.keys.link(keyOf(part)),
       JSON.stringify(record),
       'EX',
       ttl + TOMBSTONE_SECONDS,
@@ -200,25 +199,24 @@ export class BillingService {
     if (!m) return invalid;
     const secret = await this.checkingSecret();
     if (secret === null || !sameSecret(m[2]!, this.mac(m[1]!, secret))) return invalid;
-    const key = this.keys.link(sha256(m[1]!));
-    // GETDEL: of two opens at once, one takes the record; the other finds the tombstone the
-    // first leaves (or nothing yet, and says the link is gone).
-    const taken = await this.deps.redis.getdel(key);
-    const parsed = linkRecordSchema.safeParse(parseJson(taken ?? (await this.deps.redis.get(key))));
+    const key = this.keys.link(keyOf(m[1]!));
+    const now = this.wallNow();
+    // One step (billing-link-take-1.lua): of two opens at once, one takes the record open and
+    // leaves its tombstone; the other finds that tombstone, with the way back.
+    const [before, took] = await this.deps.redis.billingLinkTake(key, now, TOMBSTONE_SECONDS);
+    const parsed = linkRecordSchema.safeParse(parseJson(before ?? null));
     // Signed by us yet unknown or unreadable: its record (and grace period) is gone.
     if (!parsed.success) return { ok: false, reason: 'expired', returnUrl: null, locale: null };
     const link = parsed.data;
-    const now = this.wallNow();
-    const refusal = async (reason: 'expired' | 'used'): Promise<LinkRefusal> => {
-      // The tombstone stays, so the next open of this link says the same, with the way back.
-      await this.deps.redis.set(key, JSON.stringify({ ...link, state: reason }), 'EX', TOMBSTONE_SECONDS);
-      return { ok: false, reason, returnUrl: link.returnUrl, locale: link.locale };
-    };
-    if (link.state === 'expired') return refusal('expired');
-    // Only the open that took the record opens it; one that read it after is a second open.
-    if (link.state === 'used' || taken === null) return refusal('used');
+    const refusal = (reason: 'expired' | 'used'): LinkRefusal => ({
+      ok: false,
+      reason,
+      returnUrl: link.returnUrl,
+      locale: link.locale,
+    });
+    // Only the open that took the record opens it; one that found it taken is a second open.
+    if (Number(took) !== 1) return refusal(link.state === 'expired' ? 'expired' : 'used');
     if (link.expiresAt <= now) return refusal('expired');
-    await this.deps.redis.set(key, JSON.stringify({ ...link, state: 'used' }), 'EX', TOMBSTONE_SECONDS);
     const sessionId = random();
     const session: BillingSession = {
       workspaceId: link.workspaceId,
@@ -228,7 +226,7 @@ export class BillingService {
       expiresAt: now + this.deps.options.sessionTtlSeconds * 1000,
     };
     await this.deps.redis.set(
-      this.keys.session(sha256(sessionId)),
+      this.keys.session(keyOf(sessionId)),
       JSON.stringify(session),
       'EX',
       this.deps.options.sessionTtlSeconds,
@@ -239,7 +237,7 @@ export class BillingService {
   /** The session behind a cookie's id, or null (unknown, expired, malformed). */
   async session(sessionId: string | undefined): Promise<BillingSession | null> {
     if (!sessionId || !/^[A-Za-z0-9_-]{43}$/.test(sessionId)) return null;
-    const raw = await this.deps.redis.get(this.keys.session(sha256(sessionId)));
+    const raw = await this.deps.redis.get(this.keys.session(keyOf(sessionId)));
     if (raw === null) return null;
     const parsed = sessionSchema.safeParse(parseJson(raw));
     if (!parsed.success || parsed.data.expiresAt <= this.wallNow()) return null;

@@ -79,7 +79,8 @@ export type ScriptName =
   | 'testClockCaughtUp'
   | 'archiveMark'
   | 'archiveUnmark'
-  | 'usageDaysTrim';
+  | 'usageDaysTrim'
+  | 'billingLinkTake';
 /** The scripts as commands of a client. */
 export type ScriptCommands = Record<ScriptName, (...args: (string | number | Buffer)[]) => Promise<string[]>>;
 /** One node or a Redis Cluster (each script's keys share one slot: the workspace's hash tag). */

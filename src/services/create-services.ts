@@ -5,8 +5,8 @@ import type { LedgerHistory } from '../db/ledger-history.js';
 import type { UsageKeyArchive } from '../db/usage-keys.js';
 import type { UsageDayRetention } from '../db/usage-retention.js';
 import type { Catalog } from '../domain/catalog.js';
-import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore } from '../redis/engine-store.js';
+import type { ScriptClient } from '../redis/scripts.js';
 import type { StripeClient } from '../stripe/client.js';
 import { StripeRecords } from '../stripe/stripe-records.js';
 import type { AlertService } from './alerts.js';
@@ -36,7 +36,7 @@ export interface Services {
 }
 
 export function createServices(deps: {
-  redis: RedisClient;
+  redis: ScriptClient;
   store: EngineStore;
   catalog: Catalog;
   clock: Clock;
@@ -102,7 +102,6 @@ export function createServices(deps: {
     billing: new BillingService({
       redis,
       store,
-      catalog,
       clock,
       keyPrefix: deps.keyPrefix,
       options: deps.billing,

@@ -206,13 +206,18 @@ describe('a link against mail scanners, races and corrupt records', () => {
     expect(((await me.json()) as { workspaceId: string }).workspaceId).toBe('bill-a');
   });
 
-  it('two GETs of one link at once: exactly one opens a session', async () => {
-    for (let round = 0; round < 5; round++) {
+  it('two GETs of one link at once: exactly one opens a session, the others say it was used, with the way back', async () => {
+    for (let round = 0; round < 10; round++) {
       const { url } = await link();
-      const both = await Promise.all([open(url), open(url), open(url)]);
+      const both = await Promise.all([open(url), open(url), open(url), open(url)]);
       const statuses = both.map((r) => r.status).sort();
-      expect(statuses).toEqual([303, 410, 410]);
+      expect(statuses).toEqual([303, 410, 410, 410]);
       expect(both.filter((r) => r.headers.get('set-cookie') !== null)).toHaveLength(1);
+      // Never "expired" with no way back: a second open finds the first's tombstone at once.
+      for (const r of both.filter((o) => o.status === 410)) {
+        expect(r.text).toContain('data-reason="used"');
+        expect(r.text).toContain(RETURN);
+      }
     }
   });
 
