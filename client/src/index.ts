@@ -10,6 +10,7 @@
  */
 import type { z } from 'zod';
 import type { ErrorCode } from '../../src/domain/errors.js';
+import { parseDecimal4 } from '../../src/domain/units.js';
 import type {
   adjustmentBodySchema,
   authorizeBodySchema,
@@ -635,18 +636,17 @@ export interface MeterOptions {
   metadata?: UsageInput['metadata'];
 }
 
-const DECIMAL4 = /^(\d+)(?:\.(\d{1,4}))?$/;
-
 /**
  * `value` as the decimal string the API takes, exactly: a string as given (trimmed), a number as
- * its shortest round-trip decimal. More than 4 decimal places, not a decimal, or not above zero:
- * a RangeError naming `what`.
+ * its shortest round-trip decimal. What the API would refuse (more than 4 decimal places, not a
+ * decimal, too large: parseDecimal4, the API's own parser) or not above zero: a RangeError
+ * naming `what`.
  */
-export function decimalAmount(value: DecimalAmount, what: string): string {
+function decimalAmount(value: DecimalAmount, what: string): string {
   // String(number) is the shortest decimal that reads back as the same number: exact.
   const text = typeof value === 'string' ? value.trim() : String(value);
-  const m = typeof value === 'string' || typeof value === 'number' ? DECIMAL4.exec(text) : null;
-  if (!m) {
+  const units = typeof value === 'string' || typeof value === 'number' ? parseDecimal4(text) : null;
+  if (units === null || units < 0) {
     const tooPrecise = /^\d+\.\d{5,}$/.test(text);
     throw new RangeError(
       tooPrecise
@@ -654,8 +654,7 @@ export function decimalAmount(value: DecimalAmount, what: string): string {
         : `${what}: ${String(value)} is not a positive decimal with at most 4 decimal places; pass a decimal string such as '0.25'`,
     );
   }
-  if (/^0*$/.test(m[1]!) && /^0*$/.test(m[2] ?? ''))
-    throw new RangeError(`${what}: must be greater than zero`);
+  if (units === 0) throw new RangeError(`${what}: must be greater than zero`);
   return text;
 }
 

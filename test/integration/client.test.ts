@@ -310,6 +310,8 @@ describe('meter (R-CON-6)', () => {
       [{ credits: 0 }, /greater than zero/],
       [{ credits: '-1' }, /not a positive decimal/],
       [{ credits: Number.NaN }, /not a positive decimal/],
+      // What the API's own parser refuses (parseDecimal4: at most 12 whole digits), refused here.
+      [{ credits: '1234567890123' }, /not a positive decimal/],
       [
         { feature: 'data.storage', quantityPerTick: 2.00001 },
         /meter quantityPerTick: 2\.00001 has more than 4/,
