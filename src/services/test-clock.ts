@@ -180,19 +180,18 @@ export interface ClockCatchUp {
 export type ClockCatchUpFn = (o: { from: number; to: number; sweep?: boolean }) => Promise<ClockCatchUp>;
 
 /**
- * Queues the runs of the months closed between the catch-up mark and `to`, then raises the mark
- * to `to`. A failure leaves the mark where it was: the next catch-up queues those months again
- * (one job id a month, so a month queued twice is one job, and its run bills nothing twice).
+ * Queues the runs of the months closed between the catch-up mark (`mark`, as the caller read it)
+ * and `to`, then raises the mark to `to`. A failure leaves the mark where it was: the next
+ * catch-up queues those months again (one job id a month, so a month queued twice is one job,
+ * and its run bills nothing twice).
  */
 async function catchUpFromMark(
   clock: TestClock,
   catchUp: ClockCatchUpFn,
-  to: number,
-  sweep: boolean,
+  o: { mark: number; to: number; sweep: boolean },
 ): Promise<ClockCatchUp> {
-  const from = Math.min((await clock.caughtUp()) ?? to, to);
-  const done = await catchUp({ from, to, sweep });
-  await clock.raiseCaughtUp(to);
+  const done = await catchUp({ from: Math.min(o.mark, o.to), to: o.to, sweep: o.sweep });
+  await clock.raiseCaughtUp(o.to);
   return done;
 }
 
@@ -225,7 +224,7 @@ export class ClockCatchUpPoller {
     if (mark === undefined) return [];
     this.known = mark;
     if (monthsClosedBetween(mark, now).length === 0) return [];
-    const done = await catchUpFromMark(clock, this.deps.catchUp, now, false);
+    const done = await catchUpFromMark(clock, this.deps.catchUp, { mark, to: now, sweep: false });
     this.known = now;
     this.deps.log?.info(
       { invoicingRuns: done.invoicingRuns, now: new Date(now).toISOString() },
@@ -308,11 +307,11 @@ export class TestClockService {
     if (target < current) throw onlyForward(current);
     // The months from here on are pending until a catch-up queues their runs: the mark is set
     // before the clock first moves, so a catch-up that fails after it is done again later.
-    await clock.initCaughtUp(current);
+    const mark = await clock.initCaughtUp(current);
     const r = await clock.advanceTo(target);
     if (r.outcome === 'before') throw onlyForward(r.after.now);
     const catchUp = this.deps.catchUp
-      ? await catchUpFromMark(clock, this.deps.catchUp, r.after.now, true)
+      ? await catchUpFromMark(clock, this.deps.catchUp, { mark, to: r.after.now, sweep: true })
       : { invoicingRuns: [], cycleSweep: false };
     const stripeTestClocks = await this.advanceStripe(r.after.now);
     return { ...view(r.after), previous: new Date(r.before).toISOString(), ...catchUp, stripeTestClocks };
