@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
+import { waitUntilReady } from '../../src/http/wait-until-ready.js';
 import { freePort } from '../../src/redis/embedded-server.js';
 import { onCluster } from '../support/redis.js';
 
@@ -65,14 +66,10 @@ it.skipIf(onCluster)(
     // A short archive pass: the private PostgreSQL's copy of the ledger shows within the test.
     const s = start({ PORT: String(port), DATA_DIR: dataDir, HOST: '127.0.0.1', ARCHIVE_EVERY_MS: '500' });
     const base = `http://127.0.0.1:${port}`;
-    let healthy = false;
-    for (let i = 0; i < 100 && !healthy; i++) {
-      healthy = await fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (!healthy) await new Promise((r) => setTimeout(r, 200));
-    }
+    const healthy = await waitUntilReady({ base, timeoutMs: 20_000, everyMs: 200 }).then(
+      () => true,
+      () => false,
+    );
     expect(healthy, s.output()).toBe(true);
     // Not 'demo': npm start makes that one itself, with some usage, at a moment of its own.
     const put = await fetch(`${base}/v1/workspaces/start-own`, {
