@@ -42,6 +42,20 @@ const spend = (id: string, credits: number, key: string) =>
     body: { idempotencyKey: key, feature: 'training.gpu', quantity: credits / 2.5 },
   });
 
+/**
+ * Makes the page's calls to `glob` answer `status` with an API error of `code` and a message in
+ * English the page must not show (its own words instead); page.unroute(glob) ends it.
+ */
+async function refuseRoute(glob: string, status: number, code: string): Promise<void> {
+  await page.route(glob, (route) =>
+    route.fulfill({
+      status,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code, message: 'server words in English' } }),
+    }),
+  );
+}
+
 describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
   beforeAll(async () => {
     const stripePort = await freePort();
@@ -245,13 +259,7 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
   });
 
   it("a refused Enable, Disable or Remove cap shows the card's alert, in every state, never as the cap field's error", async () => {
-    await page.route('**/billing/api/v1/workspaces/fail-ws/flex', (route) =>
-      route.fulfill({
-        status: 500,
-        contentType: 'application/json',
-        body: JSON.stringify({ error: { code: 'internal', message: 'server words in English' } }),
-      }),
-    );
+    await refuseRoute('**/billing/api/v1/workspaces/fail-ws/flex', 500, 'internal');
     try {
       await openPage(page, api, 'fail-ws');
       const cardAlert = page.locator('.flex-card').getByRole('alert');
@@ -532,20 +540,8 @@ describe.skipIf(!hasChromium)('the billing page in Chromium', () => {
     ).toBe(1);
     expect(await page.locator('#quantity-price').textContent()).toBe('');
     // Checkout refused by the server: the page's own words, not the server's.
-    await page.route('**/billing/api/v1/workspaces/buy-ws/checkout-sessions', (route) =>
-      route.fulfill({
-        status: 400,
-        contentType: 'application/json',
-        body: JSON.stringify({ error: { code: 'invalid_request', message: 'server words in English' } }),
-      }),
-    );
-    await page.route('**/billing/api/v1/workspaces/buy-ws/prepaid-quote*', (route) =>
-      route.fulfill({
-        status: 400,
-        contentType: 'application/json',
-        body: JSON.stringify({ error: { code: 'invalid_request', message: 'server words in English' } }),
-      }),
-    );
+    await refuseRoute('**/billing/api/v1/workspaces/buy-ws/checkout-sessions', 400, 'invalid_request');
+    await refuseRoute('**/billing/api/v1/workspaces/buy-ws/prepaid-quote*', 400, 'invalid_request');
     try {
       await quantity.fill('75');
       await poll(() =>
