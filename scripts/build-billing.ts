@@ -17,7 +17,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { BILLING_DIST } from '../src/billing/billing-http.js';
+import { BILLING_DIST } from '../src/billing/dist-path.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = join(ROOT, 'web/billing');

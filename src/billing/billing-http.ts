@@ -12,7 +12,6 @@
  * No API key, session id or token ever appears in the page, its URLs after the redirect, or a log.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import { LANGS } from '../domain/alerts.js';
 import { BurnrateError } from '../domain/errors.js';
@@ -24,15 +23,11 @@ import {
   type LinkRefusal,
   sameSecret,
 } from './billing-service.js';
+import { BILLING_DIST } from './dist-path.js';
 import { linkRefusalPage } from './link-page.js';
 
 export const BILLING_COOKIE = 'burnrate_billing';
 export const CSRF_HEADER = 'x-csrf-token';
-/**
- * Where `npm run build` puts the page (scripts/build-billing.ts, which builds beside it under
- * this path with a suffix: so no trailing slash).
- */
-export const BILLING_DIST = fileURLToPath(new URL('../../dist/billing', import.meta.url));
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy':
