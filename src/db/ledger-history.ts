@@ -4,10 +4,20 @@
  * (the ledger check, R-CON-7).
  */
 import { sql } from 'kysely';
-import { LATE_USAGE_MAX_MS } from '../domain/cycle.js';
+import { LATE_USAGE_MAX_MS, MAX_CLOCK_SKEW_MS } from '../domain/cycle.js';
 import type { LedgerRow, UsageTotal } from '../redis/engine-store.js';
 import type { Db } from './database.js';
 import { parseStreamId, rowOfRecord } from './ledger-archive.js';
+
+/**
+ * How far an entry's `at_ms` (burnrate's clock, or a test clock) may be from its stream id's ms
+ * (Redis' clock) and still be read by the stream id: MAX_CLOCK_SKEW_MS. The entries further off
+ * (a test clock, a clock wrong by more) are in the partial index `ledger_entries_off_clock`,
+ * whose predicate, as migration 0005 wrote it, is OFF_CLOCK: both change together, by a new
+ * migration.
+ */
+export const OFF_CLOCK_MS = MAX_CLOCK_SKEW_MS;
+const OFF_CLOCK = sql<boolean>`(at_ms - stream_ms > ${sql.lit(OFF_CLOCK_MS)} or stream_ms - at_ms > ${sql.lit(OFF_CLOCK_MS)})`;
 
 export class LedgerHistory {
   constructor(private readonly db: Db) {}
@@ -50,6 +60,50 @@ export class LedgerHistory {
     }
   }
 
+  /** usageTotals' statement (its rows: day, feature, kind, units), for EXPLAIN in its test. */
+  usageTotalsQuery(workspaceId: string, days: string[]) {
+    const first = Date.parse(`${days[0]}T00:00:00Z`);
+    const end = Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000;
+    // Late usage is written up to 35 days after it occurred.
+    const late = end + LATE_USAGE_MAX_MS;
+    // Two disjoint parts, each read by an index: the entries on Redis' clock by a range of the
+    // key's stream ids (their at_ms is within OFF_CLOCK_MS of them), the rest by the partial index
+    // that holds only them (migration 0005).
+    const entries = this.db
+      .selectFrom('ledger_entries')
+      .select(['at_ms', 'type', 'kind', 'units', 'extra'])
+      .where('workspace_id', '=', workspaceId)
+      .where('stream_ms', '>=', String(first - OFF_CLOCK_MS))
+      .where('stream_ms', '<', String(late + OFF_CLOCK_MS))
+      .where('at_ms', '>=', String(first))
+      .where('at_ms', '<', String(late))
+      .where(sql<boolean>`not (${OFF_CLOCK})`)
+      .unionAll(
+        this.db
+          .selectFrom('ledger_entries')
+          .select(['at_ms', 'type', 'kind', 'units', 'extra'])
+          .where('workspace_id', '=', workspaceId)
+          .where('at_ms', '>=', String(first))
+          .where('at_ms', '<', String(late))
+          .where(OFF_CLOCK),
+      );
+    const day = sql<string>`to_char(to_timestamp(coalesce((extra->>'occurredAt')::bigint, at_ms) / 1000.0) at time zone 'UTC', 'YYYY-MM-DD')`;
+    const kind = sql<string>`case when type = 'shortfall' then 'shortfall' else kind end`;
+    const feature = sql<string>`coalesce(extra->>'feature', '')`;
+    return this.db
+      .selectFrom(entries.as('e'))
+      .where((eb) =>
+        eb.or([
+          eb('type', '=', 'consume'),
+          eb.and([eb('type', '=', 'shortfall'), sql<boolean>`not (extra ? 'lot')`]),
+        ]),
+      )
+      .where(day, '>=', days[0]!)
+      .where(day, '<=', days[days.length - 1]!)
+      .groupBy([day, feature, kind])
+      .select([day.as('day'), feature.as('feature'), kind.as('kind'), sql<string>`-sum(units)`.as('units')]);
+  }
+
   /**
    * The usage of `days` (UTC "YYYY-MM-DD", ascending) as the day totals would have it (R-USE-1),
    * summed from the archived ledger: what debit.lua tallies per event, by the day the usage
@@ -60,28 +114,7 @@ export class LedgerHistory {
    */
   async usageTotals(workspaceId: string, days: string[], mode: 'field' | 'day'): Promise<UsageTotal[]> {
     if (days.length === 0) return [];
-    const first = Date.parse(`${days[0]}T00:00:00Z`);
-    const end = Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000;
-    const day = sql<string>`to_char(to_timestamp(coalesce((extra->>'occurredAt')::bigint, at_ms) / 1000.0) at time zone 'UTC', 'YYYY-MM-DD')`;
-    const kind = sql<string>`case when type = 'shortfall' then 'shortfall' else kind end`;
-    const feature = sql<string>`coalesce(extra->>'feature', '')`;
-    const rows = await this.db
-      .selectFrom('ledger_entries')
-      .where('workspace_id', '=', workspaceId)
-      // Late usage is written up to 35 days after it occurred.
-      .where('at_ms', '>=', String(first))
-      .where('at_ms', '<', String(end + LATE_USAGE_MAX_MS))
-      .where((eb) =>
-        eb.or([
-          eb('type', '=', 'consume'),
-          eb.and([eb('type', '=', 'shortfall'), sql<boolean>`not (extra ? 'lot')`]),
-        ]),
-      )
-      .where(day, '>=', days[0]!)
-      .where(day, '<=', days[days.length - 1]!)
-      .groupBy([day, feature, kind])
-      .select([day.as('day'), feature.as('feature'), kind.as('kind'), sql<string>`-sum(units)`.as('units')])
-      .execute();
+    const rows = await this.usageTotalsQuery(workspaceId, days).execute();
     const index = new Map(days.map((d, i) => [d, i]));
     if (mode === 'day') {
       const byDayKind = new Map<string, UsageTotal>();
