@@ -26,8 +26,17 @@ import type { UsageDayRetention } from './usage-retention.js';
 const RETENTION_EVERY_MS = 10 * 60_000;
 /** Workspaces a pass copies as one group (archiveGroup). */
 const GROUP = 200;
-/** Entries a group reads in one round, shared among its workspaces: bounds the worker's memory. */
+/**
+ * Entries a group reads in one round, shared among its workspaces (a page each of PAGE_MIN at
+ * least, so a round of a full group holds up to GROUP × PAGE_MIN): bounds the worker's memory.
+ */
 const ROUND_ROWS = 10_000;
+/**
+ * The fewest entries a workspace's page of a round holds. Under load a pass finds a few dozen
+ * per workspace: a page of 100 takes them in one round, where one of 50 took two, and every
+ * round costs each workspace an XRANGE and a watermark script in Redis, on the debits' thread.
+ */
+const PAGE_MIN = 100;
 /** Rows of one INSERT of late usage's answers (usage_keys: seven parameters a row). */
 const KEY_ROWS = 2000;
 /** Rows of one INSERT. */
@@ -104,11 +113,28 @@ export const COPY_COLUMNS = [
  * (decodeLedgerRow); one written before it goes through its fields.
  */
 function entryColumns(entry: RawEntry) {
-  const { ms, seq } = parseStreamId(entry[0].toString());
+  const { ms, seq } = streamIdOf(entry[0]);
   const compact = compactLedgerValue(entry[1]);
   const e = compact ? decodeLedgerRow(compact) : columnsOf(toLedgerRow(entry));
-  for (const f in e.extra) e.extra[f] = pgText(e.extra[f]!);
-  return { ms, seq, e };
+  let extra = '{}';
+  for (const f in e.extra) {
+    e.extra[f] = pgText(e.extra[f]!);
+    extra = '';
+  }
+  return { ms, seq, e, extra: extra || JSON.stringify(e.extra) };
+}
+
+/**
+ * parseStreamId of an id as XRANGE's Buffer gives it, read off its ASCII digits: a copy reads
+ * every entry's id, and a string of each cost as much as the rest of its columns.
+ */
+function streamIdOf(id: Buffer): { ms: number; seq: number } {
+  let ms = 0;
+  let i = 0;
+  for (; i < id.length && id[i] !== 0x2d; i++) ms = ms * 10 + id[i]! - 0x30;
+  let seq = 0;
+  for (i++; i < id.length; i++) seq = seq * 10 + id[i]! - 0x30;
+  return { ms, seq };
 }
 
 /**
@@ -116,15 +142,15 @@ function entryColumns(entry: RawEntry) {
  * already as JSON.
  */
 function rowJson(ws: string, entry: RawEntry): string {
-  const { ms, seq, e } = entryColumns(entry);
+  const { ms, seq, e, extra } = entryColumns(entry);
   const text = (v: string) => JSON.stringify(pgText(v));
-  return `[${ws},${ms},${seq},${e.at},${text(e.type)},${text(e.kind)},${e.units},${e.bal},${text(e.ref)},${JSON.stringify(e.extra)}]`;
+  return `[${ws},${ms},${seq},${e.at},${text(e.type)},${text(e.kind)},${e.units},${e.bal},${text(e.ref)},${extra}]`;
 }
 
 /** One entry as a line of COPY's text format (COPY_COLUMNS' order). `ws` is the workspace id already escaped. */
 function rowCopy(ws: string, entry: RawEntry): string {
-  const { ms, seq, e } = entryColumns(entry);
-  return `${ws}\t${ms}\t${seq}\t${e.at}\t${copyText(e.type)}\t${copyText(e.kind)}\t${e.units}\t${e.bal}\t${copyText(e.ref)}\t${copyText(JSON.stringify(e.extra))}\n`;
+  const { ms, seq, e, extra } = entryColumns(entry);
+  return `${ws}\t${ms}\t${seq}\t${e.at}\t${copyText(e.type)}\t${copyText(e.kind)}\t${e.units}\t${e.bal}\t${copyText(e.ref)}\t${copyText(extra)}\n`;
 }
 
 /** A value in COPY's text format: backslash, tab, newline and return escaped; NUL as pgText. */
@@ -244,7 +270,7 @@ export class LedgerArchive {
       while (open.length > 0) {
         // A lone workspace with a backlog takes the whole round: it catches up ten times faster
         // than a page at a time, and holds up the groups after it as briefly.
-        const count = Math.max(50, Math.floor(ROUND_ROWS / open.length));
+        const count = Math.max(PAGE_MIN, Math.floor(ROUND_ROWS / open.length));
         // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
         const pages = await Promise.all(
           open.map((i) =>
@@ -408,11 +434,12 @@ export class LedgerArchive {
    */
   private async copyAll(workspaceIds: string[], entries: Map<number, RawEntry[]>): Promise<boolean> {
     if (!this.takesCopy) return false;
-    let text = '';
+    const lines: string[] = [];
     for (const [i, raw] of entries) {
       const ws = copyText(workspaceIds[i]!);
-      for (const r of raw) text += rowCopy(ws, r);
+      for (const r of raw) lines.push(rowCopy(ws, r));
     }
+    const text = lines.join('');
     try {
       this.takesCopy = await copyIn(this.deps.db, 'ledger_entries', COPY_COLUMNS, text);
       return this.takesCopy;
@@ -433,7 +460,7 @@ export class LedgerArchive {
     let open = workspaceIds.map((_, i) => i);
     while (open.length > 0) {
       // As the ledger's copy: a round's entries shared among the workspaces still open.
-      const count = Math.max(50, Math.floor(ROUND_ROWS / open.length));
+      const count = Math.max(PAGE_MIN, Math.floor(ROUND_ROWS / open.length));
       const pages = await Promise.all(
         open.map((i) => this.deps.redis.xrange(logs[i]!, '-', '+', 'COUNT', count)),
       );

@@ -681,7 +681,13 @@ export class EngineStore {
  */
 /** A compact entry's binary value (its one field `p`), or null for an entry in the older format. */
 export function compactLedgerValue(flat: (string | Buffer)[]): Buffer | null {
-  if (flat.length !== 2 || flat[0]!.toString() !== 'p') return null;
+  const name = flat[0];
+  // A Buffer's one byte compared, not made a string: the archiver asks this of every entry.
+  if (
+    flat.length !== 2 ||
+    (typeof name === 'string' ? name !== 'p' : name!.length !== 1 || name![0] !== 0x70)
+  )
+    return null;
   const v = flat[1]!;
   return typeof v === 'string' ? Buffer.from(v, 'latin1') : v;
 }
