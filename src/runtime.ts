@@ -3,6 +3,7 @@
  * store and the services built over a Redis client (src/redis/clients.ts opens those), and
  * graceful shutdown. Nothing here runs at import.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import type { Queue } from 'bullmq';
@@ -58,6 +59,32 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
     return { nice: Math.max(nice, getPriority()) };
   } catch (err) {
     return { failed: (err as Error).message };
+  }
+}
+
+/**
+ * Puts every thread of this process under Linux's SCHED_BATCH policy (with WORKER_NICE): true,
+ * or why not. A batch thread keeps its nice value and its share of the CPU, but waking up it
+ * never preempts the thread running: the worker's wakeups (a reply from Redis or PostgreSQL,
+ * every few milliseconds while the archive copies) no longer cut into the API's and Redis'
+ * turns on a core they share. Measured by bench:memory on 2 cores, where nice 10 alone left
+ * consume_ratio_with_archiver at 0.84-0.89 (README). Any thread may choose it for itself
+ * (sched(7)); Node has no call for it, so util-linux's `chrt` (in every Debian and Ubuntu
+ * image) sets it, once, at start; threads made later take it from their parent.
+ */
+export function batchCpuPolicy(): true | string {
+  if (process.platform !== 'linux') return `no batch policy on ${process.platform}`;
+  try {
+    execFileSync('chrt', ['--all-tasks', '--batch', '--pid', '0', String(process.pid)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 5000,
+    });
+    return true;
+  } catch (err) {
+    const e = err as { code?: string; stderr?: Buffer; message: string };
+    return e.code === 'ENOENT'
+      ? 'chrt (util-linux) is not installed'
+      : e.stderr?.toString().trim() || e.message;
   }
 }
 

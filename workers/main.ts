@@ -33,6 +33,7 @@ import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import { migrateWorkspaceIndex } from '../src/redis/workspace-index.js';
 import {
+  batchCpuPolicy,
   buildService,
   connectDatabase,
   loadRuntimeOrExit,
@@ -54,6 +55,9 @@ const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
 if (config.workerNice > 0) {
   const lowered = lowerCpuPriority(config.workerNice);
   if ('failed' in lowered) log.warn({ reason: lowered.failed }, 'WORKER_NICE not applied');
+  const batch = batchCpuPolicy();
+  if (batch !== true)
+    log.warn({ reason: batch }, 'the batch CPU policy not applied: the worker runs at WORKER_NICE only');
 }
 const target = requireRedisTarget(config);
 // Jobs wait out a short blink (offline queue, retries); a stalled Redis fails the job after a

@@ -220,7 +220,9 @@ const envSchema = z.object({
    * Workers: the process's CPU priority, as `nice -n` (0 leaves it; 19 is the lowest). A worker's
    * work is background work (the archive's copy, sweeps, Stripe's events, invoicing): where it
    * shares a host's cores with the API (`npm start`, a small machine), the debits come first and
-   * the worker takes what they leave. In a container of its own it changes nothing.
+   * the worker takes what they leave. Above 0 the worker also runs under Linux's batch policy,
+   * so that its wakeups never preempt them (runtime.ts batchCpuPolicy); 0 leaves both as they
+   * are. In a container of its own it changes nothing.
    */
   WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */
@@ -332,7 +334,7 @@ export interface Config {
   stripeWebhookSecret: string | undefined;
   workerLockMs: number;
   workerShutdownGraceMs: number;
-  /** WORKER_NICE: the worker process's nice value (0: left as it is). */
+  /** WORKER_NICE: the worker process's nice value, with the batch policy (0: both left as they are). */
   workerNice: number;
   alerts: {
     webhookUrls: string[];
