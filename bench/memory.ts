@@ -8,10 +8,11 @@
  * 2. The debits go through POST /v1/usage/batch, 1,000 events a request (20 events of 50
  *    workspaces each, as bench/engine.ts), 4 requests in flight, in eight segments A B B A A B
  *    B A: A with the worker process running but no DATABASE_URL (it archives nothing), B with
- *    it archiving to PostgreSQL as production runs it (workers/main.ts, WORKER_NICE included),
- *    once it has copied what the A before left. `consume_ratio_with_archiver` is B's mean debit rate over A's; `archive_lag_p99_s`
- *    the 99th percentile of the lag sampled once a second in B: how long the oldest entry not
- *    yet in PostgreSQL (past its workspace's watermark) has waited, over all workspaces.
+ *    it archiving to PostgreSQL as production runs it (workers/main.ts with WORKER_NODE_FLAGS
+ *    and WORKER_NICE), once it has copied what the A before left.
+ *    `consume_ratio_with_archiver` is B's mean debit rate over A's; `archive_lag_p99_s` the
+ *    99th percentile of the lag sampled once a second in B: how long the oldest entry not yet
+ *    in PostgreSQL (past its workspace's watermark) has waited, over all workspaces.
  * 3. `bytes_per_debit`: Redis `used_memory` after the load less before it (the workspaces
  *    created), over the debits; everything inside the idempotency window counts (records, ledger
  *    entries, day totals).
@@ -32,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../src/config/env.js';
+import { WORKER_NODE_FLAGS } from '../src/config/worker-flags.js';
 import { type Db, migrateToLatest, openDatabase } from '../src/db/database.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { LedgerArchive } from '../src/db/ledger-archive.js';
@@ -99,16 +101,20 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
   throw new Error('bench/server.ts closed its stdout before printing its port');
 }
 
-/** workers/main.ts as a child; resolves once it says it runs. */
+/** workers/main.ts as a child, with the flags it runs with everywhere; resolves once it says it runs. */
 async function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   note(
     `starting the worker process (workers/main.ts)${env.DATABASE_URL ? ' with DATABASE_URL: it archives' : ''}`,
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers', 'main.ts')], {
-    cwd: ROOT,
-    env: { ...env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...WORKER_NODE_FLAGS, '--import', 'tsx', join(ROOT, 'workers', 'main.ts')],
+    {
+      cwd: ROOT,
+      env: { ...env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
