@@ -64,7 +64,7 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
 
 /**
  * Puts every thread of this process under Linux's SCHED_BATCH policy (with WORKER_NICE): true,
- * or why not. A batch thread keeps its nice value and its share of the CPU, but waking up it
+ * why not, or null off Linux. A batch thread keeps its nice value and its share of the CPU, but waking up it
  * never preempts the thread running: the worker's wakeups (a reply from Redis or PostgreSQL,
  * every few milliseconds while the archive copies) no longer cut into the API's and Redis'
  * turns on a core they share. Measured by bench:memory on 2 cores, where nice 10 alone left
@@ -72,20 +72,25 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
  * (sched(7)); Node has no call for it, so util-linux's `chrt` (in every Debian and Ubuntu
  * image) sets it, once, at start; threads made later take it from their parent.
  */
-export function batchCpuPolicy(): true | string {
-  if (process.platform !== 'linux') return `no batch policy on ${process.platform}`;
-  try {
-    execFileSync('chrt', ['--all-tasks', '--batch', '--pid', '0', String(process.pid)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 5000,
-    });
-    return true;
-  } catch (err) {
-    const e = err as { code?: string; stderr?: Buffer; message: string };
-    return e.code === 'ENOENT'
-      ? 'chrt (util-linux) is not installed'
-      : e.stderr?.toString().trim() || e.message;
+export function batchCpuPolicy(): true | string | null {
+  // Elsewhere there is no such policy: nothing to say at every start (nice still applies).
+  if (process.platform !== 'linux') return null;
+  let why = '';
+  // Twice: chrt stops at a thread that ended while it went through them (ESRCH).
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      execFileSync('chrt', ['--all-tasks', '--batch', '--pid', '0', String(process.pid)], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 5000,
+      });
+      return true;
+    } catch (err) {
+      const e = err as { code?: string; stderr?: Buffer; message: string };
+      if (e.code === 'ENOENT') return 'chrt (util-linux) is not installed';
+      why = e.stderr?.toString().trim() || e.message;
+    }
   }
+  return why;
 }
 
 /** Config and catalog, or a clear message and exit code 2 (R-OPS-2). */

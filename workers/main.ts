@@ -56,7 +56,7 @@ if (config.workerNice > 0) {
   const lowered = lowerCpuPriority(config.workerNice);
   if ('failed' in lowered) log.warn({ reason: lowered.failed }, 'WORKER_NICE not applied');
   const batch = batchCpuPolicy();
-  if (batch !== true)
+  if (typeof batch === 'string')
     log.warn({ reason: batch }, 'the batch CPU policy not applied: the worker runs at WORKER_NICE only');
 }
 const target = requireRedisTarget(config);

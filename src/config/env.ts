@@ -222,7 +222,7 @@ const envSchema = z.object({
    * shares a host's cores with the API (`npm start`, a small machine), the debits come first and
    * the worker takes what they leave. Above 0 the worker also runs under Linux's batch policy,
    * so that its wakeups never preempt them (runtime.ts batchCpuPolicy); 0 leaves both as they
-   * are. In a container of its own it changes nothing.
+   * are. Where the worker has cores of its own, neither changes anything.
    */
   WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */

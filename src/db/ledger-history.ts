@@ -4,19 +4,21 @@
  * (the ledger check, R-CON-7).
  */
 import { sql } from 'kysely';
-import { LATE_USAGE_MAX_MS, MAX_CLOCK_SKEW_MS } from '../domain/cycle.js';
+import { LATE_USAGE_MAX_MS } from '../domain/cycle.js';
 import type { LedgerRow, UsageTotal } from '../redis/engine-store.js';
 import type { Db } from './database.js';
 import { parseStreamId, rowOfRecord } from './ledger-archive.js';
 
 /**
  * How far an entry's `at_ms` (burnrate's clock, or a test clock) may be from its stream id's ms
- * (Redis' clock) and still be read by the stream id: MAX_CLOCK_SKEW_MS. The entries further off
- * (a test clock, a clock wrong by more) are in the partial index `ledger_entries_off_clock`,
- * whose predicate, as migration 0005 wrote it, is OFF_CLOCK: both change together, by a new
- * migration.
+ * (Redis' clock) and still be read by the stream id: MAX_CLOCK_SKEW_MS when it was written. The
+ * entries further off (a test clock, a clock wrong by more) are in the partial index
+ * `ledger_entries_off_clock`, whose predicate, as migration 0005 wrote it, is OFF_CLOCK: a
+ * literal of its own, not MAX_CLOCK_SKEW_MS, so that changing that one cannot part the query's
+ * predicate from the index's (PostgreSQL would then scan instead); both change together, by a
+ * new migration.
  */
-export const OFF_CLOCK_MS = MAX_CLOCK_SKEW_MS;
+export const OFF_CLOCK_MS = 300_000;
 const OFF_CLOCK = sql<boolean>`(at_ms - stream_ms > ${sql.lit(OFF_CLOCK_MS)} or stream_ms - at_ms > ${sql.lit(OFF_CLOCK_MS)})`;
 
 export class LedgerHistory {

@@ -142,13 +142,16 @@ const MIGRATIONS: Record<string, Migration> = {
    */
   '0005_ledger_off_clock_index': {
     async up(db: Kysely<unknown>) {
-      await db.schema.dropIndex('ledger_entries_at').execute();
+      // The new index first: building it holds off writes (the archive's copy waits; debits
+      // never touch PostgreSQL) but not reads. Dropping the old one locks the table out to
+      // reads too, so it comes last, for the moment before the commit.
       await db.schema
         .createIndex('ledger_entries_off_clock')
         .on('ledger_entries')
         .columns(['workspace_id', 'at_ms'])
         .where(sql<boolean>`at_ms - stream_ms > 300000 or stream_ms - at_ms > 300000`)
         .execute();
+      await db.schema.dropIndex('ledger_entries_at').execute();
     },
   },
 };

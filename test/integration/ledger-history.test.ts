@@ -212,6 +212,8 @@ it('reads the entries on the clock by the key and the others by the partial inde
     }
   });
   expect(plan).toContain('ledger_entries_pkey');
+  // The key read by a range of stream ids, not the whole workspace.
+  expect(plan).toMatch(/Index Cond: [^\n]*stream_ms/);
   // Fails if the query's predicate and the index's (migration 0005) part ways.
   expect(plan).toContain('ledger_entries_off_clock');
   expect(plan).not.toContain('Seq Scan');
