@@ -21,7 +21,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { LANGS, type Lang } from '../domain/alerts.js';
-import { type EngineStore, sha256 } from '../redis/engine-store.js';
+import { sha256 } from '../domain/hash.js';
+import type { EngineStore } from '../redis/engine-store.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import type { Clock } from '../services/clock.js';
 import { requireWorkspace } from '../services/require-workspace.js';

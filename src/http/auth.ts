@@ -2,12 +2,12 @@
  * Service-to-service API keys (R-OPS-5): `Authorization: Bearer <key>`. No key or an unknown
  * key is 401; a platform key on an operator route is 403. Keys are compared by their hash.
  */
-import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Role } from '../config/env.js';
 import { BurnrateError } from '../domain/errors.js';
+import { sha256 } from '../domain/hash.js';
 
-const digest = (key: string) => createHash('sha256').update(key).digest('base64');
+const digest = (key: string) => sha256(key, 'base64');
 
 export function authenticator(keys: { role: Role; key: string }[]) {
   const roles = new Map(keys.map((k) => [digest(k.key), k.role]));

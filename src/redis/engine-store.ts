@@ -2,13 +2,13 @@
  * Typed wrappers around the workspace scripts: each builds KEYS/ARGV, runs one script and
  * parses its reply through zod. This is the only code that knows the scripts' reply layout.
  */
-import * as crypto from 'node:crypto';
 import { z } from 'zod';
 import { ALERT_NAMES, type AlertName, type AlertRecord, alertRecordSchema } from '../domain/alerts.js';
 import type { EngineState, Lot, PlanChange, RefusalReason } from '../domain/burndown.js';
 import { REFUSAL_REASONS } from '../domain/burndown.js';
 import { dayOf, MAX_CLOCK_SKEW_MS, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
+import { sha256 } from '../domain/hash.js';
 import { type WorkspaceKeys, workspaceKeys } from './keys.js';
 import { decodeLedgerFields } from './ledger-codec.js';
 import { replicasHaving } from './replicas.js';
@@ -229,15 +229,6 @@ export function recordDays(now: number, windowSeconds: number): { days: string[]
 }
 
 /**
- * SHA-256 of a text, one-shot (Node 20.12+) where there is: without a Hash object it costs about
- * half as much, and a debit hashes its key once per day of the window and its body once.
- */
-const oneShotHash = (crypto as { hash?: typeof crypto.hash }).hash;
-export const sha256: (text: string, encoding: 'hex' | 'base64') => string = oneShotHash
-  ? (text, encoding) => oneShotHash('sha256', text, encoding)
-  : (text, encoding) => crypto.createHash('sha256').update(text).digest(encoding);
-
-/**
  * sha256(workspace, day, key)'s first 16 bytes in hex: the record's field (its first 10 bytes,
  * core.lua idemFind) and the usage id. Hex, not a Buffer: a command with a Buffer argument costs
  * ioredis more than twice as much to write, and the script packs the bytes itself (binOf).
@@ -398,15 +389,15 @@ export class EngineStore {
       k.alertQueue,
       k.usageKeyLog,
     ];
-    const today = dayName(Math.floor(o.now / DAY_MS));
+    const window = this.opts.idempotencyTtlSeconds;
+    const { days, today: todayAt } = recordDays(o.now, window);
+    const today = days[todayAt]!;
     for (const e of o.events) {
       args.push(
         k.usageIdem(e.idempotencyKey),
         k.usageDay(e.occurredAt === undefined ? today : dayOf(e.occurredAt)),
       );
     }
-    const window = this.opts.idempotencyTtlSeconds;
-    const { days, today: todayAt } = recordDays(o.now, window);
     const ttlMs = (Math.floor(o.now / DAY_MS) + 1) * DAY_MS + window * 1000 + RECORD_MARGIN_MS - o.now;
     args.push(
       o.now,

@@ -15,10 +15,10 @@
  * - Refunds and lost disputes (R-PRE-3): the refunded share of that purchase's lot is taken
  *   back as far as it is unspent; the rest is a shortfall on the ledger.
  */
-import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
+import { sha256 } from '../domain/hash.js';
 import type { Bill } from '../domain/invoicing.js';
 import { formatUnits, parseDecimal4 } from '../domain/units.js';
 import type { EngineStore } from '../redis/engine-store.js';
@@ -255,7 +255,7 @@ async function grantCheckout(
     type: 'grant',
     reason: 'prepaid purchase',
     idempotencyKey: ref,
-    bodyHash: createHash('sha256').update(String(units)).digest('base64'),
+    bodyHash: sha256(String(units), 'base64'),
     now: deps.now,
   });
   const credits = formatUnits(units);

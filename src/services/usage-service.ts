@@ -8,6 +8,7 @@ import { available as availableUnits, split } from '../domain/burndown.js';
 import { type Catalog, featureUnits } from '../domain/catalog.js';
 import { LATE_USAGE_MAX_MS, monthOf } from '../domain/cycle.js';
 import { BurnrateError } from '../domain/errors.js';
+import { sha256 } from '../domain/hash.js';
 import { formatUnits, MAX_REQUEST_UNITS } from '../domain/units.js';
 import type { RedisClient } from '../redis/clients.js';
 import {
@@ -17,7 +18,6 @@ import {
   type DebitOutcome,
   type EngineStore,
   parseDebitReply,
-  sha256,
 } from '../redis/engine-store.js';
 import { REQUEST_REPLICA_WAIT_MS } from '../redis/replicas.js';
 import type { AlertService } from './alerts.js';

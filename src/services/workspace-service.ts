@@ -3,7 +3,6 @@
  * subscription events), flex, the billing threshold, manual adjustments. Each answers with the
  * workspace view after it.
  */
-import { createHash } from 'node:crypto';
 import {
   type Catalog,
   findPlan,
@@ -12,6 +11,7 @@ import {
   planTerms,
 } from '../domain/catalog.js';
 import { BurnrateError } from '../domain/errors.js';
+import { sha256 } from '../domain/hash.js';
 import { formatUnits } from '../domain/units.js';
 import type { RedisClient } from '../redis/clients.js';
 import type { EngineStore, WorkspaceMeta } from '../redis/engine-store.js';
@@ -168,9 +168,7 @@ export class WorkspaceService {
       type: 'adjustment',
       reason: body.reason,
       idempotencyKey: body.idempotencyKey,
-      bodyHash: createHash('sha256')
-        .update(JSON.stringify([body.kind, body.credits, body.reason]))
-        .digest('base64'),
+      bodyHash: sha256(JSON.stringify([body.kind, body.credits, body.reason]), 'base64'),
       now: this.deps.clock.now(),
       outbound: this.deps.alerts.outbound,
     });
