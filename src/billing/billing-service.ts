@@ -203,9 +203,9 @@ export class BillingService {
     const key = this.keys.link(keyOf(m[1]!));
     const now = this.wallNow();
     // One step (billing-link-take-1.lua): of two opens at once, one takes the record open and
-    // leaves its tombstone; the other finds that tombstone, with the way back.
-    const [before, took] = await this.deps.redis.billingLinkTake(key, now, TOMBSTONE_SECONDS);
-    const parsed = linkRecordSchema.safeParse(parseJson(before ?? null));
+    // leaves its tombstone; the other finds that tombstone, with the way back. Both get the record as it is left.
+    const [record, took] = await this.deps.redis.billingLinkTake(key, now, TOMBSTONE_SECONDS);
+    const parsed = linkRecordSchema.safeParse(parseJson(record ?? null));
     // Signed by us yet unknown or unreadable: its record (and grace period) is gone.
     if (!parsed.success) return { ok: false, reason: 'expired', returnUrl: null, locale: null };
     const link = parsed.data;
@@ -215,9 +215,10 @@ export class BillingService {
       returnUrl: link.returnUrl,
       locale: link.locale,
     });
-    // Only the open that took the record opens it; one that found it taken is a second open.
-    if (Number(took) !== 1) return refusal(link.state === 'expired' ? 'expired' : 'used');
-    if (link.expiresAt <= now) return refusal('expired');
+    // Only the open that took the record opens it, unless the script found it past its time
+    // (its tombstone says `expired`); one that found it taken is a second open.
+    if (link.state === 'expired') return refusal('expired');
+    if (Number(took) !== 1) return refusal('used');
     const sessionId = random();
     const session: BillingSession = {
       workspaceId: link.workspaceId,

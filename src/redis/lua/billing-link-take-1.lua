@@ -9,7 +9,8 @@
     KEYS[1] the link's record: JSON {state: open|used|expired, workspaceId, locale, returnUrl,
             expiresAt (ms)}
     ARGV[1] now (ms)   ARGV[2] the tombstone's lifetime (s)
-  Reply: {the record as it was (nil when there is none), 1 when this call took it open, else 0}
+  Reply: {the record as this call leaves it (nil when there is none; the tombstone, `used` or
+         `expired`, when this call took it open), 1 when this call took it open, else 0}
   Errors: none (a record that is not such JSON is answered as it is, not taken)
 ]]
 local v = redis.call('GET', KEYS[1])
@@ -17,5 +18,6 @@ if not v then return {false, 0} end
 local ok, r = pcall(cjson.decode, v)
 if not ok or type(r) ~= 'table' or r.state ~= 'open' or type(r.expiresAt) ~= 'number' then return {v, 0} end
 r.state = r.expiresAt <= tonumber(ARGV[1]) and 'expired' or 'used'
-redis.call('SET', KEYS[1], cjson.encode(r), 'EX', ARGV[2])
-return {v, 1}
+local tomb = cjson.encode(r)
+redis.call('SET', KEYS[1], tomb, 'EX', ARGV[2])
+return {tomb, 1}
