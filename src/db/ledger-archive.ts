@@ -330,7 +330,8 @@ export class LedgerArchive {
    * this copy starts again from the first entry Redis still holds (skipping what PostgreSQL has)
    * and nothing PostgreSQL lacks is trimmed: after a restore less than LEDGER_REDIS_RETENTION
    * old, the archive is whole again within a pass. One query a group. When PostgreSQL cannot be
-   * asked (down), the watermarks are trusted as they are: entries copied before stay trimmable.
+   * asked (down), it throws: the group's copy waits, and its trim trusts the watermarks as read,
+   * so entries copied before stay trimmable.
    */
   private async heldMarks(
     workspaceIds: string[],
@@ -339,42 +340,45 @@ export class LedgerArchive {
   ): Promise<(string | null)[]> {
     const asked = marks.flatMap((m, i) => (m ? [{ i, ws: workspaceIds[i]!, ...parseStreamId(m) }] : []));
     if (asked.length === 0) return marks;
-    let rows: { ws: string; ms: string; seq: string }[];
-    try {
-      // The marks as one unnest (three array parameters), each probed on the primary key: a
-      // 200-row IN list cost PostgreSQL about 40 ms a group to plan and run, this a few.
-      rows = await this.deps.db
-        .with(
-          't(ws, ms, seq)',
-          () =>
-            sql<{
-              ws: string;
-              ms: string;
-              seq: string;
-            }>`(select * from unnest(${asked.map((a) => a.ws)}::text[], ${asked.map((a) => String(a.ms))}::bigint[], ${asked.map((a) => String(a.seq))}::bigint[]))`,
-        )
-        .selectFrom('t')
-        .where(({ exists, selectFrom }) =>
-          exists(
-            selectFrom('ledger_entries as e')
-              .select(sql`1`.as('one'))
-              .whereRef('e.workspace_id', '=', 't.ws')
-              .whereRef('e.stream_ms', '=', 't.ms')
-              .whereRef('e.stream_seq', '=', 't.seq'),
-          ),
-        )
-        .select(['t.ws', 't.ms', 't.seq'])
-        .execute();
-    } catch {
-      return marks;
-    }
+    // Any failure (PostgreSQL down, or the check itself refused) is archiveGroup's: its copy waits
+    // and the pass reports it, and the trim trusts the watermarks as read.
+    // The marks as one unnest (three array parameters), each probed on the primary key: a
+    // 200-row IN list cost PostgreSQL about 40 ms a group to plan and run, this a few.
+    const rows = await this.deps.db
+      .with(
+        't(ws, ms, seq)',
+        () =>
+          sql<{
+            ws: string;
+            ms: string;
+            seq: string;
+          }>`(select * from unnest(${asked.map((a) => a.ws)}::text[], ${asked.map((a) => String(a.ms))}::bigint[], ${asked.map((a) => String(a.seq))}::bigint[]))`,
+      )
+      .selectFrom('t')
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('ledger_entries as e')
+            .select(sql`1`.as('one'))
+            .whereRef('e.workspace_id', '=', 't.ws')
+            .whereRef('e.stream_ms', '=', 't.ms')
+            .whereRef('e.stream_seq', '=', 't.seq'),
+        ),
+      )
+      .select(['t.ws', 't.ms', 't.seq'])
+      .execute();
     const held = new Set(rows.map((r) => `${r.ws}\n${r.ms}-${r.seq}`));
     const checked = [...marks];
     for (const a of asked) {
       if (held.has(`${a.ws}\n${marks[a.i]}`)) continue;
-      await this.deps.redis.archiveUnmark(workspaceKeys(this.deps.keyPrefix, a.ws).archived, marks[a.i]!);
-      checked[a.i] = null;
-      out[a.i]!.rewound = true;
+      const key = workspaceKeys(this.deps.keyPrefix, a.ws).archived;
+      if (await this.deps.redis.archiveUnmark(key, marks[a.i]!)) {
+        checked[a.i] = null;
+        out[a.i]!.rewound = true;
+      } else {
+        // Moved meanwhile: another archiver took it back (and copies from the start) or copied
+        // past it; this copy goes on from where it is now, and the next pass checks that one.
+        checked[a.i] = await this.deps.redis.get(key);
+      }
     }
     return checked;
   }

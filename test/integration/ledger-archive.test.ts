@@ -517,6 +517,40 @@ describe('PostgreSQL restored from an older backup', () => {
     expect((await later.runPass()).rewound).not.toContain('restored');
   });
 
+  it('a pass whose watermark another archiver took back first goes on from where it is, and reports no restore', async () => {
+    await workspaceWithDebits('raced', 3);
+    const all = await redisIds('raced');
+    await archiver({ retentionMs: 7 * 86_400_000 }).archiveWorkspace('raced');
+    const last = all[all.length - 1]!.split('-');
+    await tdb.db
+      .deleteFrom('ledger_entries')
+      .where('workspace_id', '=', 'raced')
+      .where('stream_ms', '=', last[0]!)
+      .where('stream_seq', '=', last[1]!)
+      .execute();
+    // Between this pass's check and its script, another archiver takes the watermark back.
+    const redis = new Proxy(api.redis, {
+      get(target, name) {
+        if (name === 'archiveUnmark')
+          return async (key: string, mark: string) => {
+            await target.del(key);
+            return target.archiveUnmark(key, mark);
+          };
+        const v = Reflect.get(target, name);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const pass = await new LedgerArchive({
+      redis,
+      db: tdb.db,
+      keyPrefix: api.prefix,
+      redisRetentionMs: 7 * 86_400_000,
+    }).runPass();
+    // Not this pass's restore (the other archiver's), yet the copy went on from the start.
+    expect(pass.rewound).not.toContain('raced');
+    expect(await archivedIds('raced')).toEqual(all);
+  });
+
   it('a watermark another archiver moved meanwhile is not taken back', async () => {
     const key = workspaceKeys(api.prefix, 'unmark').archived;
     await api.redis.set(key, '200-0');
