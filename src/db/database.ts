@@ -25,10 +25,14 @@ export interface DatabaseTarget {
   queryTimeoutMs?: number | undefined;
 }
 
-/** What copyIn needs of a handle openDatabase made: its pool, its schema, and whether COPY works. */
+/**
+ * What copyIn needs of a handle openDatabase made: its pool, how its statements name a table,
+ * and whether COPY works.
+ */
 interface CopyTarget {
   pool: pg.Pool;
-  schema: string;
+  /** As Kysely's statements: `"<schema>".`, or nothing for public (search_path finds it). */
+  tablePrefix: string;
   /** Settled on the first COPY: the server's version() says whether it takes one. */
   accepts?: Promise<boolean>;
 }
@@ -49,7 +53,7 @@ export function openDatabase(t: DatabaseTarget): Db {
   const root = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const schema = t.schema && t.schema !== 'public' ? t.schema : 'public';
   const db = schema === 'public' ? root : root.withSchema(schema);
-  copyTargets.set(db, { pool, schema });
+  copyTargets.set(db, { pool, tablePrefix: schema === 'public' ? '' : `${pg.escapeIdentifier(schema)}.` });
   return db;
 }
 
@@ -81,11 +85,7 @@ export async function copyIn(
   const client = await target.pool.connect();
   let broken: Error | undefined;
   try {
-    // As Kysely's statements: in the handle's schema, or where search_path finds it for public.
-    const into =
-      target.schema === 'public'
-        ? pg.escapeIdentifier(table)
-        : `${pg.escapeIdentifier(target.schema)}.${pg.escapeIdentifier(table)}`;
+    const into = `${target.tablePrefix}${pg.escapeIdentifier(table)}`;
     const stream = client.query(
       copyFrom(`copy ${into} (${columns.map((c) => pg.escapeIdentifier(c)).join(', ')}) from stdin`),
     );

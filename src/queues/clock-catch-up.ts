@@ -13,7 +13,7 @@
  * job already has (SchedulerJobIdCollision), which would stop the real schedule.
  */
 import type { Queue } from 'bullmq';
-import { addMonths, monthOf } from '../domain/cycle.js';
+import { addMonths, MAX_CLOCK_SKEW_MS, monthOf } from '../domain/cycle.js';
 import type { ClockCatchUpFn } from '../services/test-clock.js';
 import { RUN_JOB_OPTIONS } from './invoicing.js';
 
@@ -27,9 +27,12 @@ export function monthsClosedBetween(from: number, to: number): string[] {
   return months;
 }
 
-/** When the schedule starts the run of `month` (YYYY-MM): 00:05 UTC on the 1st of the next. */
+/**
+ * When the schedule starts the run of `month` (YYYY-MM): 00:05 UTC on the 1st of the next, once
+ * every clock has left the month (MAX_CLOCK_SKEW_MS; the worker's cron says 00:05 too).
+ */
 export function scheduledRunAt(month: string): number {
-  return addMonths(monthStart(month), 1) + 5 * 60_000;
+  return addMonths(monthStart(month), 1) + MAX_CLOCK_SKEW_MS;
 }
 
 export const clockRunJobId = (month: string) => `run_${month}_clock`;
