@@ -64,13 +64,12 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
 
 /**
  * Puts every thread of this process under Linux's SCHED_BATCH policy (with WORKER_NICE): true,
- * why not, or null off Linux. A batch thread keeps its nice value and its share of the CPU, but waking up it
- * never preempts the thread running: the worker's wakeups (a reply from Redis or PostgreSQL,
- * every few milliseconds while the archive copies) no longer cut into the API's and Redis'
- * turns on a core they share. Measured by bench:memory on 2 cores, where nice 10 alone left
- * consume_ratio_with_archiver at 0.84-0.89 (README). Any thread may choose it for itself
- * (sched(7)); Node has no call for it, so util-linux's `chrt` (in every Debian and Ubuntu
- * image) sets it, once, at start; threads made later take it from their parent.
+ * why not, or null off Linux. A batch thread keeps its nice value and its share of the CPU, but
+ * waking up it never preempts the thread running: the worker's wakeups (a reply from Redis or
+ * PostgreSQL, every few milliseconds while the archive copies) no longer cut into the API's and
+ * Redis' turns on a core they share (bench:memory, README). Any thread may choose it for itself
+ * (sched(7)); Node has no call for it, so util-linux's `chrt` (in every Debian and Ubuntu image)
+ * sets it, once, at start; threads made later take it from their parent.
  */
 export function batchCpuPolicy(): true | string | null {
   // Elsewhere there is no such policy: nothing to say at every start (nice still applies).

@@ -41,11 +41,10 @@ function inChild(
   );
   return JSON.parse(out.trim().split('\n').pop()!);
 }
-const lowerInChild = (startNice: number) => inChild(startNice);
 
 describe.skipIf(!linux)('lowerCpuPriority (WORKER_NICE)', () => {
   it('lowers every thread of the process to the value', () => {
-    const { answer, threads } = lowerInChild(0);
+    const { answer, threads } = inChild(0);
     const want = Math.max(10, started(0));
     expect(answer).toEqual({ nice: want });
     expect(threads.length).toBeGreaterThan(1);
@@ -53,7 +52,7 @@ describe.skipIf(!linux)('lowerCpuPriority (WORKER_NICE)', () => {
   }, 30_000);
 
   it('leaves a process that was started lower where it was', () => {
-    const { answer, threads } = lowerInChild(15);
+    const { answer, threads } = inChild(15);
     expect(answer).toEqual({ nice: started(15) });
     expect(new Set(threads)).toEqual(new Set([started(15)]));
   }, 30_000);
