@@ -68,7 +68,7 @@ export async function copyIn(
   db: Db,
   table: string,
   columns: readonly string[],
-  text: string,
+  text: string | Buffer,
 ): Promise<boolean> {
   const target = copyTargets.get(db);
   if (!target) return false;

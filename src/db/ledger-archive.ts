@@ -13,13 +13,13 @@
  */
 import { sql } from 'kysely';
 import type { RedisClient } from '../redis/clients.js';
-import { compactLedgerValue, type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
+import type { LedgerRow } from '../redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../redis/keys.js';
-import { decodeLedgerRow } from '../redis/ledger-codec.js';
 import type { ScriptClient } from '../redis/scripts.js';
 import { workspacePages } from '../redis/workspace-pages.js';
 import type { AlertArchive } from './alert-archive.js';
 import { copyIn, type Db } from './database.js';
+import { COPY_COLUMNS, CopyText, parseStreamId, type RawEntry, rowJson } from './ledger-copy.js';
 import type { UsageDayRetention } from './usage-retention.js';
 
 /** A pass sweeps the day totals' and the alerts' retention at most this often. */
@@ -43,14 +43,9 @@ const KEY_ROWS = 2000;
 const INSERT_ROWS = 5000;
 /** Workspaces whose retention (day totals, alerts) is swept at the same time. */
 const RETENTION_PARALLEL = 16;
-/** The fields every entry has; the rest go to `extra`. */
-const CORE_FIELDS = new Set(['at', 'type', 'kind', 'units', 'bal', 'ref']);
 
-/** "<ms>-<seq>" as two numbers. */
-export function parseStreamId(id: string): { ms: number; seq: number } {
-  const i = id.indexOf('-');
-  return { ms: Number(id.slice(0, i)), seq: Number(id.slice(i + 1)) };
-}
+/** XRANGE's start past a watermark: the entry after it, or the first there is. */
+const after = (mark: string | null) => (mark ? `(${mark}` : '-');
 
 const compareIds = (a: string, b: string) => {
   const x = parseStreamId(a);
@@ -91,83 +86,6 @@ export function rowOfRecord(r: {
   };
 }
 
-/** An entry as XRANGE gives it in Buffers: its id, and its fields and values. */
-type RawEntry = [Buffer, Buffer[]];
-
-/** `ledger_entries`' columns in the order rowJson and rowCopy give them. */
-export const COPY_COLUMNS = [
-  'workspace_id',
-  'stream_ms',
-  'stream_seq',
-  'at_ms',
-  'type',
-  'kind',
-  'units',
-  'balance_after',
-  'ref',
-  'extra',
-] as const;
-
-/**
- * An entry's columns after the workspace's. A compact entry is decoded straight into them
- * (decodeLedgerRow); one written before it goes through its fields.
- */
-function entryColumns(entry: RawEntry) {
-  const { ms, seq } = streamIdOf(entry[0]);
-  const compact = compactLedgerValue(entry[1]);
-  const e = compact ? decodeLedgerRow(compact) : columnsOf(toLedgerRow(entry));
-  let extra = '{}';
-  for (const f in e.extra) {
-    e.extra[f] = pgText(e.extra[f]!);
-    extra = '';
-  }
-  return { ms, seq, e, extra: extra || JSON.stringify(e.extra) };
-}
-
-/**
- * parseStreamId of an id as XRANGE's Buffer gives it, read off its ASCII digits: a copy reads
- * every entry's id, and a string of each cost as much as the rest of its columns.
- */
-function streamIdOf(id: Buffer): { ms: number; seq: number } {
-  let ms = 0;
-  let i = 0;
-  for (; i < id.length && id[i] !== 0x2d; i++) ms = ms * 10 + id[i]! - 0x30;
-  let seq = 0;
-  for (i++; i < id.length; i++) seq = seq * 10 + id[i]! - 0x30;
-  return { ms, seq };
-}
-
-/**
- * One entry as the JSON array the INSERT takes apart (COPY_COLUMNS' order). `ws` is the workspace id
- * already as JSON.
- */
-function rowJson(ws: string, entry: RawEntry): string {
-  const { ms, seq, e, extra } = entryColumns(entry);
-  const text = (v: string) => JSON.stringify(pgText(v));
-  return `[${ws},${ms},${seq},${e.at},${text(e.type)},${text(e.kind)},${e.units},${e.bal},${text(e.ref)},${extra}]`;
-}
-
-/** One entry as a line of COPY's text format (COPY_COLUMNS' order). `ws` is the workspace id already escaped. */
-function rowCopy(ws: string, entry: RawEntry): string {
-  const { ms, seq, e, extra } = entryColumns(entry);
-  return `${ws}\t${ms}\t${seq}\t${e.at}\t${copyText(e.type)}\t${copyText(e.kind)}\t${e.units}\t${e.bal}\t${copyText(e.ref)}\t${copyText(extra)}\n`;
-}
-
-/** A value in COPY's text format: backslash, tab, newline and return escaped; NUL as pgText. */
-function copyText(v: string): string {
-  const t = pgText(v);
-  return /[\\\t\n\r]/.test(t)
-    ? t.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
-    : t;
-}
-
-/** An entry of the older format as decodeLedgerRow gives a compact one: the rest in `extra`. */
-function columnsOf(r: LedgerRow): ReturnType<typeof decodeLedgerRow> {
-  const extra: Record<string, string> = {};
-  for (const f in r.fields) if (!CORE_FIELDS.has(f)) extra[f] = r.fields[f]!;
-  return { at: r.at, type: r.type, kind: r.kind, ref: r.ref, units: r.units, bal: r.balanceAfter, extra };
-}
-
 /** What archiveGroup did for one workspace; `error`: why its copy stopped (its entries wait). */
 export interface GroupResult {
   copied: number;
@@ -191,9 +109,6 @@ function refusedForItsData(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && /^2[23]/.test(code);
 }
-
-/** PostgreSQL's text holds no NUL: one becomes U+FFFD (the only change a copy makes). */
-const pgText = (v: string) => (v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
 
 export interface ArchivePass {
   workspaces: number;
@@ -273,9 +188,7 @@ export class LedgerArchive {
         const count = Math.max(PAGE_MIN, Math.floor(ROUND_ROWS / open.length));
         // Buffers: a compact entry's value is binary (src/redis/ledger-codec.ts).
         const pages = await Promise.all(
-          open.map((i) =>
-            redis.xrangeBuffer(keys[i]!.ledger, marks[i] ? `(${marks[i]}` : '-', '+', 'COUNT', count),
-          ),
+          open.map((i) => redis.xrangeBuffer(keys[i]!.ledger, after(marks[i] ?? null), '+', 'COUNT', count)),
         );
         const entries = new Map<number, RawEntry[]>();
         /** Per workspace of the round: its page's last id, where its watermark goes once copied. */
@@ -438,14 +351,12 @@ export class LedgerArchive {
    */
   private async copyAll(workspaceIds: string[], entries: Map<number, RawEntry[]>): Promise<boolean> {
     if (!this.takesCopy) return false;
-    const lines: string[] = [];
-    for (const [i, raw] of entries) {
-      const ws = copyText(workspaceIds[i]!);
-      for (const r of raw) lines.push(rowCopy(ws, r));
-    }
-    const text = lines.join('');
+    let rows = 0;
+    for (const raw of entries.values()) rows += raw.length;
+    const copy = new CopyText(rows);
+    for (const [i, raw] of entries) copy.add(workspaceIds[i]!, raw);
     try {
-      this.takesCopy = await copyIn(this.deps.db, 'ledger_entries', COPY_COLUMNS, text);
+      this.takesCopy = await copyIn(this.deps.db, 'ledger_entries', COPY_COLUMNS, copy.bytes);
       return this.takesCopy;
     } catch (err) {
       if (refusedForItsData(err)) return false;
@@ -651,7 +562,7 @@ export class LedgerArchive {
     const k = workspaceKeys(this.deps.keyPrefix, workspaceId);
     const mark = await this.deps.redis.get(k.archived);
     const [next, key] = await Promise.all([
-      this.deps.redis.xrange(k.ledger, mark ? `(${mark}` : '-', '+', 'COUNT', 1),
+      this.deps.redis.xrange(k.ledger, after(mark), '+', 'COUNT', 1),
       this.deps.redis.xrange(k.usageKeyLog, '-', '+', 'COUNT', 1),
     ]);
     const times = [...next, ...key].map(([id]) => parseStreamId(id).ms);

@@ -7,7 +7,8 @@ import { sql } from 'kysely';
 import { LATE_USAGE_MAX_MS } from '../domain/cycle.js';
 import type { LedgerRow, UsageTotal } from '../redis/engine-store.js';
 import type { Db } from './database.js';
-import { parseStreamId, rowOfRecord } from './ledger-archive.js';
+import { rowOfRecord } from './ledger-archive.js';
+import { parseStreamId } from './ledger-copy.js';
 
 /**
  * How far an entry's `at_ms` (burnrate's clock, or a test clock) may be from its stream id's ms

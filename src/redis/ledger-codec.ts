@@ -11,12 +11,33 @@
  * and balance (MessagePack integers), then pairs: an extra field's code or name, its value.
  */
 
+/** A MessagePack value as the text every reader sees: nil is empty. */
+export const msgpackText = (v: string | number | null) =>
+  v === null ? '' : typeof v === 'number' ? String(v) : v;
+
 const TYPES = ['', 'consume', 'grant', 'expiry', 'forfeit', 'adjustment', 'refund', 'shortfall'];
 const KINDS = ['', 'included', 'prepaid', 'flex', 'none'];
-const EXTRA = ['', 'lot', 'feature', 'occurredAt', 'month', 'cyc', 'reason'];
+/** The extra fields' names by their codes (0: none). */
+export const LEDGER_EXTRA_NAMES: readonly string[] = [
+  '',
+  'lot',
+  'feature',
+  'occurredAt',
+  'month',
+  'cyc',
+  'reason',
+];
+
+/** A type's name by its code (the low 7 bits of the first byte; 0: spelled out after `at`). */
+export const ledgerTypeName = (code: number) => TYPES[code] ?? `type-${code}`;
+/** A kind's name by its code (the second byte; 0: spelled out). */
+export const ledgerKindName = (code: number) => KINDS[code] ?? `kind-${code}`;
+/** An extra field's name: its code, or its name as written. */
+export const ledgerExtraName = (name: string | number | null) =>
+  typeof name === 'number' ? (LEDGER_EXTRA_NAMES[name] ?? String(name)) : msgpackText(name);
 
 /** A MessagePack reader for what Lua's cmsgpack writes for numbers and strings. */
-class Reader {
+export class MsgpackReader {
   pos = 0;
   constructor(private readonly buf: Buffer) {}
 
@@ -81,8 +102,6 @@ class Reader {
   }
 }
 
-const text = (v: string | number | null) => (v === null ? '' : typeof v === 'number' ? String(v) : v);
-
 /** The fields of a compact ledger entry's value, as strings (what every reader of the ledger sees). */
 export function decodeLedgerFields(buf: Buffer): Record<string, string> {
   const e = decodeLedgerRow(buf);
@@ -113,19 +132,19 @@ export function decodeLedgerRow(buf: Buffer): {
 } {
   const tc = buf[0]!;
   const kc = buf[1]!;
-  const r = new Reader(buf);
+  const r = new MsgpackReader(buf);
   const at = buf.readIntBE(2, 6);
   r.pos = 8;
-  const type = tc & 0x7f ? (TYPES[tc & 0x7f] ?? `type-${tc & 0x7f}`) : text(r.value());
-  const kind = kc ? (KINDS[kc] ?? `kind-${kc}`) : text(r.value());
-  const ref = tc & 0x80 ? `use_${r.bytes(16).toString('hex')}` : text(r.value());
+  const type = tc & 0x7f ? ledgerTypeName(tc & 0x7f) : msgpackText(r.value());
+  const kind = kc ? ledgerKindName(kc) : msgpackText(r.value());
+  const ref = tc & 0x80 ? `use_${r.bytes(16).toString('hex')}` : msgpackText(r.value());
   const units = Number(r.value());
   const bal = Number(r.value());
   const extra: Record<string, string> = {};
   while (!r.done) {
     const name = r.value();
     const value = r.value();
-    extra[typeof name === 'number' ? (EXTRA[name] ?? String(name)) : text(name)] = text(value);
+    extra[ledgerExtraName(name)] = msgpackText(value);
   }
   return { at, type, kind, ref, units, bal, extra };
 }

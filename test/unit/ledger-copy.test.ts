@@ -1,0 +1,190 @@
+/**
+ * A round's COPY text written from the entries' bytes (src/db/ledger-copy.ts, issue 10) is
+ * byte for byte the text of each entry's decoded row (rowCopy), for any compact entry the
+ * codec can hold (a type or kind by code or spelled out, a usage id or a string ref, numbers of
+ * every MessagePack width, extra fields by code or name, text with COPY's escapes, NUL and
+ * characters beyond ASCII) and for entries of the older field/value format among them.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CopyText, copyEscape, type RawEntry, rowCopy } from '../../src/db/ledger-copy.js';
+
+/** MessagePack as Lua's cmsgpack writes it, for the values the codec reads. */
+function pack(v: string | number | null): Buffer {
+  if (v === null) return Buffer.from([0xc0]);
+  if (typeof v === 'string') {
+    const s = Buffer.from(v);
+    if (s.length < 32) return Buffer.concat([Buffer.from([0xa0 | s.length]), s]);
+    if (s.length < 256) return Buffer.concat([Buffer.from([0xd9, s.length]), s]);
+    const h = Buffer.alloc(3);
+    h[0] = 0xda;
+    h.writeUInt16BE(s.length, 1);
+    return Buffer.concat([h, s]);
+  }
+  if (!Number.isSafeInteger(v)) {
+    const b = Buffer.alloc(9);
+    b[0] = 0xcb;
+    b.writeDoubleBE(v, 1);
+    return b;
+  }
+  if (v >= 0 && v <= 0x7f) return Buffer.from([v]);
+  if (v < 0 && v >= -32) return Buffer.from([v + 0x100]);
+  const b = Buffer.alloc(9);
+  if (v >= 0 && v <= 0xffff) {
+    b[0] = 0xcd;
+    b.writeUInt16BE(v, 1);
+    return b.subarray(0, 3);
+  }
+  if (v >= -0x8000 && v < 0) {
+    b[0] = 0xd1;
+    b.writeInt16BE(v, 1);
+    return b.subarray(0, 3);
+  }
+  if (v >= 0 && v <= 0xffffffff) {
+    b[0] = 0xce;
+    b.writeUInt32BE(v, 1);
+    return b.subarray(0, 5);
+  }
+  if (v >= -0x80000000 && v < 0) {
+    b[0] = 0xd2;
+    b.writeInt32BE(v, 1);
+    return b.subarray(0, 5);
+  }
+  b[0] = v < 0 ? 0xd3 : 0xcf;
+  if (v < 0) b.writeBigInt64BE(BigInt(v), 1);
+  else b.writeBigUInt64BE(BigInt(v), 1);
+  return b;
+}
+
+interface Compact {
+  /** 1–7 a known type, 8+ an unknown code, 0: spelled out as `typeName`. */
+  typeCode: number;
+  typeName: string;
+  kindCode: number;
+  kindName: string;
+  at: number;
+  ref: Buffer | string;
+  units: number;
+  bal: number;
+  extra: [string | number, string | number | null][];
+}
+
+/** The stored value (ledger-codec.ts' layout). */
+function compactValue(c: Compact): Buffer {
+  const head = Buffer.alloc(8);
+  head[0] = c.typeCode | (typeof c.ref === 'string' ? 0 : 0x80);
+  head[1] = c.kindCode;
+  head.writeIntBE(c.at, 2, 6);
+  return Buffer.concat([
+    head,
+    ...(c.typeCode === 0 ? [pack(c.typeName)] : []),
+    ...(c.kindCode === 0 ? [pack(c.kindName)] : []),
+    typeof c.ref === 'string' ? pack(c.ref) : c.ref,
+    pack(c.units),
+    pack(c.bal),
+    ...c.extra.flatMap(([name, value]) => [pack(name), pack(value)]),
+  ]);
+}
+
+/** Text with what COPY escapes, what PostgreSQL cannot hold, and what is not ASCII. */
+const awkward = fc.string({
+  unit: fc.constantFrom('a', 'Z', '0', '\t', '\n', '\r', '\\', '\0', '"', 'é', '한', '\u{1F600}', 'N'),
+  maxLength: 40,
+});
+const integer = fc.oneof(
+  fc.integer({ min: -40, max: 200 }),
+  fc.integer({ min: -(2 ** 31), max: 2 ** 32 }),
+  fc.maxSafeInteger(),
+  fc.constant(-(2 ** 53) + 1),
+);
+const compact: fc.Arbitrary<Compact> = fc.record({
+  typeCode: fc.oneof(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 8, max: 127 })),
+  typeName: awkward,
+  kindCode: fc.integer({ min: 0, max: 255 }),
+  kindName: awkward,
+  at: fc.oneof(fc.integer({ min: 0, max: 2 ** 47 - 1 }), fc.constant(1_764_000_000_000)),
+  ref: fc.oneof(
+    fc.uint8Array({ minLength: 16, maxLength: 16 }).map((a) => Buffer.from(a)),
+    awkward,
+  ),
+  units: fc.oneof(integer, fc.double({ noNaN: true, noDefaultInfinity: true })),
+  bal: integer,
+  extra: fc.array(
+    fc.tuple(
+      fc.oneof(fc.integer({ min: 0, max: 9 }), awkward),
+      fc.oneof(awkward, integer, fc.constant(null)),
+    ),
+    { maxLength: 4 },
+  ),
+});
+const streamId = fc
+  .tuple(fc.integer({ min: 0, max: 2 ** 47 }), fc.integer({ min: 0, max: 2 ** 31 }))
+  .map(([ms, seq]) => Buffer.from(`${ms}-${seq}`));
+/** An entry of the format before compact values: field/value pairs. */
+const older = fc
+  .record({ at: integer, units: integer, ref: awkward, reason: awkward })
+  .map((o) =>
+    [
+      'at',
+      String(o.at),
+      'type',
+      'grant',
+      'kind',
+      'prepaid',
+      'units',
+      String(o.units),
+      'bal',
+      '0',
+      'ref',
+      o.ref,
+    ]
+      .concat(o.reason ? ['reason', o.reason] : [])
+      .map((s) => Buffer.from(s)),
+  );
+const entry: fc.Arbitrary<RawEntry> = fc.tuple(
+  streamId,
+  fc.oneof(
+    { weight: 4, arbitrary: compact.map((c) => [Buffer.from('p'), compactValue(c)]) },
+    { weight: 1, arbitrary: older },
+  ),
+);
+
+describe("a round's COPY text (R-CON-7)", () => {
+  it("is byte for byte each entry's row as text, whatever the entries hold", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(awkward, fc.array(entry, { maxLength: 6 })), { minLength: 1, maxLength: 5 }),
+        (rounds) => {
+          const copy = new CopyText(1);
+          for (const [ws, page] of rounds) copy.add(ws, page);
+          const expected = rounds.flatMap(([ws, page]) => page.map((e) => rowCopy(copyEscape(ws), e)));
+          expect(copy.bytes.toString('utf8')).toBe(expected.join(''));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('writes a usage debit as the line PostgreSQL reads', () => {
+    const value = compactValue({
+      typeCode: 1,
+      typeName: '',
+      kindCode: 3,
+      kindName: '',
+      at: 1_764_000_000_123,
+      ref: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
+      units: -2_500,
+      bal: 97_500,
+      extra: [
+        [4, '2026-11'],
+        ['feature', 'tab\there'],
+      ],
+    });
+    const copy = new CopyText(1);
+    copy.add('ws\\1', [[Buffer.from('1764000000123-7'), [Buffer.from('p'), value]]]);
+    expect(copy.bytes.toString()).toBe(
+      'ws\\\\1\t1764000000123\t7\t1764000000123\tconsume\tflex\t-2500\t97500\t' +
+        'use_00112233445566778899aabbccddeeff\t{"month":"2026-11","feature":"tab\\\\there"}\n',
+    );
+  });
+});
