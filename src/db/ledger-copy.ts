@@ -318,13 +318,20 @@ export class CopyText {
     this.out = new Lines(rows * 128);
   }
 
+  /** A page's lines; a page with an entry that cannot be read adds none of them, and throws. */
   add(workspaceId: string, page: RawEntry[]): void {
     const wsText = copyEscape(workspaceId);
     const ws = Buffer.from(wsText);
-    for (const entry of page) {
-      const compact = compactLedgerValue(entry[1]);
-      if (compact) writeCompact(this.out, ws, entry[0], compact);
-      else this.out.string(rowCopy(wsText, entry));
+    const start = this.out.len;
+    try {
+      for (const entry of page) {
+        const compact = compactLedgerValue(entry[1]);
+        if (compact) writeCompact(this.out, ws, entry[0], compact);
+        else this.out.string(rowCopy(wsText, entry));
+      }
+    } catch (err) {
+      this.out.len = start;
+      throw err;
     }
   }
 

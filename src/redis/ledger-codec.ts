@@ -47,6 +47,7 @@ export class MsgpackReader {
 
   value(): string | number | null {
     const b = this.buf;
+    if (this.pos >= b.length) throw new Error('ledger entry: its MessagePack value is cut short');
     const t = b[this.pos++]!;
     if (t <= 0x7f) return t;
     if (t >= 0xe0) return t - 0x100;

@@ -112,7 +112,15 @@ const compact: fc.Arbitrary<Compact> = fc.record({
   extra: fc.array(
     fc.tuple(
       fc.oneof(fc.integer({ min: 0, max: 9 }), awkward),
-      fc.oneof(awkward, integer, fc.constant(null)),
+      fc.oneof(
+        awkward,
+        // Plain text (a feature, a month), what writePlainExtra writes straight from the bytes:
+        // fixstr below 32 bytes, str8 below 256, str16 beyond.
+        fc.stringMatching(/^[\x20-\x7e]{0,40}$/),
+        fc.stringMatching(/^[a-z0-9 .:-]{30,300}$/),
+        integer,
+        fc.constant(null),
+      ),
     ),
     { maxLength: 4 },
   ),
@@ -149,6 +157,19 @@ const entry: fc.Arbitrary<RawEntry> = fc.tuple(
   ),
 );
 
+/** A usage debit out of the flex pool, as the debit script writes one. */
+const debit: Compact = {
+  typeCode: 1,
+  typeName: '',
+  kindCode: 3,
+  kindName: '',
+  at: 1_764_000_000_123,
+  ref: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
+  units: -2_500,
+  bal: 97_500,
+  extra: [],
+};
+
 describe("a round's COPY text (R-CON-7)", () => {
   it("is byte for byte each entry's row as text, whatever the entries hold", () => {
     fc.assert(
@@ -158,7 +179,8 @@ describe("a round's COPY text (R-CON-7)", () => {
           const copy = new CopyText(1);
           for (const [ws, page] of rounds) copy.add(ws, page);
           const expected = rounds.flatMap(([ws, page]) => page.map((e) => rowCopy(copyEscape(ws), e)));
-          expect(copy.bytes.toString('utf8')).toBe(expected.join(''));
+          // Bytes, not text: a byte the line would not have shows even where UTF-8 cannot decode it.
+          expect(copy.bytes.equals(Buffer.from(expected.join('')))).toBe(true);
         },
       ),
       { numRuns: 500 },
@@ -186,5 +208,44 @@ describe("a round's COPY text (R-CON-7)", () => {
       'ws\\\\1\t1764000000123\t7\t1764000000123\tconsume\tflex\t-2500\t97500\t' +
         'use_00112233445566778899aabbccddeeff\t{"month":"2026-11","feature":"tab\\\\there"}\n',
     );
+  });
+  it('writes plain extra fields straight into their JSON, of every string length, the last of a name winning', () => {
+    const line = (extra: Compact['extra']) => {
+      const copy = new CopyText(1);
+      const value = compactValue({ ...debit, extra });
+      copy.add('ws', [[Buffer.from('5-0'), [Buffer.from('p'), value]]]);
+      return copy.bytes.toString().split('\t').at(-1);
+    };
+    expect(
+      line([
+        [2, 'api-call'],
+        [4, '2026-11'],
+      ]),
+    ).toBe('{"feature":"api-call","month":"2026-11"}\n');
+    expect(line([[6, 'r'.repeat(40)]])).toBe(`{"reason":"${'r'.repeat(40)}"}\n`);
+    expect(line([[6, 'x'.repeat(300)]])).toBe(`{"reason":"${'x'.repeat(300)}"}\n`);
+    // A name twice: as an object holds it (where it came first, with its last value).
+    expect(
+      line([
+        [2, 'a'],
+        [4, 'm'],
+        [2, 'b'],
+      ]),
+    ).toBe('{"feature":"b","month":"m"}\n');
+  });
+
+  it('adds none of a page whose entry cannot be read, and says so', () => {
+    const copy = new CopyText(1);
+    copy.add('ws', [[Buffer.from('5-0'), [Buffer.from('p'), compactValue(debit)]]]);
+    const before = Buffer.from(copy.bytes);
+    // A usage debit's value cut off after its ref: no units, no balance.
+    const cut = compactValue(debit).subarray(0, 24);
+    expect(() =>
+      copy.add('ws', [
+        [Buffer.from('6-0'), [Buffer.from('p'), compactValue(debit)]],
+        [Buffer.from('7-0'), [Buffer.from('p'), cut]],
+      ]),
+    ).toThrow(/MessagePack/);
+    expect(copy.bytes.equals(before)).toBe(true);
   });
 });
