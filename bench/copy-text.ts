@@ -14,26 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CopyText, copyEscape, type RawEntry, rowCopy } from '../src/db/ledger-copy.js';
-import type { PlanChange } from '../src/domain/burndown.js';
 import { monthOf } from '../src/domain/cycle.js';
-import { UNITS_PER_CREDIT } from '../src/domain/units.js';
 import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
 import { workspaceKeys } from '../src/redis/keys.js';
+import { ARCHIVE_BENCH_TERMS } from './terms.js';
 
 const WORKSPACES = 200;
 const PER_WORKSPACE = 60;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 40);
 const PREFIX = 'bc:';
-const TERMS: PlanChange = {
-  planId: 'growth',
-  intervalMonths: 1,
-  allotment: 100_000 * UNITS_PER_CREDIT,
-  flexAllowed: true,
-  flexPriceE4: 4_000_000,
-  defaultCapCents: 10_000,
-};
 const note = (s: string) => process.stdout.write(`${s}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -48,7 +39,7 @@ try {
     ids.map(async (workspaceId) => {
       await store.upsert({
         workspaceId,
-        terms: TERMS,
+        terms: ARCHIVE_BENCH_TERMS,
         meta: { createdAt: new Date(now).toISOString() },
         now,
       });

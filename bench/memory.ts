@@ -37,13 +37,12 @@ import { WORKER_NODE_FLAGS } from '../src/config/worker-flags.js';
 import { type Db, migrateToLatest, openDatabase } from '../src/db/database.js';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { LedgerArchive } from '../src/db/ledger-archive.js';
-import type { PlanChange } from '../src/domain/burndown.js';
-import { UNITS_PER_CREDIT } from '../src/domain/units.js';
 import { connectApiRedis } from '../src/redis/clients.js';
 import { startEmbeddedRedis } from '../src/redis/embedded-server.js';
 import { EngineStore } from '../src/redis/engine-store.js';
 import { archiveStatusKey, workspaceKeys } from '../src/redis/keys.js';
 import { indexWorkspace } from '../src/redis/workspace-index.js';
+import { ARCHIVE_BENCH_TERMS } from './terms.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const note = (msg: string) => process.stderr.write(`bench:memory: ${msg}\n`);
@@ -59,15 +58,6 @@ const CONNECTIONS = 4;
 const PLATFORM_KEY = 'bench-platform-key';
 const MACHINE_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const TARGETS = { bytesPerDebit: 100, afterArchiveShare: 0.1, lagP99: 5, consumeRatio: 0.9 };
-/** A growth-like plan with 100,000 credits a month: no run spends it all. */
-const TERMS: PlanChange = {
-  planId: 'growth',
-  intervalMonths: 1,
-  allotment: 100_000 * UNITS_PER_CREDIT,
-  flexAllowed: true,
-  flexPriceE4: 4_000_000,
-  defaultCapCents: 10_000,
-};
 
 async function machineDatabase(): Promise<boolean> {
   const c = new pg.Client({ connectionString: MACHINE_DATABASE_URL, connectionTimeoutMillis: 1500 });
@@ -182,7 +172,7 @@ async function main() {
       ids.map(async (workspaceId) => {
         await store.upsert({
           workspaceId,
-          terms: TERMS,
+          terms: ARCHIVE_BENCH_TERMS,
           meta: { createdAt: new Date(now0).toISOString() },
           now: now0,
         });

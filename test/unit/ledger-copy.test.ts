@@ -29,32 +29,24 @@ function pack(v: string | number | null): Buffer {
   }
   if (v >= 0 && v <= 0x7f) return Buffer.from([v]);
   if (v < 0 && v >= -32) return Buffer.from([v + 0x100]);
-  const b = Buffer.alloc(9);
-  if (v >= 0 && v <= 0xffff) {
-    b[0] = 0xcd;
-    b.writeUInt16BE(v, 1);
-    return b.subarray(0, 3);
-  }
-  if (v >= -0x8000 && v < 0) {
-    b[0] = 0xd1;
-    b.writeInt16BE(v, 1);
-    return b.subarray(0, 3);
-  }
-  if (v >= 0 && v <= 0xffffffff) {
-    b[0] = 0xce;
-    b.writeUInt32BE(v, 1);
-    return b.subarray(0, 5);
-  }
-  if (v >= -0x80000000 && v < 0) {
-    b[0] = 0xd2;
-    b.writeInt32BE(v, 1);
-    return b.subarray(0, 5);
-  }
-  b[0] = v < 0 ? 0xd3 : 0xcf;
-  if (v < 0) b.writeBigInt64BE(BigInt(v), 1);
-  else b.writeBigUInt64BE(BigInt(v), 1);
+  const [tag, size, write] = INT_WIDTHS.find(([, , , min, max]) => v >= min && v <= max)!;
+  const b = Buffer.alloc(1 + size);
+  b[0] = tag;
+  write(b, v);
   return b;
 }
+
+/** cmsgpack's integers beyond the fixints, smallest first: tag, bytes, writer, range. */
+const INT_WIDTHS: [number, number, (b: Buffer, v: number) => void, number, number][] = [
+  [0xcc, 1, (b, v) => b.writeUInt8(v, 1), 0, 0xff],
+  [0xd0, 1, (b, v) => b.writeInt8(v, 1), -0x80, -1],
+  [0xcd, 2, (b, v) => b.writeUInt16BE(v, 1), 0, 0xffff],
+  [0xd1, 2, (b, v) => b.writeInt16BE(v, 1), -0x8000, -1],
+  [0xce, 4, (b, v) => b.writeUInt32BE(v, 1), 0, 0xffffffff],
+  [0xd2, 4, (b, v) => b.writeInt32BE(v, 1), -0x80000000, -1],
+  [0xcf, 8, (b, v) => b.writeBigUInt64BE(BigInt(v), 1), 0, Number.MAX_SAFE_INTEGER],
+  [0xd3, 8, (b, v) => b.writeBigInt64BE(BigInt(v), 1), Number.MIN_SAFE_INTEGER, -1],
+];
 
 interface Compact {
   /** 1–7 a known type, 8+ an unknown code, 0: spelled out as `typeName`. */
@@ -189,14 +181,7 @@ describe("a round's COPY text (R-CON-7)", () => {
 
   it('writes a usage debit as the line PostgreSQL reads', () => {
     const value = compactValue({
-      typeCode: 1,
-      typeName: '',
-      kindCode: 3,
-      kindName: '',
-      at: 1_764_000_000_123,
-      ref: Buffer.from('00112233445566778899aabbccddeeff', 'hex'),
-      units: -2_500,
-      bal: 97_500,
+      ...debit,
       extra: [
         [4, '2026-11'],
         ['feature', 'tab\there'],
