@@ -5,11 +5,12 @@
  * A round's COPY text is written byte by byte into one Buffer (CopyText): a compact entry's
  * columns go straight from its stored bytes (ledger-codec.ts) to its line, without the strings
  * and objects of a decoded row. The archiver writes tens of thousands of lines a second beside
- * the debits, on the same cores: measured on rounds of 12,000 debits, 5.3 µs a line as strings
+ * the debits, on the same cores: `npm run bench:copy` measured 7.0–7.4 µs a line as strings
  * (each entry's row decoded, its line a template, the lines joined, the text encoded by the
- * socket) against 2.0 µs as bytes. An entry the bytes do not cover (the older field/value
+ * socket) against 3.3–3.6 µs as bytes. An entry the bytes do not cover (the older field/value
  * format) goes by its string line (rowCopy), which is also what the bytes must equal
- * (test/unit/ledger-copy.test.ts).
+ * (test/unit/ledger-copy.test.ts). Its walk of the value repeats decodeLedgerRow's, field for
+ * field; the property test holds the two together.
  */
 import { compactLedgerValue, type LedgerRow, toLedgerRow } from '../redis/engine-store.js';
 import {
