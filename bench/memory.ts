@@ -8,8 +8,9 @@
  * 2. The debits go through POST /v1/usage/batch, 1,000 events a request (20 events of 50
  *    workspaces each, as bench/engine.ts), 4 requests in flight, in eight segments A B B A A B
  *    B A: A with the worker process running but no DATABASE_URL (it archives nothing), B with
- *    it archiving to PostgreSQL as production runs it (workers/main.ts with WORKER_NODE_FLAGS
- *    and WORKER_NICE), once it has copied what the A before left.
+ *    it archiving to PostgreSQL as production runs it (workers/main.ts with WORKER_NODE_FLAGS,
+ *    WORKER_NICE and WORKER_CPU_POLICY, taken from the environment like any other setting: set
+ *    WORKER_CPU_POLICY=batch to compare), once it has copied what the A before left.
  *    `consume_ratio_with_archiver` is B's mean debit rate over A's; `archive_lag_p99_s` the
  *    99th percentile of the lag sampled once a second in B: how long the oldest entry not yet
  *    in PostgreSQL (past its workspace's watermark) has waited, over all workspaces.
@@ -405,6 +406,9 @@ async function main() {
         batch_events: BATCH_EVENTS,
         connections: CONNECTIONS,
         idempotency_window_s: config.idempotencyTtlSeconds,
+        // The worker reads the same environment (src/config/env.ts).
+        worker_cpu_policy: config.workerCpuPolicy,
+        worker_nice: config.workerNice,
       },
     };
     const rowsOut: [string, string, string][] = [

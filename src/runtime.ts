@@ -63,22 +63,32 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
 }
 
 /**
- * Puts every thread of this process under Linux's SCHED_BATCH policy (with WORKER_NICE): true,
- * why not, or null off Linux. A batch thread keeps its nice value and its share of the CPU, but
- * waking up it never preempts the thread running: the worker's wakeups (a reply from Redis or
- * PostgreSQL, every few milliseconds while the archive copies) no longer cut into the API's and
- * Redis' turns on a core they share (bench:memory, README). Any thread may choose it for itself
- * (sched(7)); Node has no call for it, so util-linux's `chrt` (in every Debian and Ubuntu image)
- * sets it, once, at start; threads made later take it from their parent.
+ * The Linux CPU policies the worker takes (WORKER_CPU_POLICY; sched(7)):
+ * - `idle` (SCHED_IDLE): the worker runs only on a core nothing else wants. Any other thread
+ *   that wakes, the API's or Redis', takes the core from it at once.
+ * - `batch` (SCHED_BATCH): a thread keeps its nice value and its share of the CPU, but it never
+ *   preempts the thread running when it wakes.
+ * Either way, the worker's wakeups (a reply from Redis or PostgreSQL, every few milliseconds
+ * while the archive copies) no longer cut into the API's and Redis' turns on a core they share
+ * (bench:memory, README).
  */
-export function batchCpuPolicy(): true | string | null {
+export type CpuPolicy = 'idle' | 'batch';
+
+/**
+ * Puts every thread of this process under `policy`. Returns true, the reason it could not, or
+ * null off Linux. Any thread may lower itself to either policy. Leaving `idle` for `batch` needs
+ * RLIMIT_NICE ≥ 20 − its nice value, or CAP_SYS_NICE (sched(7)); without that it fails and
+ * changes nothing. Node has no call for this, so util-linux's `chrt` (in every Debian and Ubuntu
+ * image) sets it. Threads made later take the policy from their parent.
+ */
+export function setCpuPolicy(policy: CpuPolicy): true | string | null {
   // Elsewhere there is no such policy: nothing to say at every start (nice still applies).
   if (process.platform !== 'linux') return null;
   let why = '';
   // Twice: chrt stops at a thread that ended while it went through them (ESRCH).
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      execFileSync('chrt', ['--all-tasks', '--batch', '--pid', '0', String(process.pid)], {
+      execFileSync('chrt', ['--all-tasks', `--${policy}`, '--pid', '0', String(process.pid)], {
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 5000,
       });

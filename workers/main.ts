@@ -33,7 +33,6 @@ import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import { migrateWorkspaceIndex } from '../src/redis/workspace-index.js';
 import {
-  batchCpuPolicy,
   buildService,
   connectDatabase,
   loadRuntimeOrExit,
@@ -41,6 +40,7 @@ import {
   onShutdown,
   processClock,
   requireRedisTarget,
+  setCpuPolicy,
   usageDayRetention,
 } from '../src/runtime.js';
 import { ClockCatchUpPoller, syncedProcessor } from '../src/services/test-clock.js';
@@ -55,10 +55,41 @@ const log = createLogger({ level: config.logLevel, name: 'burnrate-worker' });
 if (config.workerNice > 0) {
   const lowered = lowerCpuPriority(config.workerNice);
   if ('failed' in lowered) log.warn({ reason: lowered.failed }, 'WORKER_NICE not applied');
-  const batch = batchCpuPolicy();
-  if (typeof batch === 'string')
-    log.warn({ reason: batch }, 'the batch CPU policy not applied: the worker runs at WORKER_NICE only');
 }
+const cpuPolicy = config.workerCpuPolicy;
+if (cpuPolicy !== 'normal') {
+  const set = setCpuPolicy(cpuPolicy);
+  if (typeof set === 'string')
+    log.warn(
+      { reason: set, policy: cpuPolicy },
+      'WORKER_CPU_POLICY not applied: the worker runs at WORKER_NICE only',
+    );
+}
+/**
+ * Under the idle policy the worker runs only where nothing else wants a core, so a host the
+ * debits keep busy leaves the archive behind. Past the lag alert it takes the batch policy (a
+ * share at WORKER_NICE) until it has caught up, where the system lets a thread leave `idle`
+ * (sched(7)); where it does not, the log says what to set.
+ */
+const onArchiveLag =
+  cpuPolicy === 'idle'
+    ? (lagging: boolean) => {
+        const set = setCpuPolicy(lagging ? 'batch' : 'idle');
+        if (set === true && lagging)
+          log.warn(
+            'the archive lags under the idle CPU policy: the worker runs under the batch policy until it has caught up',
+          );
+        else if (set === true)
+          log.info('the archive has caught up: the worker is back under the idle CPU policy');
+        else if (typeof set === 'string')
+          log.error(
+            { reason: set },
+            lagging
+              ? 'the archive lags and the worker cannot leave the idle CPU policy (that needs RLIMIT_NICE of at least 20 - WORKER_NICE, or CAP_SYS_NICE): set WORKER_CPU_POLICY=batch'
+              : 'the worker could not go back to the idle CPU policy',
+          );
+      }
+    : undefined;
 const target = requireRedisTarget(config);
 // Jobs wait out a short blink (offline queue, retries); a stalled Redis fails the job after a
 // lock's length instead of holding it for ever, and BullMQ retries it.
@@ -144,6 +175,7 @@ const worker = new Worker<MaintenanceJob>(
           alerts: new AlertArchive({ redis, db: database.db, keyPrefix: config.redisPrefix }),
         }),
         lagAlertSeconds: config.archive.lagAlertSeconds,
+        onLagging: onArchiveLag,
       },
     }),
   ),

@@ -22,7 +22,14 @@ export function maintenanceProcessor(deps: {
   clock: Clock;
   log: Logger;
   /** The ledger archive (DATABASE_URL); undefined: the ledger stays in Redis. */
-  archive?: { archive: LedgerArchive; lagAlertSeconds: number } | undefined;
+  archive?:
+    | {
+        archive: LedgerArchive;
+        lagAlertSeconds: number;
+        /** Told once when the lag passes the alert (true) and once when it is back (false). */
+        onLagging?: ((lagging: boolean) => void) | undefined;
+      }
+    | undefined;
 }) {
   let lagging = false;
   let failing = false;
@@ -34,9 +41,11 @@ export function maintenanceProcessor(deps: {
         { lagSeconds: pass.lagSeconds, limitSeconds: limit, reason: pass.error },
         'ledger archive lag passed ARCHIVE_LAG_ALERT_SECONDS: entries wait in Redis until PostgreSQL has them',
       );
+      deps.archive?.onLagging?.(true);
     } else if (pass.lagSeconds <= limit && lagging) {
       lagging = false;
       deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
+      deps.archive?.onLagging?.(false);
     }
   };
   return withFailurePolicy(async (job: Job<MaintenanceJob>) => {

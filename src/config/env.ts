@@ -220,11 +220,20 @@ const envSchema = z.object({
    * Workers: the process's CPU priority, as `nice -n` (0 leaves it; 19 is the lowest). A worker's
    * work is background work (the archive's copy, sweeps, Stripe's events, invoicing): where it
    * shares a host's cores with the API (`npm start`, a small machine), the debits come first and
-   * the worker takes what they leave. Above 0 the worker also runs under Linux's batch policy,
-   * so that its wakeups never preempt them (runtime.ts batchCpuPolicy); 0 leaves both as they
-   * are. Where the worker has cores of its own, neither changes anything.
+   * the worker takes what they leave. Where the worker has cores of its own, it changes nothing.
+   * Under WORKER_CPU_POLICY=idle the kernel ignores it until the worker leaves that policy.
    */
   WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  /**
+   * Workers: Linux's CPU policy for every thread (runtime.ts setCpuPolicy). `idle` (the default):
+   * the worker runs only on a core nothing else wants, and the API and Redis take it back the
+   * moment they wake. That kept the debits at 0.93 of their rate alone with the archive copying
+   * on the same two cores, against 0.88 under `batch` (bench:memory, README). While the archive
+   * lags past ARCHIVE_LAG_ALERT_SECONDS, the worker takes `batch` where the system lets it
+   * (workers/main.ts), and goes back once it has caught up. `batch`: the worker keeps its
+   * WORKER_NICE share but its wakeups never preempt. `normal`: the policy is left as it is.
+   */
+  WORKER_CPU_POLICY: z.enum(['idle', 'batch', 'normal']).default('idle'),
   /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */
   STRIPE_SECRET_KEY: z
     .string()
@@ -334,8 +343,10 @@ export interface Config {
   stripeWebhookSecret: string | undefined;
   workerLockMs: number;
   workerShutdownGraceMs: number;
-  /** WORKER_NICE: the worker process's nice value, with the batch policy (0: both left as they are). */
+  /** WORKER_NICE: the worker process's nice value (0 leaves it). */
   workerNice: number;
+  /** WORKER_CPU_POLICY: Linux's CPU policy for the worker's threads (`normal` leaves it). */
+  workerCpuPolicy: 'idle' | 'batch' | 'normal';
   alerts: {
     webhookUrls: string[];
     webhookSecret: string | undefined;
@@ -419,6 +430,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerLockMs: e.WORKER_LOCK_MS,
     workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     workerNice: e.WORKER_NICE,
+    workerCpuPolicy: e.WORKER_CPU_POLICY,
     alerts: {
       webhookUrls: e.BURNRATE_ALERT_WEBHOOK_URLS ?? [],
       webhookSecret: e.BURNRATE_ALERT_WEBHOOK_SECRET,

@@ -58,23 +58,28 @@ async function startWorker(prefix: string): Promise<{ child: ChildProcess; lines
   return { child, lines };
 }
 
-/** The nice value of each of a process's threads (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
-function threadNices(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+/** Each thread's nice value and CPU policy (Linux: fields 19 and 41 of /proc/<pid>/task/<tid>/stat). */
+function threadPriorities(pid: number): { nices: number[]; policies: number[] } {
+  const fields = readdirSync(`/proc/${pid}/task`).map((tid) => {
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   });
+  return { nices: fields.map((f) => Number(f[16])), policies: fields.map((f) => Number(f[38])) };
 }
+/** SCHED_IDLE in sched.h. */
+const SCHED_IDLE = 5;
 
 it.skipIf(onCluster)(
-  'a healthy Redis: SIGTERM stops the worker cleanly; it ran at WORKER_NICE on every thread',
+  'a healthy Redis: SIGTERM stops the worker cleanly; every thread ran at WORKER_NICE, under the idle policy',
   async () => {
     const { child, lines } = await startWorker('shutdown-ok:');
-    // Background work yields the CPU to the API (WORKER_NICE, default 10), V8's threads included.
+    // Background work yields the CPU to the API (WORKER_NICE, default 10; WORKER_CPU_POLICY,
+    // default idle), V8's threads included.
     if (process.platform === 'linux' && getPriority() < 10) {
-      const nices = threadNices(child.pid!);
+      const { nices, policies } = threadPriorities(child.pid!);
       expect(nices.length).toBeGreaterThan(1);
       expect(new Set(nices)).toEqual(new Set([10]));
+      expect(new Set(policies)).toEqual(new Set([SCHED_IDLE]));
     }
     const exited = once(child, 'exit');
     child.kill('SIGTERM');

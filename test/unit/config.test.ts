@@ -57,6 +57,14 @@ describe('R-OPS-2 config from the environment', () => {
       expect(() => loadConfig({ WORKER_NICE: bad }), bad).toThrow(/WORKER_NICE/);
   });
 
+  it('WORKER_CPU_POLICY: idle by default, batch or normal as asked, nothing else (R-OPS-2)', () => {
+    expect(loadConfig({}).workerCpuPolicy).toBe('idle');
+    for (const policy of ['idle', 'batch', 'normal'] as const)
+      expect(loadConfig({ WORKER_CPU_POLICY: policy }).workerCpuPolicy).toBe(policy);
+    for (const bad of ['IDLE', 'fifo', 'other', ' idle'])
+      expect(() => loadConfig({ WORKER_CPU_POLICY: bad }), bad).toThrow(/WORKER_CPU_POLICY/);
+  });
+
   it('refuses a REDIS_URL that is not redis://', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://localhost:6379' })).toThrow(/REDIS_URL/);
   });

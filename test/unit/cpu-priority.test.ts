@@ -1,10 +1,13 @@
 /**
  * WORKER_NICE (src/runtime.ts lowerCpuPriority): the worker's priority is lowered to the value,
  * on every thread, and never raised: a process started lower stays where it was; and every
- * thread goes under the batch policy (batchCpuPolicy), its nice value kept. Each case runs in a
- * child process, since a process cannot always take its own priority back.
+ * thread goes under the batch policy (setCpuPolicy), its nice value kept. Each case runs in a
+ * child process, since a process cannot always take its own priority back. Every thread goes
+ * under the policy asked (setCpuPolicy, WORKER_CPU_POLICY), and back from idle to batch only
+ * where the system lets it (sched(7)): as root here, and not for a user without RLIMIT_NICE.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
@@ -12,33 +15,43 @@ const linux = process.platform === 'linux';
 /** `nice -n` adds to the test process's own value (a CI may run it niced), up to 19. */
 const started = (n: number) => Math.min(19, getPriority() + n);
 
-/** SCHED_OTHER and SCHED_BATCH, as /proc/<pid>/task/<tid>/stat's `policy` (sched.h). */
+/** SCHED_OTHER, SCHED_BATCH and SCHED_IDLE, as /proc/<pid>/task/<tid>/stat's `policy` (sched.h). */
 const NORMAL = 0;
 const BATCH = 3;
+const IDLE = 5;
 
 /**
- * `call` (lowerCpuPriority(10), batchCpuPolicy()) in a child started at `startNice`: its answer,
+ * `call` (lowerCpuPriority(10), setCpuPolicy(…)) in a child started at `startNice`: its answer,
  * and each thread's nice value and policy after it (proc(5): fields 19 and 41 of `stat`).
  */
 function inChild(
   startNice: number,
   call = 'lowerCpuPriority(10)',
   env: NodeJS.ProcessEnv = process.env,
+  as: string[] = [],
 ): { answer: unknown; threads: number[]; policies: number[] } {
   const script = `
     import { readdirSync, readFileSync } from 'node:fs';
-    const { lowerCpuPriority, batchCpuPolicy } = await import('./src/runtime.ts');
+    const { lowerCpuPriority, setCpuPolicy } = await import('./src/runtime.ts');
     const answer = ${call};
     const stats = readdirSync('/proc/self/task').map((tid) => {
       const stat = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8');
       return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     });
     console.log(JSON.stringify({ answer, threads: stats.map((f) => Number(f[16])), policies: stats.map((f) => Number(f[38])) }));`;
-  const out = execFileSync(
+  const command = [
     '/usr/bin/nice',
-    ['-n', String(startNice), process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
-    { encoding: 'utf8', env },
-  );
+    '-n',
+    String(startNice),
+    process.execPath,
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    script,
+  ];
+  const [file, ...args] = [...as, ...command];
+  const out = execFileSync(file!, args, { encoding: 'utf8', env });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
@@ -59,7 +72,7 @@ describe.skipIf(!linux)('lowerCpuPriority (WORKER_NICE)', () => {
 
   it('puts every thread under the batch policy, keeping its nice value', () => {
     // Not vacuous: without chrt the same child stays normal (the next test).
-    const { answer, threads, policies } = inChild(0, '[lowerCpuPriority(10), batchCpuPolicy()]');
+    const { answer, threads, policies } = inChild(0, "[lowerCpuPriority(10), setCpuPolicy('batch')]");
     const want = Math.max(10, started(0));
     expect(answer).toEqual([{ nice: want }, true]);
     expect(threads.length).toBeGreaterThan(1);
@@ -68,8 +81,37 @@ describe.skipIf(!linux)('lowerCpuPriority (WORKER_NICE)', () => {
   }, 30_000);
 
   it('says why, and changes nothing, where chrt cannot be found', () => {
-    const { answer, policies } = inChild(0, 'batchCpuPolicy()', { ...process.env, PATH: '/nonexistent' });
+    const { answer, policies } = inChild(0, "setCpuPolicy('idle')", { ...process.env, PATH: '/nonexistent' });
     expect(answer).toBe('chrt (util-linux) is not installed');
     expect(new Set(policies)).toEqual(new Set([NORMAL]));
   }, 30_000);
+
+  it('puts every thread under the idle policy (the default), and back under batch past a lag', () => {
+    const { answer, threads, policies } = inChild(0, "[lowerCpuPriority(10), setCpuPolicy('idle')]");
+    expect(answer).toEqual([{ nice: Math.max(10, started(0)) }, true]);
+    expect(threads.length).toBeGreaterThan(1);
+    expect(new Set(policies)).toEqual(new Set([IDLE]));
+    // Root (CAP_SYS_NICE) may leave idle: the lag hook's move (workers/main.ts onArchiveLag).
+    if (process.getuid?.() !== 0) return;
+    const back = inChild(0, "[setCpuPolicy('idle'), setCpuPolicy('batch')]");
+    expect(back.answer).toEqual([true, true]);
+    expect(new Set(back.policies)).toEqual(new Set([BATCH]));
+  }, 30_000);
+
+  it.skipIf(process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv'))(
+    'a user without RLIMIT_NICE cannot leave idle: the answer says why and the threads stay idle',
+    () => {
+      // `nobody`, no capabilities, RLIMIT_NICE 0 (the usual default): what a container gets.
+      const as = ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'];
+      const env = { ...process.env, HOME: '/tmp' };
+      const { answer, policies } = inChild(0, "[setCpuPolicy('idle'), setCpuPolicy('batch')]", env, [
+        '/usr/bin/prlimit',
+        '--nice=0',
+        ...as,
+      ]);
+      expect(answer).toEqual([true, expect.stringMatching(/not permitted|permission/i)]);
+      expect(new Set(policies)).toEqual(new Set([IDLE]));
+    },
+    30_000,
+  );
 });

@@ -1,0 +1,65 @@
+/**
+ * The archive's lag alert (issue 10 §1: an alert when the lag passes ARCHIVE_LAG_ALERT_SECONDS)
+ * and the hook the worker takes its CPU policy back by (workers/main.ts onArchiveLag): one error
+ * line and one `onLagging(true)` when a pass's lag first passes the limit, one info line and one
+ * `onLagging(false)` when it is back under it, nothing in between however many passes lag.
+ */
+import type { Job } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import type { ArchivePass, LedgerArchive } from '../../src/db/ledger-archive.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { MaintenanceJob } from '../../src/queues/maintenance.js';
+import { maintenanceProcessor } from '../../workers/maintenance.js';
+
+const pass = (lagSeconds: number): ArchivePass => ({
+  workspaces: 1,
+  copied: 0,
+  trimmed: 0,
+  usageDaysTrimmed: 0,
+  alertsMoved: 0,
+  rewound: [],
+  lagSeconds,
+});
+
+const job = { name: 'ledger-archive', id: 'a', data: { kind: 'ledger-archive' }, attemptsMade: 0, opts: {} };
+
+/** Runs one archive job a lag, in order: what the hook heard and the log's messages by level. */
+async function run(lags: number[], limit: number) {
+  const heard: boolean[] = [];
+  const lines: { level: number; msg: string }[] = [];
+  const log = createLogger({
+    level: 'info',
+    name: 'test',
+    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+  });
+  const queued = [...lags];
+  const archive = { runPass: async () => pass(queued.shift()!) } as unknown as LedgerArchive;
+  const processor = maintenanceProcessor({
+    redis: undefined as never,
+    store: undefined as never,
+    alerts: undefined as never,
+    keyPrefix: 'lag:',
+    clock: undefined as never,
+    log,
+    archive: { archive, lagAlertSeconds: limit, onLagging: (lagging) => heard.push(lagging) },
+  });
+  for (const _ of lags) await processor(job as unknown as Job<MaintenanceJob>);
+  const said = (level: number) => lines.filter((l) => l.level === level).map((l) => l.msg);
+  return { heard, errors: said(50), infos: said(30) };
+}
+
+describe('the archive lag alert (ARCHIVE_LAG_ALERT_SECONDS)', () => {
+  it('speaks and calls the hook once on each crossing, not on every lagging pass', async () => {
+    const { heard, errors, infos } = await run([1, 301, 500, 900, 300, 2, 0, 400, 12], 300);
+    expect(heard).toEqual([true, false, true, false]);
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/lag passed ARCHIVE_LAG_ALERT_SECONDS/);
+    expect(infos.filter((m) => m === 'ledger archive caught up')).toHaveLength(2);
+  });
+
+  it('says nothing while the lag stays within the limit (a lag equal to it included)', async () => {
+    const { heard, errors } = await run([0, 5, 300, 299], 300);
+    expect(heard).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
