@@ -3,9 +3,10 @@
  * store and the services built over a Redis client (src/redis/clients.ts opens those), and
  * graceful shutdown. Nothing here runs at import.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { promisify } from 'node:util';
 import type { Queue } from 'bullmq';
 import { loadCatalog } from './config/catalog.js';
 import { type Config, loadConfig } from './config/env.js';
@@ -27,6 +28,8 @@ import { Invoicer } from './services/invoicing.js';
 import { type ClockCatchUp, TestClock, TestClockService } from './services/test-clock.js';
 import type { DebitMetrics } from './services/usage-service.js';
 import { createStripeClient } from './stripe/client.js';
+
+const execFileAsync = promisify(execFile);
 
 export interface Runtime {
   config: Config;
@@ -64,8 +67,9 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
 
 /**
  * The Linux CPU policies the worker takes (WORKER_CPU_POLICY; sched(7)):
- * - `idle` (SCHED_IDLE): the worker runs only on a core nothing else wants. Any other thread
- *   that wakes, the API's or Redis', takes the core from it at once.
+ * - `idle` (SCHED_IDLE): the worker's threads weigh 3 against a normal thread's 1,024 (nice is
+ *   set aside), and a normal thread of the same cgroup that wakes preempts them at once. Across
+ *   cgroups (the worker in a container of its own) the groups' weights decide instead.
  * - `batch` (SCHED_BATCH): a thread keeps its nice value and its share of the CPU, but it never
  *   preempts the thread running when it wakes.
  * Either way, the worker's wakeups (a reply from Redis or PostgreSQL, every few milliseconds
@@ -75,28 +79,30 @@ export function lowerCpuPriority(nice: number): { nice: number } | { failed: str
 export type CpuPolicy = 'idle' | 'batch';
 
 /**
- * Puts every thread of this process under `policy`. Returns true, the reason it could not, or
- * null off Linux. Any thread may lower itself to either policy. Leaving `idle` for `batch` needs
- * RLIMIT_NICE ≥ 20 − its nice value, or CAP_SYS_NICE (sched(7)); without that it fails and
- * changes nothing. Node has no call for this, so util-linux's `chrt` (in every Debian and Ubuntu
- * image) sets it. Threads made later take the policy from their parent.
+ * Puts every thread of this process under `policy`. Resolves to true, the reason it could not,
+ * or null off Linux. Any thread may lower itself to either policy. Leaving `idle` for `batch`
+ * needs RLIMIT_NICE ≥ 20 − its nice value, or CAP_SYS_NICE (sched(7)); without that it fails
+ * and changes nothing. Node has no call for this, so util-linux's `chrt` (in every Debian and
+ * Ubuntu image) sets it, without blocking the event loop: under `idle` on a busy host chrt
+ * itself may wait for a core, and BullMQ's lock renewals must not. Threads made later take the
+ * policy from their parent.
  */
-export function setCpuPolicy(policy: CpuPolicy): true | string | null {
+export async function setCpuPolicy(policy: CpuPolicy): Promise<true | string | null> {
   // Elsewhere there is no such policy: nothing to say at every start (nice still applies).
   if (process.platform !== 'linux') return null;
   let why = '';
   // Twice: chrt stops at a thread that ended while it went through them (ESRCH).
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      execFileSync('chrt', ['--all-tasks', `--${policy}`, '--pid', '0', String(process.pid)], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        timeout: 5000,
+      await execFileAsync('chrt', ['--all-tasks', `--${policy}`, '--pid', '0', String(process.pid)], {
+        timeout: 10_000,
       });
       return true;
     } catch (err) {
-      const e = err as { code?: string; stderr?: Buffer; message: string };
+      const e = err as { code?: string; killed?: boolean; stderr?: string; message: string };
       if (e.code === 'ENOENT') return 'chrt (util-linux) is not installed';
-      why = e.stderr?.toString().trim() || e.message;
+      if (e.killed) return 'chrt did not finish within 10 s';
+      why = e.stderr?.trim() || e.message;
     }
   }
   return why;

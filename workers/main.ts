@@ -57,37 +57,42 @@ if (config.workerNice > 0) {
   if ('failed' in lowered) log.warn({ reason: lowered.failed }, 'WORKER_NICE not applied');
 }
 const cpuPolicy = config.workerCpuPolicy;
-if (cpuPolicy !== 'normal') {
-  const set = setCpuPolicy(cpuPolicy);
-  if (typeof set === 'string')
-    log.warn(
-      { reason: set, policy: cpuPolicy },
-      'WORKER_CPU_POLICY not applied: the worker runs at WORKER_NICE only',
-    );
-}
+const policySet = cpuPolicy === 'normal' ? null : await setCpuPolicy(cpuPolicy);
+if (typeof policySet === 'string')
+  log.warn(
+    { reason: policySet, policy: cpuPolicy },
+    'WORKER_CPU_POLICY not applied: the worker runs at WORKER_NICE only',
+  );
 /**
  * Under the idle policy the worker runs only where nothing else wants a core, so a host the
  * debits keep busy leaves the archive behind. Past the lag alert it takes the batch policy (a
  * share at WORKER_NICE) until it has caught up, where the system lets a thread leave `idle`
- * (sched(7)); where it does not, the log says what to set.
+ * (sched(7)); where it does not, the log says what to set. Whatever holds the archive back
+ * (PostgreSQL down too), a backlog is copied sooner with a share of the CPU. One move at a
+ * time, each from the policy the worker is really under.
  */
+let underBatch = false;
+let moving = Promise.resolve();
 const onArchiveLag =
-  cpuPolicy === 'idle'
+  policySet === true && cpuPolicy === 'idle'
     ? (lagging: boolean) => {
-        const set = setCpuPolicy(lagging ? 'batch' : 'idle');
-        if (set === true && lagging)
-          log.warn(
-            'the archive lags under the idle CPU policy: the worker runs under the batch policy until it has caught up',
-          );
-        else if (set === true)
-          log.info('the archive has caught up: the worker is back under the idle CPU policy');
-        else if (typeof set === 'string')
-          log.error(
-            { reason: set },
-            lagging
-              ? 'the archive lags and the worker cannot leave the idle CPU policy (that needs RLIMIT_NICE of at least 20 - WORKER_NICE, or CAP_SYS_NICE): set WORKER_CPU_POLICY=batch'
-              : 'the worker could not go back to the idle CPU policy',
-          );
+        moving = moving.then(async () => {
+          if (lagging === underBatch) return;
+          const set = await setCpuPolicy(lagging ? 'batch' : 'idle');
+          if (set === true) {
+            underBatch = lagging;
+            if (lagging)
+              log.warn('the archive lags: the worker runs under the batch CPU policy until it has caught up');
+            else log.info('the archive has caught up: the worker is back under the idle CPU policy');
+          } else if (typeof set === 'string') {
+            log.error(
+              { reason: set },
+              lagging
+                ? 'the archive lags and the worker could not leave the idle CPU policy (leaving it needs CAP_SYS_NICE or RLIMIT_NICE of at least 20 - WORKER_NICE): set WORKER_CPU_POLICY=batch'
+                : 'the worker could not go back to the idle CPU policy',
+            );
+          }
+        });
       }
     : undefined;
 const target = requireRedisTarget(config);

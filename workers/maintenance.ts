@@ -33,7 +33,11 @@ export function maintenanceProcessor(deps: {
 }) {
   let lagging = false;
   let failing = false;
-  /** One error line when the lag passes ARCHIVE_LAG_ALERT_SECONDS, one info line when it is back. */
+  /**
+   * One error line when the lag passes ARCHIVE_LAG_ALERT_SECONDS, one info line when it is back
+   * to half of it or less: a lag that hovers at the limit neither floods the log nor moves the
+   * worker's CPU policy back and forth (onLagging).
+   */
   const watchLag = (pass: ArchivePass, limit: number) => {
     if (pass.lagSeconds > limit && !lagging) {
       lagging = true;
@@ -42,7 +46,7 @@ export function maintenanceProcessor(deps: {
         'ledger archive lag passed ARCHIVE_LAG_ALERT_SECONDS: entries wait in Redis until PostgreSQL has them',
       );
       deps.archive?.onLagging?.(true);
-    } else if (pass.lagSeconds <= limit && lagging) {
+    } else if (pass.lagSeconds <= limit / 2 && lagging) {
       lagging = false;
       deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
       deps.archive?.onLagging?.(false);
