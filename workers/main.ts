@@ -65,11 +65,11 @@ if (typeof policySet === 'string')
   );
 /**
  * Under the idle policy the worker runs only where nothing else wants a core, so a host the
- * debits keep busy leaves the archive behind. Past the lag alert it takes the batch policy (a
- * share at WORKER_NICE) until it has caught up, where the system lets a thread leave `idle`
- * (sched(7)); where it does not, the log says what to set. Whatever holds the archive back
- * (PostgreSQL down too), a backlog is copied sooner with a share of the CPU. One move at a
- * time, each from the policy the worker is really under.
+ * debits keep busy leaves the archive behind. Past a tenth of the lag alert (maintenance.ts) it
+ * takes the batch policy (a share at WORKER_NICE) until it has caught up, where the system lets
+ * a thread leave `idle` (sched(7)); where it does not, the log says what to set. Whatever
+ * holds the archive back (PostgreSQL down too), a backlog is copied sooner with a share of the
+ * CPU. One move at a time, each from the policy the worker is really under.
  */
 let underBatch = false;
 let moving = Promise.resolve();

@@ -26,17 +26,22 @@ export function maintenanceProcessor(deps: {
     | {
         archive: LedgerArchive;
         lagAlertSeconds: number;
-        /** Told once when the lag passes the alert (true) and once when it is back (false). */
+        /**
+         * Told once when the lag passes a tenth of the alert's limit (true: 30 s by default; never
+         * under 10 s, a few passes' worth, nor over the limit itself) and once when it is back to
+         * half that (false): the worker's CPU policy follows it (workers/main.ts).
+         */
         onLagging?: ((lagging: boolean) => void) | undefined;
       }
     | undefined;
 }) {
   let lagging = false;
+  let behind = false;
   let failing = false;
   /**
    * One error line when the lag passes ARCHIVE_LAG_ALERT_SECONDS, one info line when it is back
-   * to half of it or less: a lag that hovers at the limit neither floods the log nor moves the
-   * worker's CPU policy back and forth (onLagging).
+   * to half of it or less: a lag that hovers at the limit does not flood the log. The same for
+   * onLagging at its own mark (a tenth of the limit) and half of it: a policy that does not flip.
    */
   const watchLag = (pass: ArchivePass, limit: number) => {
     if (pass.lagSeconds > limit && !lagging) {
@@ -45,10 +50,16 @@ export function maintenanceProcessor(deps: {
         { lagSeconds: pass.lagSeconds, limitSeconds: limit, reason: pass.error },
         'ledger archive lag passed ARCHIVE_LAG_ALERT_SECONDS: entries wait in Redis until PostgreSQL has them',
       );
-      deps.archive?.onLagging?.(true);
     } else if (pass.lagSeconds <= limit / 2 && lagging) {
       lagging = false;
       deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
+    }
+    const up = Math.min(limit, Math.max(limit / 10, 10));
+    if (pass.lagSeconds > up && !behind) {
+      behind = true;
+      deps.archive?.onLagging?.(true);
+    } else if (pass.lagSeconds <= up / 2 && behind) {
+      behind = false;
       deps.archive?.onLagging?.(false);
     }
   };

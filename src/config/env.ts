@@ -226,12 +226,13 @@ const envSchema = z.object({
   WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /**
    * Workers: Linux's CPU policy for every thread (runtime.ts setCpuPolicy). `idle` (the default):
-   * the worker runs only on a core nothing else wants, and the API and Redis take it back the
-   * moment they wake. That kept the debits at 0.93 of their rate alone with the archive copying
-   * on the same two cores, against 0.88 under `batch` (bench:memory, README). While the archive
-   * lags past ARCHIVE_LAG_ALERT_SECONDS, the worker takes `batch` where the system lets it
-   * (workers/main.ts), and goes back once it has caught up. `batch`: the worker keeps its
-   * WORKER_NICE share but its wakeups never preempt. `normal`: the policy is left as it is.
+   * the worker weighs next to nothing, and the API and Redis take a core back the moment they
+   * wake. That kept the debits at 0.93 of their rate alone with the archive copying on the same
+   * two cores, against 0.885 under `batch` (bench:memory, README; medians of eleven runs). While
+   * the archive lags past a tenth of ARCHIVE_LAG_ALERT_SECONDS, the worker takes `batch` where
+   * the system lets it (workers/main.ts, maintenance.ts), and goes back once it has caught up.
+   * `batch`: the worker keeps its WORKER_NICE share but its wakeups never preempt. `normal`: the
+   * policy is left as it is.
    */
   WORKER_CPU_POLICY: z.enum(['idle', 'batch', 'normal']).default('idle'),
   /** Stripe's API key; with neither it nor STRIPE_API_BASE, `npm start` runs the local stand-in. */

@@ -1,9 +1,11 @@
 /**
  * WORKER_CPU_POLICY (default idle; issue 10): a worker under the idle policy whose archive lags
- * past ARCHIVE_LAG_ALERT_SECONDS takes the batch policy, so that a host the debits keep busy
- * cannot leave the archive behind for ever; where the system refuses (no CAP_SYS_NICE and no
- * RLIMIT_NICE), the log says what to set. The real worker process (workers/main.ts) against a
- * PostgreSQL that does not answer: a workspace's grant entry waits in Redis and the lag grows.
+ * past its mark takes the batch policy, so that a host the debits keep busy cannot leave the
+ * archive behind for ever; where the system refuses (no CAP_SYS_NICE and no RLIMIT_NICE), the
+ * log says what to set. The mark is a tenth of ARCHIVE_LAG_ALERT_SECONDS, at least 10 s and at
+ * most the limit: 1 s here, where the limit is 1 s. The real worker process (workers/main.ts)
+ * against a PostgreSQL that does not answer: a workspace's grant entry waits in Redis and the
+ * lag grows.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -1,9 +1,9 @@
 /**
- * The archive's lag alert (issue 10 §1: an alert when the lag passes ARCHIVE_LAG_ALERT_SECONDS)
- * and the hook the worker moves its CPU policy by (workers/main.ts onArchiveLag): one error line
- * and one `onLagging(true)` when a pass's lag first passes the limit, one info line and one
- * `onLagging(false)` when it is back to half the limit or less, nothing in between however many
- * passes lag or how the lag hovers between the two.
+ * The archive's lag alert (issue 10 §1: an alert when the lag passes ARCHIVE_LAG_ALERT_SECONDS):
+ * one error line when a pass's lag first passes the limit, one info line when it is back to half
+ * the limit or less, nothing in between however many passes lag or how the lag hovers. And the
+ * hook the worker moves its CPU policy by (workers/main.ts onArchiveLag), the same way at a
+ * tenth of the limit (at least 10 s, at most the limit) and half that.
  */
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
@@ -50,24 +50,42 @@ async function run(lags: number[], limit: number) {
 }
 
 describe('the archive lag alert (ARCHIVE_LAG_ALERT_SECONDS)', () => {
-  it('speaks and calls the hook once on each crossing, not on every lagging pass', async () => {
-    const { heard, errors, infos } = await run([1, 301, 500, 900, 300, 151, 2, 0, 400, 12], 300);
-    expect(heard).toEqual([true, false, true, false]);
+  it('speaks once on each crossing, not on every lagging pass, and clears at half the limit', async () => {
+    const { errors, infos } = await run([1, 301, 500, 900, 300, 151, 2, 0, 400, 12], 300);
     expect(errors).toHaveLength(2);
     expect(errors[0]).toMatch(/lag passed ARCHIVE_LAG_ALERT_SECONDS/);
     expect(infos.filter((m) => m === 'ledger archive caught up')).toHaveLength(2);
   });
 
   it('a lag hovering at the limit alerts once and clears only at half of it', async () => {
-    const { heard, errors, infos } = await run([301, 200, 301, 160, 299, 151, 150, 301], 300);
-    expect(heard).toEqual([true, false, true]);
+    const { errors, infos } = await run([301, 200, 301, 160, 299, 151, 150, 301], 300);
     expect(errors).toHaveLength(2);
     expect(infos.filter((m) => m === 'ledger archive caught up')).toHaveLength(1);
   });
 
   it('says nothing while the lag stays within the limit (a lag equal to it included)', async () => {
-    const { heard, errors } = await run([0, 5, 300, 299], 300);
-    expect(heard).toEqual([]);
+    const { errors, infos } = await run([0, 5, 300, 299], 300);
     expect(errors).toEqual([]);
+    expect(infos).toEqual([]);
+  });
+});
+
+describe("the hook of the worker's CPU policy (onLagging)", () => {
+  it('is told once past a tenth of the limit and once back at half that, whatever the lag does between', async () => {
+    const { heard, errors } = await run([29, 30, 31, 200, 16, 29, 31, 15, 31, 300, 0], 300);
+    expect(heard).toEqual([true, false, true, false]);
+    expect(errors).toEqual([]);
+  });
+
+  it('never below 10 s: a short limit does not move the policy at every pass of a busy archive', async () => {
+    const { heard } = await run([3, 9, 10, 11, 6, 5], 20);
+    expect(heard).toEqual([true, false]);
+    // A limit under 10 s: the alert's own limit.
+    expect((await run([0.5, 1.5, 0.5], 1)).heard).toEqual([true, false]);
+  });
+
+  it('is told nothing while the lag stays within a tenth of the limit', async () => {
+    const { heard } = await run([0, 2, 30, 3], 300);
+    expect(heard).toEqual([]);
   });
 });
