@@ -45,6 +45,7 @@ import {
 } from '../src/runtime.js';
 import { ClockCatchUpPoller, syncedProcessor } from '../src/services/test-clock.js';
 import { alertWebhookProcessor } from './alert-webhooks.js';
+import { followArchiveLag } from './cpu-policy.js';
 import { invoicingProcessor } from './invoicing.js';
 import { maintenanceProcessor } from './maintenance.js';
 import { stripeEventsProcessor } from './stripe-events.js';
@@ -63,38 +64,9 @@ if (typeof policySet === 'string')
     { reason: policySet, policy: cpuPolicy },
     'WORKER_CPU_POLICY not applied: the worker runs at WORKER_NICE only',
   );
-/**
- * Under the idle policy the worker runs only where nothing else wants a core, so a host the
- * debits keep busy leaves the archive behind. Past a tenth of the lag alert (maintenance.ts) it
- * takes the batch policy (a share at WORKER_NICE) until it has caught up, where the system lets
- * a thread leave `idle` (sched(7)); where it does not, the log says what to set. Whatever
- * holds the archive back (PostgreSQL down too), a backlog is copied sooner with a share of the
- * CPU. One move at a time, each from the policy the worker is really under.
- */
-let underBatch = false;
-let moving = Promise.resolve();
-const onArchiveLag =
-  policySet === true && cpuPolicy === 'idle'
-    ? (lagging: boolean) => {
-        moving = moving.then(async () => {
-          if (lagging === underBatch) return;
-          const set = await setCpuPolicy(lagging ? 'batch' : 'idle');
-          if (set === true) {
-            underBatch = lagging;
-            if (lagging)
-              log.warn('the archive lags: the worker runs under the batch CPU policy until it has caught up');
-            else log.info('the archive has caught up: the worker is back under the idle CPU policy');
-          } else if (typeof set === 'string') {
-            log.error(
-              { reason: set },
-              lagging
-                ? 'the archive lags and the worker could not leave the idle CPU policy (leaving it needs CAP_SYS_NICE or RLIMIT_NICE of at least 20 - WORKER_NICE): set WORKER_CPU_POLICY=batch'
-                : 'the worker could not go back to the idle CPU policy',
-            );
-          }
-        });
-      }
-    : undefined;
+// Past the archive lag's mark, batch until it is back (cpu-policy.ts): only where idle applied.
+const lagPolicy =
+  policySet === true && cpuPolicy === 'idle' ? followArchiveLag({ setCpuPolicy, log }) : undefined;
 const target = requireRedisTarget(config);
 // Jobs wait out a short blink (offline queue, retries); a stalled Redis fails the job after a
 // lock's length instead of holding it for ever, and BullMQ retries it.
@@ -180,7 +152,7 @@ const worker = new Worker<MaintenanceJob>(
           alerts: new AlertArchive({ redis, db: database.db, keyPrefix: config.redisPrefix }),
         }),
         lagAlertSeconds: config.archive.lagAlertSeconds,
-        onLagging: onArchiveLag,
+        onLagging: lagPolicy?.onLagging,
       },
     }),
   ),

@@ -27,9 +27,10 @@ export function maintenanceProcessor(deps: {
         archive: LedgerArchive;
         lagAlertSeconds: number;
         /**
-         * Told once when the lag passes a tenth of the alert's limit (true: 30 s by default; never
-         * under 10 s, a few passes' worth, nor over the limit itself) and once when it is back to
-         * half that (false): the worker's CPU policy follows it (workers/main.ts).
+         * Told after every pass whether the lag is past its mark: true from when it passes a
+         * tenth of the alert's limit (30 s by default; at least 10 s, a few passes' worth, or the
+         * limit when that is shorter) until it is back to half the mark. The worker's CPU policy
+         * follows it (cpu-policy.ts), and tries again at a pass after a failed move.
          */
         onLagging?: ((lagging: boolean) => void) | undefined;
       }
@@ -40,8 +41,8 @@ export function maintenanceProcessor(deps: {
   let failing = false;
   /**
    * One error line when the lag passes ARCHIVE_LAG_ALERT_SECONDS, one info line when it is back
-   * to half of it or less: a lag that hovers at the limit does not flood the log. The same for
-   * onLagging at its own mark (a tenth of the limit) and half of it: a policy that does not flip.
+   * to half of it or less: a lag that hovers at the limit does not flood the log. The same
+   * between onLagging's mark (a tenth of the limit) and half of it: a policy that does not flip.
    */
   const watchLag = (pass: ArchivePass, limit: number) => {
     if (pass.lagSeconds > limit && !lagging) {
@@ -54,14 +55,10 @@ export function maintenanceProcessor(deps: {
       lagging = false;
       deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
     }
-    const up = Math.min(limit, Math.max(limit / 10, 10));
-    if (pass.lagSeconds > up && !behind) {
-      behind = true;
-      deps.archive?.onLagging?.(true);
-    } else if (pass.lagSeconds <= up / 2 && behind) {
-      behind = false;
-      deps.archive?.onLagging?.(false);
-    }
+    const mark = Math.min(limit, Math.max(limit / 10, 10));
+    if (pass.lagSeconds > mark) behind = true;
+    else if (pass.lagSeconds <= mark / 2) behind = false;
+    deps.archive?.onLagging?.(behind);
   };
   return withFailurePolicy(async (job: Job<MaintenanceJob>) => {
     const data = parseJob(maintenanceJobSchema, job);

@@ -68,7 +68,9 @@ describe.skipIf(!linux)('lowerCpuPriority (WORKER_NICE)', () => {
     expect(answer).toEqual({ nice: started(15) });
     expect(new Set(threads)).toEqual(new Set([started(15)]));
   }, 30_000);
+});
 
+describe.skipIf(!linux)('setCpuPolicy (WORKER_CPU_POLICY)', () => {
   it('puts every thread under the batch policy, keeping its nice value', () => {
     // Not vacuous: without chrt the same child stays normal (the next test).
     const { answer, threads, policies } = inChild(0, "[lowerCpuPriority(10), setCpuPolicy('batch')]");
@@ -93,7 +95,7 @@ describe.skipIf(!linux)('lowerCpuPriority (WORKER_NICE)', () => {
   }, 30_000);
 
   it.skipIf(!hasCapSysNice())(
-    'with CAP_SYS_NICE, leaves idle for batch (the lag hook, workers/main.ts)',
+    'with CAP_SYS_NICE, leaves idle for batch (the lag hook, workers/cpu-policy.ts)',
     () => {
       const back = inChild(0, "[setCpuPolicy('idle'), setCpuPolicy('batch')]");
       expect(back.answer).toEqual([true, true]);
