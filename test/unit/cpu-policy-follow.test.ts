@@ -6,9 +6,9 @@
  * answering from a script: the real one has its own tests (cpu-priority.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
 import type { CpuPolicy } from '../../src/runtime.js';
 import { followArchiveLag } from '../../workers/cpu-policy.js';
+import { capturedLog } from '../support/log.js';
 
 const REFUSED = "chrt: failed to set tid 4242's policy: Operation not permitted";
 const TIMED_OUT = 'chrt did not finish within 10 s';
@@ -16,12 +16,7 @@ const TIMED_OUT = 'chrt did not finish within 10 s';
 /** A follower whose setCpuPolicy answers `answers` in turn (true when they run out). */
 function follower(answers: (true | string | Error)[] = []) {
   const asked: CpuPolicy[] = [];
-  const lines: { level: number; msg: string }[] = [];
-  const log = createLogger({
-    level: 'info',
-    name: 'test',
-    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
-  });
+  const { log, said } = capturedLog();
   const queue = [...answers];
   const f = followArchiveLag({
     setCpuPolicy: async (policy) => {
@@ -37,7 +32,6 @@ function follower(answers: (true | string | Error)[] = []) {
     f.onLagging(lagging);
     await f.settled();
   };
-  const said = (level: number) => lines.filter((l) => l.level === level).map((l) => l.msg);
   return { pass, f, asked, warns: () => said(40), errors: () => said(50), infos: () => said(30) };
 }
 

@@ -9,9 +9,9 @@
 import type { Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { ArchivePass, LedgerArchive } from '../../src/db/ledger-archive.js';
-import { createLogger } from '../../src/observability/logger.js';
 import type { MaintenanceJob } from '../../src/queues/maintenance.js';
 import { maintenanceProcessor } from '../../workers/maintenance.js';
+import { capturedLog } from '../support/log.js';
 
 const pass = (lagSeconds: number): ArchivePass => ({
   workspaces: 1,
@@ -28,12 +28,7 @@ const job = { name: 'ledger-archive', id: 'a', data: { kind: 'ledger-archive' },
 /** Runs one archive job a lag, in order: what the hook heard and the log's messages by level. */
 async function run(lags: number[], limit: number) {
   const heard: boolean[] = [];
-  const lines: { level: number; msg: string }[] = [];
-  const log = createLogger({
-    level: 'info',
-    name: 'test',
-    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
-  });
+  const { log, said } = capturedLog();
   const queued = [...lags];
   const archive = { runPass: async () => pass(queued.shift()!) } as unknown as LedgerArchive;
   const processor = maintenanceProcessor({
@@ -46,7 +41,6 @@ async function run(lags: number[], limit: number) {
     archive: { archive, lagAlertSeconds: limit, onLagging: (lagging) => heard.push(lagging) },
   });
   for (const _ of lags) await processor(job as unknown as Job<MaintenanceJob>);
-  const said = (level: number) => lines.filter((l) => l.level === level).map((l) => l.msg);
   return { heard, errors: said(50), infos: said(30) };
 }
 
