@@ -230,7 +230,7 @@ const envSchema = z.object({
    * wake. That kept the debits at 0.93 of their rate alone with the archive copying on the same
    * two cores, against 0.885 under `batch` (bench:memory, README; medians of eleven runs). While
    * the archive lags past a tenth of ARCHIVE_LAG_ALERT_SECONDS, the worker takes `batch` where
-   * the system lets it (workers/main.ts, maintenance.ts), and goes back once it has caught up.
+   * the system lets it (workers/cpu-policy.ts, maintenance.ts), and goes back once caught up.
    * `batch`: the worker keeps its WORKER_NICE share but its wakeups never preempt. `normal`: the
    * policy is left as it is.
    */
