@@ -31,7 +31,11 @@ export function followArchiveLag(deps: {
     busy = true;
     moving = deps
       .setCpuPolicy(want)
+      // A chrt that could not even be started is a passing failure like a timeout.
+      .catch((err: unknown) => String(err))
       .then((set) => {
+        // Not Linux: there is no policy to follow.
+        if (set === null) return;
         if (set === true) {
           under = want;
           if (lagging)
@@ -39,28 +43,20 @@ export function followArchiveLag(deps: {
               'the archive lags: the worker runs under the batch CPU policy until it has caught up',
             );
           else deps.log.info('the archive has caught up: the worker is back under the idle CPU policy');
-        } else if (typeof set === 'string') {
+        } else if (lagging && /not permitted|permission/i.test(set)) {
+          // Refused before any thread moved: the worker stays as it was.
+          refused = true;
+          deps.log.error(
+            { reason: set },
+            'the archive lags and the worker may not leave the idle CPU policy (that needs CAP_SYS_NICE or RLIMIT_NICE of at least 20 - WORKER_NICE): set WORKER_CPU_POLICY=batch',
+          );
+        } else {
           under = null;
-          if (lagging && /not permitted|permission/i.test(set)) {
-            refused = true;
-            under = 'idle';
-            deps.log.error(
-              { reason: set },
-              'the archive lags and the worker may not leave the idle CPU policy (that needs CAP_SYS_NICE or RLIMIT_NICE of at least 20 - WORKER_NICE): set WORKER_CPU_POLICY=batch',
-            );
-          } else
-            deps.log.warn(
-              { reason: set, policy: want },
-              'the worker could not change its CPU policy; trying again at the next archive pass',
-            );
+          deps.log.warn(
+            { reason: set, policy: want },
+            'the worker could not change its CPU policy; trying again at the next archive pass',
+          );
         }
-      })
-      .catch((err: unknown) => {
-        under = null;
-        deps.log.warn(
-          { reason: String(err), policy: want },
-          'the worker could not change its CPU policy; trying again at the next archive pass',
-        );
       })
       .finally(() => {
         busy = false;

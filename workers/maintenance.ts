@@ -14,6 +14,10 @@ import type { Clock } from '../src/services/clock.js';
 import { sweepCycles } from '../src/services/cycle-sweep.js';
 import { parseJob, withFailurePolicy } from './failure-policy.js';
 
+/** Past `mark` from when the lag passes it until it is back to half of it (hysteresis). */
+const pastMark = (was: boolean, lagSeconds: number, mark: number) =>
+  lagSeconds > mark ? true : lagSeconds <= mark / 2 ? false : was;
+
 export function maintenanceProcessor(deps: {
   redis: ScriptClient;
   store: EngineStore;
@@ -45,19 +49,15 @@ export function maintenanceProcessor(deps: {
    * between onLagging's mark (a tenth of the limit) and half of it: a policy that does not flip.
    */
   const watchLag = (pass: ArchivePass, limit: number) => {
-    if (pass.lagSeconds > limit && !lagging) {
-      lagging = true;
+    const was = lagging;
+    lagging = pastMark(lagging, pass.lagSeconds, limit);
+    if (lagging && !was)
       deps.log.error(
         { lagSeconds: pass.lagSeconds, limitSeconds: limit, reason: pass.error },
         'ledger archive lag passed ARCHIVE_LAG_ALERT_SECONDS: entries wait in Redis until PostgreSQL has them',
       );
-    } else if (pass.lagSeconds <= limit / 2 && lagging) {
-      lagging = false;
-      deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
-    }
-    const mark = Math.min(limit, Math.max(limit / 10, 10));
-    if (pass.lagSeconds > mark) behind = true;
-    else if (pass.lagSeconds <= mark / 2) behind = false;
+    else if (was && !lagging) deps.log.info({ lagSeconds: pass.lagSeconds }, 'ledger archive caught up');
+    behind = pastMark(behind, pass.lagSeconds, Math.min(limit, Math.max(limit / 10, 10)));
     deps.archive?.onLagging?.(behind);
   };
   return withFailurePolicy(async (job: Job<MaintenanceJob>) => {

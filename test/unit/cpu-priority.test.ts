@@ -20,7 +20,7 @@ const { normal: NORMAL, batch: BATCH, idle: IDLE } = SCHED;
 
 /**
  * `call` (lowerCpuPriority(10), setCpuPolicy(…)) in a child started at `startNice`: its answer,
- * and each thread's nice value and policy after it (proc(5): fields 19 and 41 of `stat`).
+ * and each thread's nice value and policy after it (test/support/cpu.ts threadPriorities).
  */
 function inChild(
   startNice: number,
@@ -29,15 +29,12 @@ function inChild(
   as: string[] = [],
 ): { answer: unknown; threads: number[]; policies: number[] } {
   const script = `
-    import { readdirSync, readFileSync } from 'node:fs';
     const { lowerCpuPriority, setCpuPolicy } = await import('./src/runtime.ts');
+    const { threadPriorities } = await import('./test/support/cpu.ts');
     const called = ${call};
     const answer = Array.isArray(called) ? await Promise.all(called) : await called;
-    const stats = readdirSync('/proc/self/task').map((tid) => {
-      const stat = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    });
-    console.log(JSON.stringify({ answer, threads: stats.map((f) => Number(f[16])), policies: stats.map((f) => Number(f[38])) }));`;
+    const { nices, policies } = threadPriorities('self');
+    console.log(JSON.stringify({ answer, threads: nices, policies }));`;
   const command = [
     '/usr/bin/nice',
     '-n',
