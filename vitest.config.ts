@@ -15,8 +15,10 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     // The worker processes the tests start run under the batch CPU policy, not the default idle
-    // one: on a CI whose two cores the other test files keep busy, an idle worker would wait on
-    // them and time tests out. Only the CPU policy's own tests ask for idle, by name.
+    // one: on a CI whose two cores the other test files keep busy, an idle worker barely runs,
+    // and tests that wait on it time out (beside 2 busy loops, scale-out's third test bills its
+    // month in 1.6 s with batch workers, and not in 45 s with idle ones). A test that builds its
+    // workers' environment itself passes this on. Only the CPU policy's own tests ask for idle.
     env: { WORKER_CPU_POLICY: process.env.WORKER_CPU_POLICY ?? 'batch' },
     projects: [
       {

@@ -48,6 +48,7 @@ import { queuePrefix } from '../../src/redis/keys.js';
 import { previousMonth } from '../../src/services/invoicing.js';
 import { checkLedger } from '../../src/services/ledger-check.js';
 import { Standin } from '../../src/stripe/standin/server.js';
+import { SCHED, threadPriorities } from '../support/cpu.js';
 import { targetEnv, testRedis } from '../support/redis.js';
 import { event, FIXTURES_PATH, paidCheckoutSession, sign, WEBHOOK_SECRET } from '../support/stripe.js';
 
@@ -122,6 +123,10 @@ function childEnv(stripeBase: string): NodeJS.ProcessEnv {
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE: stripeBase,
     STRIPE_SECRET_KEY: 'sk_test_standin',
+    // The test run's CPU priority for workers (vitest.config.ts), not the production default:
+    // three workers under the idle policy barely run while the run's other files keep the cores
+    // busy, and this file's waits on them time out.
+    WORKER_CPU_POLICY: process.env.WORKER_CPU_POLICY,
   };
 }
 
@@ -332,6 +337,10 @@ beforeAll(async () => {
     );
   }
   await Promise.all(workers.map((w) => waitForLog(w, 'burnrate worker running')));
+  // Not the idle policy (childEnv): a clear failure here rather than a timeout further on.
+  if (process.platform === 'linux') {
+    for (const w of workers) expect(threadPriorities(w.child.pid!).policies).not.toContain(SCHED.idle);
+  }
   // The months are read once: a test that began in a month's last two minutes waits for the next,
   // so no month ends while it runs.
   const startOfNextMonth = (t: number) =>
