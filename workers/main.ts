@@ -29,6 +29,7 @@ import {
   type MaintenanceJob,
 } from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
+import { workerLockOptions } from '../src/queues/worker-lock.js';
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import { migrateWorkspaceIndex } from '../src/redis/workspace-index.js';
@@ -175,8 +176,7 @@ const stripeWorker = new Worker<StripeEventJob>(
     connection: bullConnection(target),
     prefix,
     concurrency: 8,
-    lockDuration: config.workerLockMs,
-    stalledInterval: config.workerLockMs,
+    ...workerLockOptions(config.workerLockMs),
   },
 );
 const invoicingQueue = new Queue<InvoicingJob>(INVOICING_QUEUE, {
@@ -210,8 +210,7 @@ const invoicingWorker = new Worker<InvoicingJob>(
     // No job limiter: each Stripe call takes its slot from the rate bucket all processes
     // share (src/stripe/client.ts), so a job waits only as long as its own calls must.
     concurrency: INVOICING_CONCURRENCY,
-    lockDuration: config.workerLockMs,
-    stalledInterval: config.workerLockMs,
+    ...workerLockOptions(config.workerLockMs),
   },
 );
 const alertWorker = new Worker<AlertWebhookJob>(
@@ -221,8 +220,7 @@ const alertWorker = new Worker<AlertWebhookJob>(
     connection: bullConnection(target),
     prefix,
     concurrency: 16,
-    lockDuration: config.workerLockMs,
-    stalledInterval: config.workerLockMs,
+    ...workerLockOptions(config.workerLockMs),
     settings: {
       backoffStrategy: (attemptsMade, type) =>
         type === ALERT_JOB_OPTIONS.backoff.type ? alertBackoffMs(attemptsMade) : 1000,
