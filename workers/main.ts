@@ -29,7 +29,7 @@ import {
   type MaintenanceJob,
 } from '../src/queues/maintenance.js';
 import { STRIPE_EVENTS_QUEUE, type StripeEventJob } from '../src/queues/stripe-events.js';
-import { workerLockOptions } from '../src/queues/worker-lock.js';
+import { MAX_STALLED_COUNT, workerLockOptions } from '../src/queues/worker-lock.js';
 import { bullConnection, connectApiRedis } from '../src/redis/clients.js';
 import { queuePrefix } from '../src/redis/keys.js';
 import { migrateWorkspaceIndex } from '../src/redis/workspace-index.js';
@@ -157,7 +157,7 @@ const worker = new Worker<MaintenanceJob>(
       },
     }),
   ),
-  { connection: bullConnection(target), prefix, concurrency: 1 },
+  { connection: bullConnection(target), prefix, concurrency: 1, maxStalledCount: MAX_STALLED_COUNT },
 );
 const stripeWorker = new Worker<StripeEventJob>(
   STRIPE_EVENTS_QUEUE,

@@ -1,8 +1,9 @@
 /**
  * How the worker's Stripe-event, invoicing and alert workers (BullMQ) hold their jobs: the lock,
  * how often jobs whose lock has gone are taken back (stalled), and how often a job may stall
- * before BullMQ fails it for good. (The maintenance jobs are a scheduler's, which BullMQ never
- * fails for stalling.)
+ * before BullMQ fails it for good. The maintenance worker keeps BullMQ's lock and takes only
+ * MAX_STALLED_COUNT: its scheduled jobs are never failed for stalling, but the test clock's
+ * catch-up sweep (src/queues/clock-catch-up.ts) is a plain job.
  *
  * A job stalls when its lock is not renewed within the lock's time: its worker died, or was
  * starved of the CPU. The idle policy (WORKER_CPU_POLICY, the default) starves it whenever other

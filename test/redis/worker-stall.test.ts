@@ -28,6 +28,7 @@ async function twiceStalled(lock: {
   const prefix = queuePrefix(r.prefix);
   const connection = bullConnection(r.target);
   const queue = new Queue(name, { connection, prefix });
+  const workerConnection = bullConnection(r.target);
   let runs = 0;
   const hung: (() => void)[] = [];
   const worker = new Worker(
@@ -38,9 +39,10 @@ async function twiceStalled(lock: {
       await r.redis.del(`${prefix}:${name}:${job.id}:lock`);
       await new Promise<void>((resolve) => hung.push(resolve));
     },
-    { connection: bullConnection(r.target), prefix, concurrency: 3, ...lock },
+    { connection: workerConnection, prefix, concurrency: 3, ...lock },
   );
   worker.on('error', () => {}); // the hung runs' lock renewals and completions fail, as they should
+  worker.on('closed', () => workerConnection.disconnect());
   try {
     const job = await queue.add('paid', { n: 1 }, { jobId: 'evt_1', attempts: 10, removeOnFail: false });
     const deadline = Date.now() + 20_000;
